@@ -1,0 +1,73 @@
+"""A self-checking container for one numpy array, opened memory-mapped.
+
+Layout: a 64-byte header (magic, format version, dtype, ndim, shape, CRC32 of the data)
+followed by the raw C-order data. Sealed segments and their indexes store every array
+this way, so a torn or corrupted file is detected on open instead of answering wrong.
+"""
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorruptFile
+from .fsutil import atomic_write
+
+MAGIC = b"SLARRAY\x00"
+VERSION = 1
+HEADER = struct.Struct("<8sHH4sI4Q12x")  # magic, version, ndim, dtype, crc, shape[4]
+HEADER_SIZE = 64
+assert HEADER.size == HEADER_SIZE
+DTYPES = {"f4": np.float32, "f8": np.float64, "i4": np.int32, "i8": np.int64,
+          "u1": np.uint8, "u4": np.uint32, "u8": np.uint64, "i1": np.int8}
+CODES = {np.dtype(v): k for k, v in DTYPES.items()}
+
+
+def write_array(path: Path, array: np.ndarray) -> None:
+    """Write `array` (at most 4-d) to `path` atomically with a checksum."""
+    array = np.ascontiguousarray(array)
+    code = CODES.get(array.dtype)
+    if code is None or array.ndim > 4:
+        raise TypeError(f"unsupported array {array.dtype} with {array.ndim} dims")
+    data = array.tobytes()
+    shape = list(array.shape) + [0] * (4 - array.ndim)
+    header = HEADER.pack(MAGIC, VERSION, array.ndim, code.encode().ljust(4, b"\0"),
+                         zlib.crc32(data), *shape)
+    atomic_write(path, header + data)
+
+
+def read_array(path: Path, mmap: bool = True, verify: bool = True) -> np.ndarray:
+    """Open an array written by `write_array`; memory-mapped and read-only when `mmap`."""
+    with open(path, "rb") as f:
+        raw = f.read(HEADER_SIZE)
+    if len(raw) < HEADER_SIZE:
+        raise CorruptFile(f"{path}: truncated header ({len(raw)} bytes)")
+    magic, version, ndim, code, crc, *shape = HEADER.unpack(raw)
+    if magic != MAGIC:
+        raise CorruptFile(f"{path}: not an array file (bad magic)")
+    if version != VERSION:
+        raise CorruptFile(f"{path}: unsupported array format version {version}")
+    dtype = np.dtype(DTYPES[code.rstrip(b"\0").decode()])
+    shape = tuple(shape[:ndim])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if path.stat().st_size != HEADER_SIZE + expected:
+        raise CorruptFile(f"{path}: size {path.stat().st_size} does not match shape {shape}")
+    if mmap and expected > 0:
+        array = np.memmap(path, dtype=dtype, mode="r", offset=HEADER_SIZE, shape=shape)
+    else:
+        array = np.fromfile(path, dtype=dtype, offset=HEADER_SIZE).reshape(shape)
+    if verify and _file_crc(path) != crc:
+        raise CorruptFile(f"{path}: checksum mismatch")
+    return array
+
+
+def _file_crc(path: Path, chunk: int = 16 << 20) -> int:
+    """CRC32 of the data part, read through the page cache rather than the mapping so a
+    memory-mapped file is not pulled into the process's resident memory."""
+    crc = 0
+    with open(path, "rb") as f:
+        f.seek(HEADER_SIZE)
+        while block := f.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return crc

@@ -1,0 +1,48 @@
+"""One exception hierarchy for the store; the app and CLI map these to HTTP and messages."""
+
+
+class VectorStoreError(Exception):
+    """Base of every error the store raises on purpose."""
+
+
+class InvalidInput(VectorStoreError, ValueError):
+    """A request the store rejects whole: nothing of it was applied."""
+
+
+class DimensionMismatch(InvalidInput):
+    """A vector whose length differs from the collection's dimension."""
+
+
+class InvalidFilter(InvalidInput):
+    """A `where` filter with an unknown operator, a bad shape or a type mismatch."""
+
+
+class InvalidConfig(InvalidInput):
+    """A collection or index configuration with unknown keys or bad values."""
+
+
+class CollectionNotFound(VectorStoreError, KeyError):
+    """No collection of that name in the database."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "collection not found"
+
+
+class CollectionExists(VectorStoreError):
+    """A collection of that name already exists."""
+
+
+class DatabaseLocked(VectorStoreError):
+    """Another process owns the data directory."""
+
+
+class CorruptFile(VectorStoreError):
+    """A file on disk failed its magic, version or checksum check."""
+
+
+class CorruptLog(CorruptFile):
+    """A WAL record in the middle of the log failed its checksum."""
+
+
+class StoreClosed(VectorStoreError):
+    """The collection or database was closed."""

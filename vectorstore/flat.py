@@ -1,0 +1,114 @@
+"""Exact search over a block of vectors: the flat index and the growing segment's scan.
+
+One query goes through a parallel numba scan; a batch goes through BLAS matmul in
+blocks followed by argpartition, which is faster once there are several queries.
+"""
+
+from pathlib import Path
+from typing import Any, Self
+
+import numba
+import numpy as np
+
+from .config import FlatConfig
+from .kernels.scan import scan_rows_topk, scan_topk
+from .metrics import METRIC_IP, Metric
+
+EMPTY_MASK = np.zeros(0, dtype=np.uint8)
+BATCH_MIN = 4
+BLOCK_ROWS = 65_536
+SPARSE_FRACTION = 0.05
+
+
+def _matmul_topk(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
+                 allowed: np.ndarray | None, sq_norms: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    nq, n = queries.shape[0], vectors.shape[0]
+    best_d = np.full((nq, 0), np.inf, dtype=np.float32)
+    best_i = np.full((nq, 0), -1, dtype=np.int64)
+    for start in range(0, n, BLOCK_ROWS):
+        block = vectors[start:start + BLOCK_ROWS]
+        proxy = -(queries @ block.T)
+        if metric != METRIC_IP:
+            norms = sq_norms[start:start + BLOCK_ROWS] if sq_norms is not None else \
+                np.einsum("ij,ij->i", block, block)
+            proxy = proxy * 2 + norms[None, :] + np.einsum("ij,ij->i", queries, queries)[:, None]
+        if allowed is not None:
+            proxy[:, allowed[start:start + BLOCK_ROWS] == 0] = np.inf
+        rows = np.broadcast_to(np.arange(start, start + block.shape[0]), proxy.shape)
+        best_d = np.concatenate([best_d, proxy.astype(np.float32)], axis=1)
+        best_i = np.concatenate([best_i, rows], axis=1)
+        if best_d.shape[1] > k:
+            part = np.argpartition(best_d, k - 1, axis=1)[:, :k]
+            best_d = np.take_along_axis(best_d, part, axis=1)
+            best_i = np.take_along_axis(best_i, part, axis=1)
+    order = np.argsort(best_d, axis=1, kind="stable")
+    best_d = np.take_along_axis(best_d, order, axis=1)
+    best_i = np.take_along_axis(best_i, order, axis=1).astype(np.int64)
+    best_i[~np.isfinite(best_d)] = -1
+    return _pad(best_i, best_d, k)
+
+
+def _pad(rows: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if rows.shape[1] >= k:
+        return np.ascontiguousarray(rows[:, :k]), np.ascontiguousarray(dist[:, :k])
+    nq, have = rows.shape
+    out_i = np.full((nq, k), -1, dtype=np.int64)
+    out_d = np.full((nq, k), np.inf, dtype=np.float32)
+    out_i[:, :have], out_d[:, :have] = rows, dist
+    return out_i, out_d
+
+
+def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
+                 allowed: np.ndarray | None, sq_norms: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of each query among the allowed rows of `vectors`.
+
+    vectors (n, d) and queries (nq, d) float32 C-contiguous; allowed None or uint8 (n,).
+    Returns (rows int64 (nq, k), proxy float32 (nq, k)), best first, padded -1 / +inf.
+    """
+    nq, n = queries.shape[0], vectors.shape[0]
+    if n == 0:
+        return _pad(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), k)
+    if allowed is not None:
+        n_allowed = int(np.count_nonzero(allowed))
+        if n_allowed < SPARSE_FRACTION * n:
+            rows = np.flatnonzero(allowed).astype(np.int64)
+            out = [scan_rows_topk(vectors, rows, queries[q], k, metric) for q in range(nq)]
+            return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+    if nq >= BATCH_MIN:
+        return _matmul_topk(vectors, queries, k, metric, allowed, sq_norms)
+    mask = EMPTY_MASK if allowed is None else allowed
+    blocks = max(1, min(numba.get_num_threads(), n // 4096))
+    out = [scan_topk(vectors, queries[q], k, metric, mask, allowed is not None, blocks)
+           for q in range(nq)]
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+class FlatIndex:
+    """The flat index: no structure beyond the segment's vectors; search is exact."""
+
+    kind = "flat"
+
+    def __init__(self, vectors: np.ndarray, metric: Metric) -> None:
+        self.vectors = vectors
+        self.metric = metric
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, metric: Metric, config: FlatConfig) -> Self:
+        return cls(vectors, metric)
+
+    @classmethod
+    def open(cls, directory: Path, vectors: np.ndarray, metric: Metric,
+             config: FlatConfig) -> Self:
+        return cls(vectors, metric)
+
+    def write(self, directory: Path) -> None:
+        """Nothing to write: the segment already holds the vectors."""
+
+    def __len__(self) -> int:
+        return self.vectors.shape[0]
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)

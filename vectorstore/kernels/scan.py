@@ -1,0 +1,58 @@
+"""Exact top-k by brute force: the flat index, the growing segment and every index's
+exact fallback for selective filters all use these kernels.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .distance import proxy_distance
+from .heap import heap_push, heap_sort
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _scan_block(vectors, query, metric, mask, use_mask, start, stop, dist, idx):
+    for i in range(start, stop):
+        if use_mask and mask[i] == 0:
+            continue
+        heap_push(dist, idx, proxy_distance(vectors[i], query, metric), i)
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def scan_topk(vectors: np.ndarray, query: np.ndarray, k: int, metric: int,
+              mask: np.ndarray, use_mask: bool, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k rows of `vectors` (n, d) for one `query` (d,), skipping rows where
+    `mask[i] == 0` when `use_mask`. Rows are split in `n_blocks` ranges scanned in
+    parallel, each into its own heap, then merged.
+    Returns (rows int64 (k,), proxy float32 (k,)), best first, padded -1 / +inf.
+    """
+    n = vectors.shape[0]
+    dists = np.full((n_blocks, k), np.inf, dtype=np.float32)
+    idxs = np.full((n_blocks, k), -1, dtype=np.int64)
+    step = (n + n_blocks - 1) // n_blocks
+    for b in prange(n_blocks):
+        _scan_block(vectors, query, metric, mask, use_mask, b * step,
+                    min(n, (b + 1) * step), dists[b], idxs[b])
+    dist = dists[0].copy()
+    idx = idxs[0].copy()
+    for b in range(1, n_blocks):
+        for j in range(k):
+            if idxs[b, j] >= 0:
+                heap_push(dist, idx, dists[b, j], idxs[b, j])
+    heap_sort(dist, idx)
+    return idx, dist
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def scan_rows_topk(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int,
+                   metric: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k among the listed `rows` (int64 (m,)) of `vectors` for one `query`: the exact
+    path for a selective filter, touching only the allowed rows.
+    Returns (rows int64 (k,), proxy float32 (k,)), best first, padded -1 / +inf.
+    """
+    dist = np.full(k, np.inf, dtype=np.float32)
+    idx = np.full(k, -1, dtype=np.int64)
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        heap_push(dist, idx, proxy_distance(vectors[r], query, metric), r)
+    heap_sort(dist, idx)
+    return idx, dist

@@ -1,0 +1,197 @@
+"""Payload validation and the per-field inverted index that filters compile against.
+
+Every payload is a JSON object. Its fields are indexed by dotted path (nested objects
+are flattened; a list indexes each scalar element under the list's path):
+- equality: path -> typed value -> roaring bitmap of row ids (strings, numbers, bools, null);
+- numeric ranges: path -> (values, row ids) sorted by value, rebuilt lazily after writes;
+- presence: path -> bitmap of rows that have the path at all.
+Rows are never removed except by `drop_rows` (compaction); tombstones are subtracted by
+the caller, so deleting is one bitmap update and no index surgery.
+"""
+
+import json
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from .errors import InvalidInput
+
+Scalar = str | int | float | bool | None
+KEY_TYPES = (str, bool, int, float, type(None))
+
+
+def value_key(value: Scalar) -> tuple:
+    """A hashable key where 3 == 3.0 but True != 1 and "1" != 1."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", float(value))
+    if value is None:
+        return ("z", None)
+    return ("s", value)
+
+
+def key_value(key: tuple) -> Scalar:
+    """The user-facing value of a key made by `value_key`."""
+    kind, value = key
+    if kind == "n" and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def flatten(payload: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (dotted path, scalar) for every indexable value of a payload; the value is
+    Ellipsis for a path that is present but holds no scalar (an object, an empty list)."""
+    for name, value in payload.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            yield path, ...
+            yield from flatten(value, path + ".")
+        elif isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, KEY_TYPES):
+                    yield path, item
+            if not value:
+                yield path, ...
+        else:
+            yield path, value
+
+
+def validate_payloads(payloads: list[Any] | None, n: int) -> list[dict[str, Any]]:
+    """Check there is one JSON object per record; return them as plain dicts.
+
+    Raises InvalidInput naming the position of the first bad payload.
+    """
+    if payloads is None:
+        return [{} for _ in range(n)]
+    if not isinstance(payloads, list | tuple) or len(payloads) != n:
+        got = len(payloads) if isinstance(payloads, list | tuple) else type(payloads).__name__
+        raise InvalidInput(f"payloads must be a list of {n} objects, got {got}")
+    out = []
+    for i, payload in enumerate(payloads):
+        if not isinstance(payload, dict):
+            raise InvalidInput(f"payloads[{i}] must be a JSON object, got {type(payload).__name__}")
+        try:
+            json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"payloads[{i}] is not JSON-serialisable: {exc}") from None
+        if any(not isinstance(k, str) for k in payload):
+            raise InvalidInput(f"payloads[{i}] has a non-string key")
+        out.append(payload)
+    return out
+
+
+class _Numeric:
+    """Append-only (value, row) pairs of one path, sorted on demand for range queries."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.rows: list[int] = []
+        self.sorted: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, value: float, row: int) -> None:
+        self.values.append(value)
+        self.rows.append(row)
+        self.sorted = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.sorted is None:
+            values = np.asarray(self.values, dtype=np.float64)
+            order = np.argsort(values, kind="stable")
+            self.sorted = (values[order], np.asarray(self.rows, dtype=np.uint32)[order])
+        return self.sorted
+
+
+class PayloadIndex:
+    """Inverted index of payload fields over row ids; thread-safe through one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.universe = BitMap()
+        self.equal: dict[str, dict[tuple, BitMap]] = defaultdict(dict)
+        self.present: dict[str, BitMap] = defaultdict(BitMap)
+        self.numeric: dict[str, _Numeric] = defaultdict(_Numeric)
+
+    def add(self, row: int, payload: dict[str, Any]) -> None:
+        with self.lock:
+            self.universe.add(row)
+            for path, value in flatten(payload):
+                self.present[path].add(row)
+                if value is ...:
+                    continue
+                key = value_key(value)
+                bucket = self.equal[path]
+                if key not in bucket:
+                    bucket[key] = BitMap()
+                bucket[key].add(row)
+                if key[0] == "n" and math.isfinite(key[1]):
+                    self.numeric[path].add(key[1], row)
+
+    def drop_rows(self, rows: BitMap) -> None:
+        """Forget `rows` entirely (after compaction removed them from disk)."""
+        with self.lock:
+            self.universe -= rows
+            for bitmap in self.present.values():
+                bitmap -= rows
+            for bucket in self.equal.values():
+                for bitmap in bucket.values():
+                    bitmap -= rows
+                for key in [key for key, bitmap in bucket.items() if not bitmap]:
+                    del bucket[key]
+            for num in self.numeric.values():
+                keep = [i for i, r in enumerate(num.rows) if r not in rows]
+                num.values = [num.values[i] for i in keep]
+                num.rows = [num.rows[i] for i in keep]
+                num.sorted = None
+
+    def equal_rows(self, path: str, value: Scalar) -> BitMap:
+        with self.lock:
+            return BitMap(self.equal.get(path, {}).get(value_key(value), BitMap()))
+
+    def present_rows(self, path: str) -> BitMap:
+        with self.lock:
+            return BitMap(self.present.get(path, BitMap()))
+
+    def all_rows(self) -> BitMap:
+        with self.lock:
+            return BitMap(self.universe)
+
+    def range_rows(self, path: str, low: Scalar, low_incl: bool, high: Scalar,
+                   high_incl: bool) -> BitMap:
+        """Rows whose value at `path` lies in the range; bounds are both numbers or both
+        strings (None = unbounded)."""
+        with self.lock:
+            bound = low if low is not None else high
+            if isinstance(bound, str):
+                return self._string_range(path, low, low_incl, high, high_incl)
+            num = self.numeric.get(path)
+            if num is None or not num.values:
+                return BitMap()
+            values, rows = num.arrays()
+            lo = 0 if low is None else np.searchsorted(values, low, "left" if low_incl else "right")
+            hi = len(values) if high is None else np.searchsorted(
+                values, high, "right" if high_incl else "left")
+            return BitMap(rows[lo:hi]) if hi > lo else BitMap()
+
+    def _string_range(self, path: str, low: Any, low_incl: bool, high: Any,
+                      high_incl: bool) -> BitMap:
+        out = BitMap()
+        for (kind, value), bitmap in self.equal.get(path, {}).items():
+            if kind != "s":
+                continue
+            if low is not None and (value < low or (value == low and not low_incl)):
+                continue
+            if high is not None and (value > high or (value == high and not high_incl)):
+                continue
+            out |= bitmap
+        return out
+
+    def facet(self, path: str) -> dict[tuple, BitMap]:
+        """Distinct values of `path` with their rows (copies)."""
+        with self.lock:
+            return {key: BitMap(bm) for key, bm in self.equal.get(path, {}).items()}

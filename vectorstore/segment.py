@@ -1,0 +1,178 @@
+"""Segments: the growing in-memory buffer and immutable sealed segments on disk.
+
+Both answer the same calls: `rowids` (sorted uint32 global row ids), `search(queries,
+k, allowed, params)` over local rows, `record(local) -> (id, payload)` and
+`vector(local)`. A sealed segment is a directory of array files (see `arrayfile.py`):
+vectors, rowids, ids and payloads (UTF-8 blobs with offsets) and whatever its index
+writes; it is opened memory-mapped and never changes.
+"""
+
+import importlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .arrayfile import read_array, write_array
+from .config import IndexConfig
+from .flat import exact_search
+from .fsutil import fsync_dir
+from .metrics import Metric
+
+INDEX_CLASSES = {"flat": "vectorstore.flat:FlatIndex", "hnsw": "vectorstore.hnsw:HnswIndex",
+                 "ivf_pq": "vectorstore.ivfpq:IvfPqIndex"}
+
+
+def index_class(kind: str) -> Any:
+    """The index class registered for an index type name."""
+    module, name = INDEX_CLASSES[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class GrowingView:
+    """An immutable view of the first `length` rows of a growing buffer."""
+
+    vectors: np.ndarray
+    rowids: np.ndarray
+    ids: list[str]
+    payloads: list[dict[str, Any]]
+    metric: Metric
+
+    def __len__(self) -> int:
+        return self.rowids.shape[0]
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
+
+    def record(self, local: int) -> tuple[str, dict[str, Any]]:
+        return self.ids[local], self.payloads[local]
+
+    def vector(self, local: int) -> np.ndarray:
+        return np.array(self.vectors[local])
+
+    def payload_bytes(self) -> list[bytes]:
+        return [json.dumps(p, separators=(",", ":")).encode() for p in
+                self.payloads[:len(self)]]
+
+
+class GrowingSegment:
+    """Append-only float32 buffer of the newest rows; one writer appends, views are
+    handed to readers. Growth reallocates, so an old view keeps its own array."""
+
+    def __init__(self, dim: int, metric: Metric, capacity: int = 1024) -> None:
+        self.metric = metric
+        self._vectors = np.empty((capacity, dim), dtype=np.float32)
+        self._rowids = np.empty(capacity, dtype=np.uint32)
+        self._ids: list[str] = []
+        self._payloads: list[dict[str, Any]] = []
+        self.length = 0
+
+    def append(self, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
+               payloads: list[dict[str, Any]]) -> None:
+        n = len(ids)
+        end = self.length + n
+        if end > self._rowids.shape[0]:
+            capacity = max(end, 2 * self._rowids.shape[0])
+            grown = np.empty((capacity, self._vectors.shape[1]), dtype=np.float32)
+            grown[:self.length] = self._vectors[:self.length]
+            grown_ids = np.empty(capacity, dtype=np.uint32)
+            grown_ids[:self.length] = self._rowids[:self.length]
+            self._vectors, self._rowids = grown, grown_ids
+        self._vectors[self.length:end] = vectors
+        self._rowids[self.length:end] = rowids
+        self._ids.extend(ids)
+        self._payloads.extend(payloads)
+        self.length = end
+
+    def view(self) -> GrowingView:
+        n = self.length
+        return GrowingView(self._vectors[:n], self._rowids[:n], self._ids, self._payloads,
+                           self.metric)
+
+
+def _write_strings(directory: Path, name: str, items: list[bytes]) -> None:
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in items], out=offsets[1:])
+    write_array(directory / f"{name}.off", offsets)
+    write_array(directory / f"{name}.blob", np.frombuffer(b"".join(items), dtype=np.uint8))
+
+
+class _Strings:
+    """Memory-mapped UTF-8 strings written by `_write_strings`."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.offsets = read_array(directory / f"{name}.off")
+        self.blob = read_array(directory / f"{name}.blob")
+
+    def __getitem__(self, i: int) -> bytes:
+        return bytes(self.blob[self.offsets[i]:self.offsets[i + 1]])
+
+    def __len__(self) -> int:
+        return self.offsets.shape[0] - 1
+
+
+class SealedSegment:
+    """An immutable, memory-mapped segment with its ANN index."""
+
+    def __init__(self, directory: Path, metric: Metric, config: IndexConfig) -> None:
+        self.directory = directory
+        self.name = directory.name
+        self.metric = metric
+        self.vectors = read_array(directory / "vectors.arr")
+        self.rowids = read_array(directory / "rowids.arr")
+        self._ids = _Strings(directory, "ids")
+        self._payloads = _Strings(directory, "payloads")
+        self.index = index_class(config.type).open(directory, self.vectors, metric, config)
+
+    def __len__(self) -> int:
+        return self.rowids.shape[0]
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(queries, k, allowed, params)
+
+    def record(self, local: int) -> tuple[str, dict[str, Any]]:
+        return self._ids[local].decode(), json.loads(self._payloads[local])
+
+    def record_id(self, local: int) -> str:
+        return self._ids[local].decode()
+
+    def payload_bytes(self, local: int) -> bytes:
+        return self._payloads[local]
+
+    def vector(self, local: int) -> np.ndarray:
+        return np.array(self.vectors[local])
+
+    def disk_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.directory.iterdir())
+
+
+def write_segment(directory: Path, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
+                  payloads: list[bytes], metric: Metric, config: IndexConfig
+                  ) -> SealedSegment:
+    """Build the index over `vectors` and write a complete segment at `directory`.
+
+    Everything is written into `<directory>.tmp` first and renamed at the end, so a crash
+    leaves no half segment under the final name.
+    """
+    tmp = directory.with_name(directory.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    write_array(tmp / "vectors.arr", vectors)
+    write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
+    _write_strings(tmp, "ids", [i.encode() for i in ids])
+    _write_strings(tmp, "payloads", payloads)
+    index = index_class(config.type).build(read_array(tmp / "vectors.arr"), metric, config)
+    index.write(tmp)
+    fsync_dir(tmp)
+    os.replace(tmp, directory)
+    fsync_dir(directory.parent)
+    return SealedSegment(directory, metric, config)

@@ -1,0 +1,95 @@
+"""Read-side state: an immutable snapshot of a collection's segments and tombstones.
+
+A search takes one snapshot and never locks again; writers build a new one and swap
+it in. The snapshot also turns a bitmap of allowed global row ids into a per-segment
+mask of local rows, the form the index kernels take.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from .segment import GrowingView, SealedSegment
+
+Segment = SealedSegment | GrowingView
+
+
+def rows_array(bitmap: BitMap) -> np.ndarray:
+    """A bitmap's row ids as a sorted uint32 array."""
+    return np.frombuffer(bitmap.to_array(), dtype=np.uint32)
+
+
+def local_positions(rowids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Local positions in a segment (sorted `rowids`) of those `wanted` sorted row ids
+    that it holds."""
+    if wanted.size == 0 or rowids.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo = np.searchsorted(wanted, rowids[0], side="left")
+    hi = np.searchsorted(wanted, rowids[-1], side="right")
+    wanted = wanted[lo:hi]
+    pos = np.searchsorted(rowids, wanted)
+    return pos[rowids[pos] == wanted]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    sealed: tuple[SealedSegment, ...]
+    frozen: tuple[GrowingView, ...]
+    growing: GrowingView
+    dead: BitMap
+    _dead_rows: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return (*self.sealed, *self.frozen, self.growing)
+
+    def dead_rows(self) -> np.ndarray:
+        if not self._dead_rows:
+            self._dead_rows.append(rows_array(self.dead))
+        return self._dead_rows[0]
+
+    def masks(self, allowed: BitMap | None) -> list[np.ndarray | None]:
+        """Per segment: None (every row allowed) or a uint8 mask of allowed local rows.
+
+        `allowed` is a bitmap of allowed global rows (tombstones already removed), or
+        None for "every live row".
+        """
+        out: list[np.ndarray | None] = []
+        wanted = None if allowed is None else rows_array(allowed)
+        for seg in self.segments:
+            if wanted is None:
+                dead = local_positions(seg.rowids, self.dead_rows())
+                if dead.size == 0:
+                    out.append(None)
+                    continue
+                mask = np.ones(len(seg), dtype=np.uint8)
+                mask[dead] = 0
+            else:
+                mask = np.zeros(len(seg), dtype=np.uint8)
+                mask[local_positions(seg.rowids, wanted)] = 1
+            out.append(mask)
+        return out
+
+    def locate(self, rows: np.ndarray) -> list[tuple[Segment, int]]:
+        """(segment, local row) of each global row id in `rows` that the snapshot holds,
+        in the order of `rows`."""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        found: dict[int, tuple[Segment, int]] = {}
+        for seg in self.segments:
+            if len(seg) == 0:
+                continue
+            pos = np.minimum(np.searchsorted(seg.rowids, ordered), len(seg) - 1)
+            hit = seg.rowids[pos] == ordered
+            for i in np.flatnonzero(hit):
+                found[int(order[i])] = (seg, int(pos[i]))
+        return [found[i] for i in range(rows.size) if i in found]
+
+    def payload_rows(self) -> Any:
+        """Iterate (rowid, id, payload) of every live row (for rebuilding indexes)."""
+        for seg in self.segments:
+            for local, row in enumerate(seg.rowids.tolist()):
+                if row not in self.dead:
+                    yield row, *seg.record(local)

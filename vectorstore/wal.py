@@ -1,0 +1,170 @@
+"""Write-ahead log: every write is framed, checksummed and fsync'd before it is applied.
+
+Files are `wal/<first seq, 20 digits>.wal`. Each starts with a header (magic, version,
+first sequence number, CRC32 of the header) and holds records framed as
+`length u32 | seq u64 | crc32(seq, payload) u32 | payload`. Sequence numbers are
+consecutive across files. On recovery a torn last record (partial write at the very end
+of the newest file) is truncated away; a bad record anywhere else raises `CorruptLog`
+naming the file and offset, because skipping it would silently lose acknowledged data.
+"""
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import CorruptLog
+from .fsutil import fsync_dir
+
+MAGIC = b"SLWAL\x00\x00\x00"
+VERSION = 1
+FILE_HEADER = struct.Struct("<8sHHQ")
+FILE_HEADER_SIZE = FILE_HEADER.size + 4
+RECORD_HEADER = struct.Struct("<IQI")
+MAX_RECORD = 1 << 31
+
+
+def _file_header(first_seq: int) -> bytes:
+    head = FILE_HEADER.pack(MAGIC, VERSION, 0, first_seq)
+    return head + struct.pack("<I", zlib.crc32(head))
+
+
+def _record_crc(seq: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(struct.pack("<Q", seq)))
+
+
+def _log_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.wal"))
+
+
+class _Scan:
+    """Result of reading one log file: its records and where its valid data ends."""
+
+    def __init__(self, records: list[tuple[int, bytes]], valid_end: int, torn: bool):
+        self.records = records
+        self.valid_end = valid_end
+        self.torn = torn
+
+
+def _scan_file(path: Path, is_last: bool, expected_first: int | None) -> _Scan:
+    data = path.read_bytes()
+    if len(data) < FILE_HEADER_SIZE:
+        if is_last:
+            return _Scan([], 0, torn=True)
+        raise CorruptLog(f"{path}: truncated file header at offset 0")
+    magic, version, _, first_seq = FILE_HEADER.unpack_from(data, 0)
+    (crc,) = struct.unpack_from("<I", data, FILE_HEADER.size)
+    if magic != MAGIC or crc != zlib.crc32(data[:FILE_HEADER.size]):
+        raise CorruptLog(f"{path}: bad file header at offset 0")
+    if version != VERSION:
+        raise CorruptLog(f"{path}: unsupported WAL version {version}")
+    if expected_first is not None and first_seq != expected_first:
+        raise CorruptLog(f"{path}: starts at seq {first_seq}, expected {expected_first}")
+    records: list[tuple[int, bytes]] = []
+    offset, seq_expected = FILE_HEADER_SIZE, first_seq
+    while offset < len(data):
+        end_of_header = offset + RECORD_HEADER.size
+        if end_of_header > len(data):
+            return _torn_or_corrupt(path, is_last, offset, records, "truncated record header")
+        length, seq, crc = RECORD_HEADER.unpack_from(data, offset)
+        end = end_of_header + length
+        if end > len(data):
+            return _torn_or_corrupt(path, is_last, offset, records, "truncated record")
+        payload = data[end_of_header:end]
+        if crc != _record_crc(seq, payload) or seq != seq_expected:
+            if is_last and end == len(data):
+                return _Scan(records, offset, torn=True)
+            raise CorruptLog(f"{path}: corrupt record at offset {offset} "
+                             f"(seq {seq}, expected {seq_expected})")
+        records.append((seq, payload))
+        offset, seq_expected = end, seq_expected + 1
+    return _Scan(records, offset, torn=False)
+
+
+def _torn_or_corrupt(path: Path, is_last: bool, offset: int,
+                     records: list[tuple[int, bytes]], what: str) -> _Scan:
+    if is_last:
+        return _Scan(records, offset, torn=True)
+    raise CorruptLog(f"{path}: {what} at offset {offset}")
+
+
+class WriteAheadLog:
+    """Append-only, fsync'd log of a collection's writes, rotated by size.
+
+    Not thread-safe on its own: the collection's writer lock serialises appends.
+    """
+
+    def __init__(self, directory: Path, file_bytes: int) -> None:
+        self.directory = directory
+        self.file_bytes = file_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._file = None
+        self.next_seq = 1
+
+    def recover(self, after_seq: int) -> Iterator[tuple[int, bytes]]:
+        """Yield (seq, payload) of every record after `after_seq`, truncating a torn tail.
+
+        Must be consumed fully before the first `append`.
+        """
+        files = _log_files(self.directory)
+        self.next_seq = after_seq + 1
+        expected: int | None = None
+        for i, path in enumerate(files):
+            scan = _scan_file(path, is_last=i == len(files) - 1, expected_first=expected)
+            if scan.torn:
+                self._truncate(path, scan.valid_end)
+            for seq, payload in scan.records:
+                if seq > after_seq:
+                    yield seq, payload
+                self.next_seq = max(self.next_seq, seq + 1)
+            expected = scan.records[-1][0] + 1 if scan.records else expected
+        if files and (self.directory / files[-1].name).exists():
+            self._file = open(files[-1], "ab")  # noqa: SIM115 - owned until close()
+
+    def _truncate(self, path: Path, valid_end: int) -> None:
+        if valid_end == 0:
+            path.unlink()
+        else:
+            with open(path, "r+b") as f:
+                f.truncate(valid_end)
+                os.fsync(f.fileno())
+        fsync_dir(self.directory)
+
+    def append(self, payload: bytes) -> int:
+        """Append one record and fsync it; return its sequence number."""
+        if len(payload) >= MAX_RECORD:
+            raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
+        if self._file is None or self._file.tell() >= self.file_bytes:
+            self.rotate()
+        seq = self.next_seq
+        self._file.write(RECORD_HEADER.pack(len(payload), seq, _record_crc(seq, payload)))
+        self._file.write(payload)
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
+        self.next_seq = seq + 1
+        return seq
+
+    def rotate(self) -> None:
+        """Start a new log file at the next sequence number."""
+        if self._file is not None:
+            self._file.close()
+        path = self.directory / f"{self.next_seq:020d}.wal"
+        self._file = open(path, "wb")  # noqa: SIM115 - owned until close()
+        self._file.write(_file_header(self.next_seq))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        fsync_dir(self.directory)
+
+    def retire(self, upto_seq: int) -> None:
+        """Delete log files whose records all have seq <= `upto_seq` (now checkpointed)."""
+        files = _log_files(self.directory)
+        for path, following in zip(files, files[1:], strict=False):
+            if int(following.stem) <= upto_seq + 1:
+                path.unlink()
+        fsync_dir(self.directory)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
