@@ -1,0 +1,196 @@
+"""The HNSW index of a sealed segment: build, persist, open memory-mapped, search.
+
+Kernels live in `kernels/hnsw.py` (search) and `kernels/hnsw_build.py` (batched
+insertion); this class owns the arrays, validates input once, hands out visited-marker
+scratch to concurrent searches, and plans filtered searches: an exact scan of the
+allowed rows when they are few, otherwise a filter-aware graph walk.
+"""
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import numba
+import numpy as np
+
+from .arrayfile import read_array, write_array
+from .config import HnswConfig
+from .errors import CorruptFile, DimensionMismatch
+from .kernels.hnsw import search_batch
+from .kernels.hnsw_build import insert_search, link_reverse, reverse_pairs
+from .kernels.scan import scan_rows_topk
+from .metrics import Metric
+
+FILES = ("links0", "upper", "upper_start", "levels", "meta")
+FORMAT = 1
+MAX_BATCH = 256
+BATCH_DIVISOR = 16
+EXACT_PER_EF = 16  # exact scan when allowed rows <= EXACT_PER_EF * ef ...
+EXACT_FRACTION = 1 / 32  # ... or when they are under this fraction of the segment
+
+
+def draw_levels(n: int, M: int, seed: int) -> np.ndarray:
+    """Exponentially decaying random top layers, mL = 1 / ln M: int32 (n,)."""
+    uniform = np.random.default_rng(seed).random(n)
+    levels = np.floor(-np.log1p(-uniform) / math.log(M))
+    return np.minimum(levels, 30).astype(np.int32)
+
+
+class _VisitedPool:
+    """Visited-marker blocks for concurrent searches, as hnswlib's VisitedListPool: a
+    search takes a (threads, n) uint16 block and its (threads,) tags under a lock and
+    gives it back, so no scratch is shared between queries running at once."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.free: list[tuple[np.ndarray, np.ndarray]] = []
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def take(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        with self.lock:
+            block = next((b for b in self.free if b[0].shape[0] >= rows), None)
+            if block is not None:
+                self.free.remove(block)
+        if block is None:
+            block = (np.zeros((rows, self.n), np.uint16), np.zeros(rows, np.int64))
+        try:
+            yield block
+        finally:
+            with self.lock:
+                self.free.append(block)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = np.asarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
+class HnswIndex:
+    """A Hierarchical Navigable Small World graph over one segment's vectors."""
+
+    kind = "hnsw"
+
+    def __init__(self, vectors: np.ndarray, metric: Metric, config: HnswConfig,
+                 graph: dict[str, np.ndarray]) -> None:
+        self.vectors = _readonly(vectors)
+        self.metric = metric
+        self.config = config
+        self.graph = graph
+        meta = graph["meta"]
+        self.M, self.entry, self.top = int(meta[2]), int(meta[3]), int(meta[4])
+        self.arrays = {name: _readonly(graph[name]) for name in FILES[:3]}
+        self.visited = _VisitedPool(self.vectors.shape[0])
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, metric: Metric, config: HnswConfig) -> Self:
+        vectors = _readonly(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(vectors, metric, config, _build_graph(vectors, metric.kernel, config))
+
+    @classmethod
+    def open(cls, directory: Path, vectors: np.ndarray, metric: Metric,
+             config: HnswConfig) -> Self:
+        graph = {name: read_array(Path(directory) / f"hnsw_{name}.arr") for name in FILES}
+        meta = graph["meta"]
+        if meta.shape != (5,) or meta[0] != FORMAT or meta[1] != vectors.shape[0]:
+            raise CorruptFile(f"{directory}: hnsw graph does not match its segment "
+                              f"(meta {meta.tolist()}, {vectors.shape[0]} vectors)")
+        return cls(vectors, metric, config, graph)
+
+    def write(self, directory: Path) -> None:
+        for name in FILES:
+            write_array(Path(directory) / f"hnsw_{name}.arr", self.graph[name])
+
+    def __len__(self) -> int:
+        return self.vectors.shape[0]
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        queries = _readonly(np.ascontiguousarray(queries, dtype=np.float32))
+        if queries.ndim != 2 or queries.shape[1] != self.vectors.shape[1]:
+            raise DimensionMismatch(f"queries must have shape (nq, {self.vectors.shape[1]}), "
+                                    f"got {queries.shape}")
+        nq, n = queries.shape[0], len(self)
+        rows = np.full((nq, k), -1, dtype=np.int64)
+        dist = np.full((nq, k), np.inf, dtype=np.float32)
+        n_allowed = n if allowed is None else int(np.count_nonzero(allowed))
+        if min(n_allowed, k, nq) == 0:
+            return rows, dist
+        ef = max(int(params.get("ef", self.config.ef_search)), k)
+        if allowed is not None and n_allowed <= max(EXACT_PER_EF * ef, EXACT_FRACTION * n):
+            self._exact(queries, k, np.arange(nq), np.flatnonzero(allowed), rows, dist)
+            return rows, dist
+        self._graph_search(queries, ef, allowed, rows, dist)
+        short = np.flatnonzero(rows[:, min(k, n_allowed) - 1] < 0)
+        if short.size:
+            subset = np.arange(n) if allowed is None else np.flatnonzero(allowed)
+            self._exact(queries, k, short, subset, rows, dist)
+        return rows, dist
+
+    def _graph_search(self, queries: np.ndarray, ef: int, allowed: np.ndarray | None,
+                      rows: np.ndarray, dist: np.ndarray) -> None:
+        mask = _readonly(np.ascontiguousarray(
+            np.zeros(0) if allowed is None else allowed, dtype=np.uint8))
+        chunks = min(numba.get_num_threads(), queries.shape[0])
+        with self.visited.take(chunks) as (visited, tags):
+            search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
+                         self.arrays["upper"], self.arrays["upper_start"], self.entry,
+                         self.top, ef, mask, allowed is not None, visited, tags, chunks,
+                         rows, dist)
+
+    def _exact(self, queries: np.ndarray, k: int, which: np.ndarray, subset: np.ndarray,
+               rows: np.ndarray, dist: np.ndarray) -> None:
+        subset = subset.astype(np.int64)
+        for q in which:
+            rows[q], dist[q] = scan_rows_topk(self.vectors, subset, queries[q], k,
+                                              self.metric.kernel)
+
+
+def _allocate(n: int, M: int, levels: np.ndarray) -> dict[str, np.ndarray]:
+    starts = np.concatenate(([0], np.cumsum(levels[:-1], dtype=np.int64)))
+    return {
+        "links0": np.zeros((n, 2 * M + 1), dtype=np.int32),
+        "upper": np.zeros((int(levels.sum()), M + 1), dtype=np.int32),
+        "upper_start": np.where(levels > 0, starts, -1).astype(np.int32),
+        "levels": levels,
+    }
+
+
+def _batches(n: int, levels: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Insertion batches after row 0: growing with the graph, and cut so that a node
+    raising the top layer is inserted alone (it becomes the entry point)."""
+    raises = np.flatnonzero(levels[1:] > np.maximum.accumulate(levels)[:-1]) + 1
+    start = 1
+    while start < n:
+        stop = min(n, start + max(1, min(MAX_BATCH, start // BATCH_DIVISOR)))
+        nxt = raises[np.searchsorted(raises, start):]
+        if nxt.size and nxt[0] < stop:
+            stop = start + 1 if nxt[0] == start else int(nxt[0])
+        yield start, stop
+        start = stop
+
+
+def _build_graph(vectors: np.ndarray, metric: int, config: HnswConfig) -> dict[str, np.ndarray]:
+    n, M = vectors.shape[0], config.M
+    levels = draw_levels(n, M, config.seed)
+    graph = _allocate(n, M, levels)
+    entry, top = 0, int(levels[0]) if n else 0
+    chunks = numba.get_num_threads()
+    visited = np.zeros((chunks, n), np.uint16)
+    tags = np.zeros(chunks, np.int64)
+    links0, upper, upper_start = graph["links0"], graph["upper"], graph["upper_start"]
+    for start, stop in _batches(n, levels):
+        workers = min(chunks, stop - start)
+        insert_search(vectors, metric, links0, upper, upper_start, levels, entry, top,
+                      start, stop, M, config.ef_construction, visited, tags, workers)
+        keys, sources, bounds = reverse_pairs(links0, upper, upper_start, levels, top,
+                                              start, stop)
+        link_reverse(vectors, metric, links0, upper, upper_start, keys, sources, bounds, M)
+        if levels[start] > top:
+            entry, top = start, int(levels[start])
+    graph["meta"] = np.array([FORMAT, n, M, entry, top], dtype=np.int64)
+    return graph
