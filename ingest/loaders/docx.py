@@ -1,0 +1,56 @@
+"""DOCX with python-docx: body paragraphs and tables in order, Heading styles as headings."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from zipfile import BadZipFile
+
+import docx
+from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from ingest.blocks import LoadedDocument
+from ingest.errors import LoadError
+from ingest.filetype import DOCX
+from ingest.loaders.outline import Heading, outline_blocks
+
+_HEADING_STYLE = re.compile(r"Heading (\d)")
+
+
+def load_docx(path: Path) -> LoadedDocument:
+    """Title from the document properties, else the first Title-styled paragraph."""
+    try:
+        document = docx.Document(str(path))
+    except (BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
+        raise LoadError(f"unreadable DOCX: {e or type(e).__name__}") from e
+    title = document.core_properties.title or _first_title(document) or path.stem
+    return LoadedDocument(DOCX, title.strip(), outline_blocks(_outline(document)))
+
+
+def _first_title(document) -> str | None:
+    for paragraph in document.paragraphs:
+        if _style(paragraph) == "Title" and paragraph.text.strip():
+            return paragraph.text
+    return None
+
+
+def _outline(document) -> Iterator[Heading | str]:
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                yield " | ".join(cell.text.strip() for cell in row.cells)
+            continue
+        style = _style(item)
+        if style == "Title":
+            yield Heading(0, item.text)
+        elif m := _HEADING_STYLE.fullmatch(style):
+            yield Heading(int(m.group(1)), item.text)
+        else:
+            yield item.text
+
+
+def _style(paragraph: Paragraph) -> str:
+    style = paragraph.style
+    return style.name if style is not None and style.name else ""
+

@@ -1,0 +1,115 @@
+"""Markdown: sections under ATX (`## x`) and setext headings, offsets into the raw text.
+
+The document text is the decoded file itself; each section's body (the lines between two
+headings, code fences included) becomes blocks carrying the heading path above it.
+Headings inside fenced code are text, and YAML front matter is skipped (its `title` used).
+"""
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ingest.blocks import Block, LoadedDocument, bounded_blocks
+from ingest.filetype import MARKDOWN
+from ingest.loaders.outline import Heading, HeadingPath
+from ingest.loaders.text import open_text
+
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\n?$")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*\n?$")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_FRONT_MATTER_TITLE = re.compile(r"title:\s*['\"]?(.*?)['\"]?\s*$")
+_TITLE_LOOKAHEAD = 200
+
+
+def load_markdown(path: Path) -> LoadedDocument:
+    """Title from front matter, else the first `#` heading near the top, else the file name."""
+    f = open_text(path)
+    head = list(itertools.islice(f, _TITLE_LOOKAHEAD))
+    title = _title(head) or path.stem
+    return LoadedDocument(MARKDOWN, title, _blocks(f, itertools.chain(head, f)))
+
+
+def _title(lines: list[str]) -> str | None:
+    in_front_matter = bool(lines) and lines[0].strip() == "---"
+    for line in lines[1:] if in_front_matter else lines:
+        if in_front_matter:
+            if line.strip() in ("---", "..."):
+                in_front_matter = False
+            elif m := _FRONT_MATTER_TITLE.match(line):
+                return m.group(1) or None
+            continue
+        m = _ATX.match(line)
+        if m and len(m.group(1)) == 1 and m.group(2):
+            return m.group(2).strip()
+    return None
+
+
+def _blocks(f, lines: Iterable[str]) -> Iterator[Block]:
+    with f:
+        for key, group in itertools.groupby(_classify(lines), key=lambda item: item[0]):
+            _, path, start = key
+            body = (line for _, line in group)
+            yield from bounded_blocks(body, start, heading_path=path)
+
+
+def _classify(lines: Iterable[str]) -> Iterator[tuple[tuple[int, tuple[str, ...], int], str]]:
+    """Yield (section key, body line) for every line that is not a heading or front matter.
+
+    The key is (section number, heading path, offset of the section's first body character):
+    consecutive lines with one key form one contiguous slice of the text.
+    """
+    headings = HeadingPath()
+    section, offset, body_start = 0, 0, 0
+    fence: str | None = None
+    pending: str | None = None
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is not None and first.strip() == "---":
+        offset = len(first) + sum(len(line) for line in _front_matter(lines))
+    elif first is not None:
+        pending = first
+    body_start = offset
+    for line in itertools.chain(lines, [None]):
+        heading: Heading | None = None
+        consumed = ""
+        if pending is not None and fence is None and line is not None and pending.strip():
+            setext = _SETEXT.match(line)
+            if setext and not _ATX.match(pending) and not _FENCE.match(pending):
+                heading = Heading(1 if setext.group(1)[0] == "=" else 2, pending.strip())
+                consumed, line = pending + line, None
+        if heading is None and pending is not None:
+            atx = _ATX.match(pending) if fence is None else None
+            if atx:
+                heading = Heading(len(atx.group(1)), (atx.group(2) or "").strip())
+                consumed = pending
+            else:
+                fence = _update_fence(fence, pending)
+                yield (section, headings.path, body_start), pending
+                offset += len(pending)
+        if heading is not None:
+            headings.enter(heading)
+            section += 1
+            offset += len(consumed)
+            body_start = offset
+        pending = line
+
+
+def _front_matter(lines: Iterator[str]) -> Iterator[str]:
+    for line in lines:
+        yield line
+        if line.strip() in ("---", "..."):
+            return
+
+
+def _update_fence(fence: str | None, line: str) -> str | None:
+    """The open code fence after `line`: None outside code, else the fence that opened it."""
+    m = _FENCE.match(line)
+    if not m:
+        return fence
+    marker = m.group(1)
+    if fence is None:
+        return marker
+    if marker[0] == fence[0] and len(marker) >= len(fence) and not line.strip()[len(marker):]:
+        return None
+    return fence
