@@ -95,10 +95,9 @@ class HnswIndex:
     def open(cls, directory: Path, vectors: np.ndarray, metric: Metric,
              config: HnswConfig) -> Self:
         graph = {name: read_array(Path(directory) / f"hnsw_{name}.arr") for name in FILES}
-        meta = graph["meta"]
-        if meta.shape != (5,) or meta[0] != FORMAT or meta[1] != vectors.shape[0]:
-            raise CorruptFile(f"{directory}: hnsw graph does not match its segment "
-                              f"(meta {meta.tolist()}, {vectors.shape[0]} vectors)")
+        problem = _graph_problem(graph, vectors.shape[0])
+        if problem:
+            raise CorruptFile(f"{directory}: hnsw graph does not match its segment: {problem}")
         return cls(vectors, metric, config, graph)
 
     def write(self, directory: Path) -> None:
@@ -148,6 +147,20 @@ class HnswIndex:
         for q in which:
             rows[q], dist[q] = scan_rows_topk(self.vectors, subset, queries[q], k,
                                               self.metric.kernel)
+
+
+def _graph_problem(graph: dict[str, np.ndarray], n: int) -> str | None:
+    """Why the graph arrays cannot belong to a segment of n rows, or None if they can."""
+    meta = graph["meta"]
+    if meta.shape != (5,) or meta[0] != FORMAT or meta[1] != n:
+        return f"meta {meta.tolist()} for {n} rows"
+    M = int(meta[2])
+    shapes = {"links0": (n, 2 * M + 1), "upper_start": (n,), "levels": (n,),
+              "upper": (int(graph["levels"].sum()), M + 1)}
+    for name, shape in shapes.items():
+        if graph[name].shape != shape:
+            return f"{name} has shape {graph[name].shape}, expected {shape}"
+    return None
 
 
 def _allocate(n: int, M: int, levels: np.ndarray) -> dict[str, np.ndarray]:
