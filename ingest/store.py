@@ -1,0 +1,95 @@
+"""The ingest view of a vectorstore collection: which model filled it, what documents it holds."""
+
+import os
+from dataclasses import dataclass
+
+from ingest.embedding import Embedder
+from ingest.errors import ModelMismatch
+from vectorstore import Database
+
+MODEL_KEY, DIM_KEY = "embedding_model", "embedding_dim"
+_PAGE = 1000
+
+
+def open_collection(db: Database, name: str, embedder: Embedder):
+    """The collection `name`, created for `embedder` if missing, refused if another model's."""
+    if name not in db:
+        return db.create_collection(
+            name,
+            dim=embedder.dim,
+            metric="cosine",
+            metadata={MODEL_KEY: embedder.name, DIM_KEY: embedder.dim},
+        )
+    collection = db.get_collection(name)
+    check_model(collection, embedder)
+    return collection
+
+
+def check_model(collection, embedder: Embedder) -> None:
+    """Raise ModelMismatch unless `collection` holds (or can hold) `embedder`'s vectors.
+
+    A collection with no model recorded adopts this one if it is empty and the dimension fits.
+    """
+    recorded = collection.metadata.get(MODEL_KEY)
+    if recorded is None and collection.dim == embedder.dim and collection.count() == 0:
+        collection.update_metadata({MODEL_KEY: embedder.name, DIM_KEY: embedder.dim})
+        return
+    if recorded != embedder.name or collection.dim != embedder.dim:
+        filled_by = f"model {recorded!r}" if recorded else "vectors of an unknown model"
+        raise ModelMismatch(
+            f"collection {collection.name!r} holds {filled_by} (dim {collection.dim}); "
+            f"refusing to add vectors from {embedder.name!r} (dim {embedder.dim}). "
+            "Use the same model, or another collection."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """A document as stored: its id, the content hashes present, and size and mtime."""
+
+    doc_id: str
+    hashes: frozenset[str]
+    size: int
+    mtime: float
+
+    def unchanged(self, size: int, mtime: float, now: float, racy_seconds: float = 2.0) -> bool:
+        """True when one version is stored and the file's size and mtime still match it.
+
+        A file modified within `racy_seconds` of `now` may change again within the same
+        timestamp tick, so it is never trusted on its mtime (git's "racy clean" rule).
+        """
+        return (
+            len(self.hashes) == 1
+            and self.size == size
+            and self.mtime == mtime
+            and now - mtime > racy_seconds
+        )
+
+
+def under(folder: str) -> dict:
+    """A filter for documents whose source lies below `folder` (a string range on the path)."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return {"source": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(os.sep) + 1)}}
+
+
+def stored_documents(collection, where: dict) -> dict[str, StoredDocument]:
+    """The documents matching `where`, by source, read from their first chunks."""
+    found: dict[str, list[dict]] = {}
+    offset = 0
+    while True:
+        first_chunks = {"$and": [where, {"chunk_index": 0}]}
+        page = collection.get(where=first_chunks, limit=_PAGE, offset=offset)
+        for record in page:
+            found.setdefault(record.payload["source"], []).append(record.payload)
+        if len(page) < _PAGE:
+            break
+        offset += _PAGE
+    return {
+        source: StoredDocument(
+            doc_id=payloads[0]["doc_id"],
+            hashes=frozenset(p["content_hash"] for p in payloads),
+            size=payloads[0].get("size", -1),
+            mtime=payloads[0].get("mtime", -1.0),
+        )
+        for source, payloads in found.items()
+    }
