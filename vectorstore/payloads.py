@@ -53,11 +53,10 @@ def flatten(payload: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield path, ...
             yield from flatten(value, path + ".")
         elif isinstance(value, list | tuple):
+            yield path, ...
             for item in value:
                 if isinstance(item, KEY_TYPES):
                     yield path, item
-            if not value:
-                yield path, ...
         else:
             yield path, value
 

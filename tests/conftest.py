@@ -1,0 +1,6 @@
+"""Suite-wide settings: everything offline, numba's cache warm across runs."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

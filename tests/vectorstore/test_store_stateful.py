@@ -1,0 +1,117 @@
+"""The store driven through random writes, deletes, seals, compactions and reopens,
+checked after every step against a plain-Python brute-force oracle."""
+
+import shutil
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from vectorstore import Database
+
+from . import oracle
+from .strategies import filters, payloads
+
+DIM = 4
+IDS = [f"r{i}" for i in range(30)]
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.path = tempfile.mkdtemp(prefix="sleuth-stateful-")
+        self.db = Database(self.path)
+        self.records: dict[str, tuple[np.ndarray, dict]] = {}
+
+    @initialize(metric=st.sampled_from(["cosine", "dot", "l2"]), seal_rows=st.integers(3, 40))
+    def create(self, metric: str, seal_rows: int) -> None:
+        self.metric = metric
+        self.col = self.db.create_collection("c", dim=DIM, metric=metric, seal_rows=seal_rows)
+
+    @rule(ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=12, unique=True),
+          seed=st.integers(0, 2**32 - 1), data=st.data())
+    def upsert(self, ids: list[str], seed: int, data: st.DataObject) -> None:
+        vectors = np.random.default_rng(seed).normal(size=(len(ids), DIM)).astype(np.float32)
+        batch = [data.draw(payloads) for _ in ids]
+        self.col.upsert(ids, vectors, batch)
+        for rid, vec, payload in zip(ids, vectors, batch, strict=True):
+            self.records[rid] = (vec, payload)
+
+    @rule(ids=st.lists(st.sampled_from(IDS), max_size=5, unique=True))
+    def delete_ids(self, ids: list[str]) -> None:
+        expected = sum(rid in self.records for rid in ids)
+        assert self.col.delete(ids=ids) == expected
+        for rid in ids:
+            self.records.pop(rid, None)
+
+    @rule(where=filters)
+    def delete_where(self, where: dict) -> None:
+        gone = [rid for rid, (_, p) in self.records.items() if oracle.matches(p, where)]
+        assert self.col.delete(where=where) == len(gone)
+        for rid in gone:
+            del self.records[rid]
+
+    @rule(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 8),
+          where=st.one_of(st.none(), filters))
+    def search(self, seed: int, k: int, where: dict | None) -> None:
+        query = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+        expected = oracle.search(self.records, query, k, self.metric, where)
+        hits = self.col.search(query, k=k, where=where)
+        assert len(hits) == len(expected)
+        np.testing.assert_allclose([h.score for h in hits], [s for _, s in expected],
+                                   rtol=1e-5, atol=1e-5)
+        q = oracle.prepare(query, self.metric)
+        for hit in hits:
+            vec, payload = self.records[hit.id]
+            assert hit.payload == payload
+            assert oracle.matches(payload, where)
+            assert oracle.score(oracle.prepare(vec, self.metric), q, self.metric) == \
+                pytest.approx(hit.score, rel=1e-5, abs=1e-5)
+
+    @rule(where=filters)
+    def count_and_get(self, where: dict) -> None:
+        matching = {rid for rid, (_, p) in self.records.items() if oracle.matches(p, where)}
+        assert self.col.count(where) == len(matching)
+        assert {r.id for r in self.col.get(where=where, limit=None)} == matching
+
+    @rule()
+    def flush(self) -> None:
+        self.col.flush()
+
+    @rule()
+    def compact(self) -> None:
+        self.col.compact()
+
+    @rule()
+    def reopen(self) -> None:
+        self.db.close()
+        self.db = Database(self.path)
+        self.col = self.db.get_collection("c")
+
+    @invariant()
+    def gets_match(self) -> None:
+        if not hasattr(self, "col"):
+            return
+        assert self.col.count() == len(self.records)
+        got = self.col.get(IDS)
+        for rid, record in zip(IDS, got, strict=True):
+            if rid not in self.records:
+                assert record is None
+                continue
+            vec, payload = self.records[rid]
+            assert record.payload == payload
+            np.testing.assert_allclose(record.vector, oracle.prepare(vec, self.metric),
+                                       rtol=1e-5, atol=1e-6)
+
+    def teardown(self) -> None:
+        self.db.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+StoreMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestStore = StoreMachine.TestCase
