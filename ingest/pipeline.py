@@ -214,11 +214,12 @@ class _Run:
     def settle(self, key: int) -> None:
         """A document fully written: delete its other versions and record the outcome."""
         info = self.tasks[key].info
-        self.collection.delete(
-            where={"doc_id": info.doc_id, "content_hash": {"$ne": info.content_hash}}
-        )
-        warnings = tuple(self.finished.pop(key))
         status = self.plan.statuses[key]
+        if status == "updated":
+            self.collection.delete(
+                where={"doc_id": info.doc_id, "content_hash": {"$ne": info.content_hash}}
+            )
+        warnings = tuple(self.finished.pop(key))
         chunks = self.written.get(key, 0)
         self.report.results.append(FileResult(info.source, status, chunks, warnings=warnings))
         self.files_done += 1

@@ -93,3 +93,8 @@ def stored_documents(collection, where: dict) -> dict[str, StoredDocument]:
         )
         for source, payloads in found.items()
     }
+
+
+def recorded_model(db: Database, name: str) -> str | None:
+    """The embedding model collection `name` was filled with, None if unknown or missing."""
+    return db.get_collection(name).metadata.get(MODEL_KEY) if name in db else None

@@ -9,7 +9,7 @@ from fpdf import FPDF
 from fpdf.enums import EncryptionMethod
 
 from ingest.chunking import ChunkConfig, Chunker
-from ingest.embedding import Embedder
+from ingest.embedding import Embedder, shared_embedder
 from ingest.pipeline import Ingestor
 from ingest.store import open_collection
 from vectorstore import Database
@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the bundled package, loaded once for the whole session."""
-    return Embedder()
+    return shared_embedder()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,92 @@
+"""The `sleuth` commands ingest, watch, search, collections and stats, run in-process."""
+
+import json
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from app.cli import app
+from ingest.embedding import DEFAULT_MODEL
+from tests.ingest.conftest import sentences, write_pdf
+from vectorstore import Database
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data(tmp_path, embedder, monkeypatch):
+    """SLEUTH_DATA_DIR pointed at a fresh folder (the model is shared with the session)."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("SLEUTH_DATA_DIR", str(folder))
+    return folder
+
+
+def sleuth(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_ingest_search_collections_stats(docs, data):
+    pages = [sentences("weather", 5), "Penguins huddle together to survive the polar winter."]
+    write_pdf(docs / "animals.pdf", pages)
+    (docs / "notes.md").write_text(f"# Notes\n\n{sentences('gardening', 4)}\n")
+
+    result = sleuth("ingest", str(docs), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 0 unchanged, 0 removed, 0 failed" in result.output
+
+    result = sleuth("search", "how do penguins survive winter?", "-k", "1")
+    assert result.exit_code == 0
+    assert f"{docs / 'animals.pdf'}, page 2" in result.output
+    assert "Penguins huddle together" in result.output
+
+    where = json.dumps({"file_type": "markdown"})
+    result = sleuth("search", "penguins", "-k", "3", "--where", where)
+    assert "animals.pdf" not in result.output and "notes.md, Notes" in result.output
+
+    result = sleuth("collections")
+    assert "docs" in result.output and "all-MiniLM-L6" in result.output
+
+    result = sleuth("stats")
+    assert result.exit_code == 0 and "documents" in result.output
+
+    result = sleuth("ingest", str(docs), "--workers", "0")
+    assert "0 added, 0 updated, 2 unchanged" in result.output
+
+
+def test_failed_files_are_listed_and_exit_two(docs, data):
+    (docs / "ok.txt").write_text("fine words")
+    (docs / "bad.txt").write_bytes(bytes(range(256)) * 8)
+    result = sleuth("ingest", str(docs), "--workers", "0")
+    assert result.exit_code == 2
+    assert f"failed {docs / 'bad.txt'}: binary content, not text (named .txt)" in result.output
+    assert "1 added" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "x", "--where", "{bad"), "error: --where is not valid JSON"),
+        (("search", "x", "--where", '{"page": {"$near": 1}}'), "error: where.page.$near"),
+        (("stats", "--collection", "missing"), "error: collection 'missing' not found"),
+        (("ingest", ".", "--collection", "small"), "error: collection 'small' holds vectors"),
+    ],
+)
+def test_errors_are_one_line_with_exit_one(docs, data, args, message):
+    with Database(data) as db:
+        db.create_collection("docs", dim=384, metadata={"embedding_model": DEFAULT_MODEL})
+        db.create_collection("small", dim=8).upsert(["a"], [[1.0] * 8])
+    result = sleuth(*args)
+    assert result.exit_code == 1
+    assert result.output.startswith(message) and result.output.count("\n") == 1
+
+
+def test_every_command_is_documented():
+    commands = typer.main.get_command(app).commands
+    assert {"ingest", "watch", "search", "collections", "stats"} <= set(commands)
+    for name, command in commands.items():
+        assert command.help, f"{name} has no help"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.name} has no help"
