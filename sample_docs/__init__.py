@@ -1,0 +1,1 @@
+"""The sample document set the demo ingests, and the script that writes it (`generate.py`)."""
