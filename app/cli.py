@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.serve import serve
 from ingest.embedding import Embedder, shared_embedder
 from ingest.errors import IngestError
 from ingest.files import FileSelector
@@ -236,6 +237,9 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
         for file_type, count in sorted(col.facet("file_type").items()):
             table.add_row(f"chunks of {file_type}", str(count))
         console.print(table)
+
+
+app.command()(serve)
 
 
 def main() -> None:
