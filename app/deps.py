@@ -1,0 +1,56 @@
+"""Dependencies shared by the routers: services, settings, the collection, the API key."""
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.errors import Forbidden, Unauthorized
+from app.services import Services
+from app.settings import Settings
+from vectorstore import Collection
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
+
+
+def get_services(request: Request) -> Services:
+    """The services the lifespan opened."""
+    return request.app.state.services
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_collection(
+    services: ServicesDep,
+    name: Annotated[str, Path(description="Collection name.", max_length=64)],
+) -> Collection:
+    """The collection named in the path; CollectionNotFound becomes a 404."""
+    return services.db.get_collection(name)
+
+
+CollectionDep = Annotated[Collection, Depends(get_collection)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> None:
+    """When an API key is configured, demand it (either header), compared in constant time."""
+    if settings.api_key is None:
+        return
+    given = header or (bearer.credentials if bearer is not None else None)
+    if not given:
+        raise Unauthorized("API key required: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+    expected = settings.api_key.get_secret_value().encode()
+    if not hmac.compare_digest(given.encode(), expected):
+        raise Forbidden("API key not accepted")

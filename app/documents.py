@@ -1,0 +1,63 @@
+"""Documents in a collection, read from their chunks' payloads.
+
+The store knows records, not documents: a document is the set of chunks sharing a
+`doc_id`, described by its first chunk (`chunk_index` 0) and counted with a facet.
+"""
+
+from typing import Any
+
+from app.errors import NotFound
+from app.schemas.documents import DocumentInfo
+
+_PAGE = 1000
+
+
+def _info(payload: dict[str, Any], chunks: int) -> DocumentInfo:
+    return DocumentInfo(
+        id=payload["doc_id"],
+        source=str(payload.get("source", "")),
+        filename=payload.get("filename"),
+        title=payload.get("title"),
+        file_type=payload.get("file_type"),
+        chunks=chunks,
+        size=payload.get("size"),
+        modified=payload.get("mtime"),
+    )
+
+
+def first_chunks(collection: Any, where: dict[str, Any] | None = None) -> dict[str, dict]:
+    """The first chunk's payload of every document matching `where`, by document id."""
+    first = {"chunk_index": 0, "doc_id": {"$exists": True}}
+    query = first if where is None else {"$and": [where, first]}
+    found: dict[str, dict] = {}
+    offset = 0
+    while True:
+        page = collection.get(where=query, limit=_PAGE, offset=offset, include_vectors=False)
+        for record in page:
+            if isinstance(record.payload.get("doc_id"), str):
+                found.setdefault(record.payload["doc_id"], record.payload)
+        if len(page) < _PAGE:
+            return found
+        offset += _PAGE
+
+
+def count_documents(collection: Any) -> int:
+    """Distinct document ids among the collection's chunks."""
+    return len(collection.facet("doc_id"))
+
+
+def list_documents(collection: Any, limit: int, offset: int) -> tuple[list[DocumentInfo], int]:
+    """One page of documents, in the order they were first stored, and the total."""
+    counts = collection.facet("doc_id")
+    firsts = first_chunks(collection)
+    ordered = [_info(p, counts.get(doc_id, 0)) for doc_id, p in firsts.items()]
+    return ordered[offset : offset + limit], len(ordered)
+
+
+def get_document(collection: Any, document_id: str) -> DocumentInfo:
+    """One document, or NotFound."""
+    chunks = collection.count(where={"doc_id": document_id})
+    firsts = first_chunks(collection, {"doc_id": document_id})
+    if not chunks or document_id not in firsts:
+        raise NotFound(f"document {document_id!r} not found in collection {collection.name!r}")
+    return _info(firsts[document_id], chunks)

@@ -1,0 +1,110 @@
+"""The API's errors and the one place every domain error becomes an HTTP status.
+
+Store and ingest errors keep their own types down below; here each is given a status and
+a JSON body `{"detail": message, "code": name}`. Only errors a caller can cause are
+mapped: anything else is a bug and stays a 500.
+"""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ingest.errors import IngestError, ModelMismatch
+from vectorstore.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    DimensionMismatch,
+    InvalidInput,
+    StoreClosed,
+    VectorStoreError,
+)
+
+
+class ApiError(Exception):
+    """An error raised by the app layer itself; subclasses set the status."""
+
+    status = 400
+    headers: dict[str, str] | None = None
+
+
+class Unauthorized(ApiError):
+    """No API key given where one is required."""
+
+    status = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ApiError):
+    """A wrong API key."""
+
+    status = 403
+
+
+class NotFound(ApiError):
+    """A document or job that does not exist."""
+
+    status = 404
+
+
+class PayloadTooLarge(ApiError):
+    """An upload over the size or count limit."""
+
+    status = 413
+
+
+class UnsupportedFile(ApiError):
+    """An uploaded file of a type the loaders cannot read."""
+
+    status = 415
+
+
+class Unavailable(ApiError):
+    """The server is not ready for this request (model loading, shutting down)."""
+
+    status = 503
+
+
+STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
+    (CollectionNotFound, 404),
+    (CollectionExists, 409),
+    (DimensionMismatch, 400),
+    (InvalidInput, 400),
+    (StoreClosed, 503),
+    (ModelMismatch, 400),
+)
+"""First match wins: the more specific types come first."""
+
+
+def status_of(error: Exception) -> int:
+    """The HTTP status for a domain error, 500 for one not expected from callers."""
+    if isinstance(error, ApiError):
+        return error.status
+    for kind, status in STATUS_OF:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def code_of(error: Exception) -> str:
+    """A stable snake_case name of the error's type, for clients to branch on."""
+    name = type(error).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def message_of(error: Exception) -> str:
+    """The error's first line, or its type name when it has no message."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+async def _handle(request: Request, error: Exception) -> JSONResponse:
+    status = status_of(error)
+    if status == 500:
+        raise error
+    body = {"detail": message_of(error), "code": code_of(error)}
+    return JSONResponse(body, status, headers=getattr(error, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route the store's, ingest's and the app's own errors through `_handle`."""
+    for kind in (ApiError, VectorStoreError, IngestError):
+        app.add_exception_handler(kind, _handle)

@@ -1,0 +1,71 @@
+"""The FastAPI app: `create_app(settings)` assembles routers, middleware and the lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from app.errors import install_error_handlers
+from app.limits import BodyLimitMiddleware
+from app.metrics import MetricsMiddleware, RequestMetrics, StoreCollector
+from app.routers import collections, documents, health, jobs, records, search
+from app.services import Services
+from app.settings import Settings, get_settings
+
+ROUTERS = (health, collections, documents, jobs, search, records)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A Sleuth API app; the store and model open when it starts serving, not here."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.open(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Sleuth retrieval API",
+        version="1.0.0",
+        description="Collections, documents, search and raw records over Sleuth's store.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry = CollectorRegistry()
+    registry.register(StoreCollector(lambda: _sizes(app), lambda: _depth(app)))
+    for module in ROUTERS:
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+    return app
+
+
+def _services(app: FastAPI) -> Services | None:
+    return getattr(app.state, "services", None)
+
+
+def _sizes(app: FastAPI) -> dict[str, int]:
+    services = _services(app)
+    if services is None or not services.store_open:
+        return {}
+    db = services.db
+    return {name: db.get_collection(name).count() for name in db.list_collections()}
+
+
+def _depth(app: FastAPI) -> int:
+    services = _services(app)
+    return 0 if services is None else services.jobs.depth()

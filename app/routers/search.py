@@ -1,0 +1,41 @@
+"""/v1/collections/{name}/search: by text or vector, one query or a batch."""
+
+import time
+
+from fastapi import APIRouter, Depends
+
+from app.deps import CollectionDep, ServicesDep, require_api_key
+from app.schemas.common import error_responses
+from app.schemas.search import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    SearchRequest,
+    SearchResponse,
+)
+from app.search import search
+
+router = APIRouter(
+    prefix="/v1/collections/{name}/search",
+    tags=["search"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(503),
+)
+
+
+@router.post("")
+def search_collection(
+    body: SearchRequest, collection: CollectionDep, services: ServicesDep
+) -> SearchResponse:
+    """The `k` chunks nearest a text `query` (embedded here) or a `vector`, among `where`."""
+    return search(collection, body, services.model.get)
+
+
+@router.post("/batch")
+def search_batch(
+    body: BatchSearchRequest, collection: CollectionDep, services: ServicesDep
+) -> BatchSearchResponse:
+    """Several searches at once, each answered as by the single form, in order."""
+    started = time.perf_counter()
+    results = [search(collection, one, services.model.get) for one in body.searches]
+    return BatchSearchResponse(results=results, took_ms=(time.perf_counter() - started) * 1000)
+

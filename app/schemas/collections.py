@@ -1,0 +1,64 @@
+"""Collections: create, describe, list."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import CollectionName
+
+Metric = Literal["cosine", "dot", "l2"]
+
+
+class FlatIndex(BaseModel):
+    """Exact search over every row: slowest, perfect recall."""
+
+    type: Literal["flat"] = "flat"
+
+
+class HnswIndex(BaseModel):
+    """Graph index: fast approximate search, the default."""
+
+    type: Literal["hnsw"] = "hnsw"
+    M: int = Field(16, ge=2, le=128, description="Links per node.")
+    ef_construction: int = Field(200, ge=1, le=2048, description="Build beam width.")
+    ef_search: int = Field(64, ge=1, le=4096, description="Default search beam width.")
+
+
+class IvfPqIndex(BaseModel):
+    """Inverted lists of product-quantised vectors: the smallest index."""
+
+    type: Literal["ivf_pq"] = "ivf_pq"
+    nlist: int = Field(0, ge=0, le=65536, description="Lists; 0 chooses from the size.")
+    m: int = Field(0, ge=0, le=512, description="PQ sub-vectors; 0 chooses from the dim.")
+    nprobe: int = Field(16, ge=1, le=65536, description="Lists searched by default.")
+    rerank: int = Field(4, ge=0, le=64, description="Exact re-ranking factor.")
+
+
+IndexSpec = Annotated[FlatIndex | HnswIndex | IvfPqIndex, Field(discriminator="type")]
+
+
+class CollectionCreate(BaseModel):
+    """A new collection; its dimension, metric and index are fixed for life."""
+
+    name: CollectionName
+    metric: Metric = "cosine"
+    index: IndexSpec | Literal["flat", "hnsw", "ivf_pq"] = "hnsw"
+    dimension: int | None = Field(
+        None, ge=1, le=8192, description="Vector length; omitted: the server model's."
+    )
+
+
+class CollectionInfo(BaseModel):
+    """A collection with its configuration and size."""
+
+    name: str
+    dimension: int
+    metric: Metric
+    index: dict = Field(description="Index type and parameters.")
+    model: str | None = Field(description="Embedding model that fills it, None for raw vectors.")
+    count: int = Field(description="Live chunks (records).")
+    documents: int = Field(description="Distinct documents among the chunks.")
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo]

@@ -1,0 +1,45 @@
+"""Models shared by several resources."""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+CollectionName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+    Field(description="1-64 letters, digits, '_', '-' or '.', starting with a letter or digit."),
+]
+
+Filter = Annotated[
+    dict[str, Any],
+    Field(
+        description='Mongo-like filter on payload fields, e.g. {"page": {"$gte": 3}}; '
+        "operators $eq $ne $in $nin $gt $gte $lt $lte $exists $and $or $not.",
+        examples=[{"source": {"$in": ["a.pdf", "b.md"]}, "page": {"$gte": 2}}],
+    ),
+]
+
+
+class ErrorBody(BaseModel):
+    """Every error but request validation (422) has this body."""
+
+    detail: str = Field(description="What went wrong, in one line.")
+    code: str = Field(description="A stable snake_case name of the error.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Malformed filter, wrong dimension or another rejected input.",
+        401: "API key missing.",
+        403: "API key wrong.",
+        404: "Unknown collection, document or job.",
+    }.items()
+}
+"""Responses every /v1 route may give; routes add their own (409, 413, 415)."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """ERRORS plus the given statuses, all with ErrorBody."""
+    extra = {s: {"model": ErrorBody} for s in statuses}
+    return {**ERRORS, **extra}

@@ -1,0 +1,43 @@
+"""Raw records, for apps that bring their own embeddings."""
+
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.schemas.common import Filter
+from app.schemas.search import Vector
+
+MAX_RECORDS = 5000
+
+
+class RecordIn(BaseModel):
+    id: str = Field(min_length=1, max_length=512)
+    vector: Vector
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordsUpsert(BaseModel):
+    """Records inserted or replaced by id, all or none; vectors must match the dimension."""
+
+    records: list[RecordIn] = Field(min_length=1, max_length=MAX_RECORDS)
+
+
+class RecordsDelete(BaseModel):
+    """Exactly one of `ids` or `where`."""
+
+    ids: list[str] | None = Field(None, min_length=1, max_length=MAX_RECORDS)
+    where: Filter | None = None
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> "RecordsDelete":
+        if (self.ids is None) == (self.where is None):
+            raise ValueError("give exactly one of 'ids' or 'where'")
+        return self
+
+
+class Upserted(BaseModel):
+    upserted: int
+
+
+class Deleted(BaseModel):
+    deleted: int

@@ -1,0 +1,71 @@
+"""Search by text or by vector, one query or a batch."""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.schemas.common import Filter
+
+MAX_K = 1000
+MAX_BATCH = 64
+
+Vector = Annotated[
+    list[Annotated[float, Field(allow_inf_nan=False)]],
+    Field(min_length=1, max_length=8192, description="Query vector of the collection's dim."),
+]
+
+
+class SearchParams(BaseModel):
+    """Per-call index knobs; those the collection's index does not use are ignored."""
+
+    ef: int | None = Field(None, ge=1, le=4096, description="HNSW beam width.")
+    nprobe: int | None = Field(None, ge=1, le=65536, description="IVF-PQ lists to probe.")
+    rerank: int | None = Field(None, ge=0, le=64, description="IVF-PQ re-ranking factor.")
+
+
+class SearchRequest(BaseModel):
+    """Exactly one of `query` (embedded by the server) or `vector`."""
+
+    query: str | None = Field(None, min_length=1, max_length=10_000)
+    vector: Vector | None = None
+    k: int = Field(10, ge=1, le=MAX_K)
+    where: Filter | None = None
+    params: SearchParams | None = None
+
+    @model_validator(mode="after")
+    def _one_query(self) -> "SearchRequest":
+        if (self.query is None) == (self.vector is None):
+            raise ValueError("give exactly one of 'query' or 'vector'")
+        return self
+
+
+class Hit(BaseModel):
+    """One matching chunk with its provenance; `metadata` holds any other payload field."""
+
+    id: str
+    score: float = Field(description="Similarity (cosine, dot: higher is better) or L2 distance.")
+    text: str | None
+    document_id: str | None
+    source: str | None
+    filename: str | None
+    title: str | None
+    page: int | None
+    heading_path: list[str]
+    start: int | None = Field(description="Character offset of the chunk in its document.")
+    end: int | None
+    chunk_index: int | None
+    metadata: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    hits: list[Hit]
+    took_ms: float
+
+
+class BatchSearchRequest(BaseModel):
+    searches: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchSearchResponse(BaseModel):
+    results: list[SearchResponse]
+    took_ms: float

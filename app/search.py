@@ -1,0 +1,59 @@
+"""Run API searches on a collection: embed text queries, search, shape the hits."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.schemas.search import Hit, SearchRequest, SearchResponse
+from ingest.embedding import Embedder
+from vectorstore import Collection
+from vectorstore import Hit as StoreHit
+
+_PROVENANCE = (
+    "text", "doc_id", "source", "filename", "title", "page", "heading_path", "start", "end",
+    "chunk_index",
+)
+
+
+def _typed(payload: dict[str, Any], key: str, kind: type) -> Any:
+    value = payload.get(key)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
+def to_hit(hit: StoreHit) -> Hit:
+    """An API hit: known provenance fields typed (None when absent), the rest as metadata."""
+    p = hit.payload
+    headings = p.get("heading_path")
+    return Hit(
+        id=hit.id,
+        score=hit.score,
+        text=_typed(p, "text", str),
+        document_id=_typed(p, "doc_id", str),
+        source=_typed(p, "source", str),
+        filename=_typed(p, "filename", str),
+        title=_typed(p, "title", str),
+        page=_typed(p, "page", int),
+        heading_path=[h for h in headings if isinstance(h, str)] if isinstance(headings, list)
+        else [],
+        start=_typed(p, "start", int),
+        end=_typed(p, "end", int),
+        chunk_index=_typed(p, "chunk_index", int),
+        metadata={k: v for k, v in p.items() if k not in _PROVENANCE},
+    )
+
+
+def search(
+    collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder]
+) -> SearchResponse:
+    """One search; `embedder` is only called for a text query."""
+    started = time.perf_counter()
+    if request.query is not None:
+        vector = embedder().embed_query(request.query)
+    else:
+        vector = np.asarray(request.vector, dtype=np.float32)
+    params = request.params.model_dump(exclude_none=True) if request.params else None
+    hits = collection.search(vector, k=request.k, where=request.where, params=params)
+    took_ms = (time.perf_counter() - started) * 1000
+    return SearchResponse(hits=[to_hit(h) for h in hits], took_ms=took_ms)

@@ -1,0 +1,69 @@
+"""Server settings: environment variables (prefix `SLEUTH_`) over an optional TOML file.
+
+The TOML file is `sleuth.toml` in the working directory, or the path in `SLEUTH_CONFIG`;
+its keys are the field names below (`data_dir = "data"`, `api_key = "..."`). The app reads
+settings only through `get_settings()`, cached, so tests override that one function.
+"""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "SLEUTH_CONFIG"
+DEFAULT_CONFIG = "sleuth.toml"
+
+
+class Settings(BaseSettings):
+    """Everything the server needs to start; validated once, frozen."""
+
+    model_config = SettingsConfigDict(env_prefix="SLEUTH_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Directory of the vector store.")
+    model: str | None = Field(
+        None, description="Embedding model name or path; None for bundled all-MiniLM-L6-v2."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="When set, every route but /health needs this key."
+    )
+    max_upload_bytes: int = Field(20 << 20, gt=0, description="Largest file one upload takes.")
+    max_upload_files: int = Field(20, gt=0, description="Most files in one upload request.")
+    max_request_bytes: int = Field(
+        64 << 20, gt=0, description="Largest request body of any kind, checked while reading."
+    )
+    ingest_workers: int = Field(
+        1, ge=0, description="Parser processes per ingest job (0: parse in the server process)."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty turns CORS off."
+    )
+    watch: Path | None = Field(None, description="Folder kept in sync while the server runs.")
+    watch_collection: str = Field("docs", description="Collection the watched folder feeds.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then the environment, then the TOML file, then defaults."""
+        toml_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
