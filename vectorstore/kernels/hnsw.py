@@ -23,7 +23,9 @@ from .distance import proxy_distance
 from .prefetch import prefetch_row
 
 PREFETCH_LINES = 2
+ROW_LINES = 3
 TAG_LIMIT = 65535
+HOP_CAP = 2
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -67,14 +69,17 @@ def pool_insert(pool_d, pool_i, pool_x, size, cap, d, node):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _admit(vectors, query, metric, found, m, pool_d, pool_i, pool_x, size, cap, best):
-    """Compute distances to the `m` nodes in `found` and insert those that make the pool.
+def _admit(vectors, query, metric, links0, found, m, pool_d, pool_i, pool_x, size, cap,
+           best):
+    """Compute distances to the `m` nodes in `found` and insert those that make the pool,
+    prefetching their layer-0 rows, which the next expansions read.
     Returns (size, lowest insert position or `best`)."""
     for j in range(m):
         node = found[j]
         d = proxy_distance(vectors[node], query, metric)
         if size < cap or d < pool_d[size - 1]:
             size, pos = pool_insert(pool_d, pool_i, pool_x, size, cap, d, node)
+            prefetch_row(links0, node, ROW_LINES)
             best = min(best, pos)
     return size, best
 
@@ -109,8 +114,8 @@ def beam_search(vectors, query, metric, links0, upper, upper_start, layer,
                 prefetch_row(vectors, node, PREFETCH_LINES)
                 found[m] = node
                 m += 1
-        size, best = _admit(vectors, query, metric, found, m, pool_d, pool_i, pool_x,
-                            size, cap, size)
+        size, best = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i,
+                            pool_x, size, cap, size)
         cur = _advance(pool_x, size, cur, best)
     return size
 
@@ -124,7 +129,9 @@ def _allowed_near(links0, node, mask, visited_row, tag, found, limit):
     m = 0
     for j in range(1, row[0] + 1):
         nb = row[j]
-        if mask[nb] != 0 and visited_row[nb] != tag:
+        if mask[nb] == 0:
+            prefetch_row(links0, nb, ROW_LINES)
+        elif visited_row[nb] != tag:
             visited_row[nb] = tag
             found[m] = nb
             m += 1
@@ -133,14 +140,18 @@ def _allowed_near(links0, node, mask, visited_row, tag, found, limit):
         if mask[nb] != 0:
             continue
         hop = links0[nb]
+        taken = 0
         for jj in range(1, hop[0] + 1):
-            if m >= limit:
-                return m
             w = hop[jj]
             if mask[w] != 0 and visited_row[w] != tag:
                 visited_row[w] = tag
                 found[m] = w
                 m += 1
+                taken += 1
+                if m >= limit:
+                    return m
+                if taken == HOP_CAP:
+                    break
     return m
 
 
@@ -161,7 +172,8 @@ def filtered_search(vectors, query, metric, links0, entry, mask, pool_d, pool_i,
                               proxy_distance(vectors[entry], query, metric), entry)
     else:
         m = _allowed_near(links0, entry, mask, visited_row, tag, found, limit)
-        size, _ = _admit(vectors, query, metric, found, m, pool_d, pool_i, pool_x, 0, cap, 0)
+        size, _ = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i, pool_x,
+                         0, cap, 0)
     cur = 0
     while cur < size:
         node = pool_i[cur]
@@ -169,8 +181,8 @@ def filtered_search(vectors, query, metric, links0, entry, mask, pool_d, pool_i,
         m = _allowed_near(links0, node, mask, visited_row, tag, found, limit)
         for j in range(m):
             prefetch_row(vectors, found[j], PREFETCH_LINES)
-        size, best = _admit(vectors, query, metric, found, m, pool_d, pool_i, pool_x,
-                            size, cap, size)
+        size, best = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i,
+                            pool_x, size, cap, size)
         cur = _advance(pool_x, size, cur, best)
     return size
 
