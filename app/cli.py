@@ -1,21 +1,28 @@
-"""The `sleuth` command line: ingest, watch, search, collections and stats.
+"""The `sleuth` command line: ingest, watch, search, collections, stats, serve, ui and up.
 
 Thin on purpose: each command opens the library objects, calls them, and renders the
 result with rich. Domain errors become one-line messages and exit code 1, here only.
 """
 
+import importlib.util
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.client import SleuthClient
 from app.serve import serve
 from ingest.embedding import Embedder, shared_embedder
 from ingest.errors import IngestError
@@ -240,6 +247,110 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
 
 
 app.command()(serve)
+
+
+UI_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none")
+"""Streamlit without a browser, telemetry or file watching: a server, nothing more."""
+
+
+def _ui_process(api_url: str, port: int) -> subprocess.Popen:
+    """The Streamlit page as a child process on 127.0.0.1:`port`, talking to `api_url`."""
+    page = importlib.util.find_spec("ui.page").origin
+    command = [sys.executable, "-m", "streamlit", "run", page, *UI_FLAGS,
+               "--server.address", "127.0.0.1", "--server.port", str(port)]
+    return subprocess.Popen(command, env={**os.environ, "SLEUTH_API_URL": api_url})
+
+
+@app.command()
+def ui(
+    api: Annotated[str, typer.Option(help="URL of the Sleuth API.")] = "http://127.0.0.1:8000",
+    port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
+) -> None:
+    """Run the chat-search page against a running API (Ctrl-C stops)."""
+    console.print(f"UI  http://127.0.0.1:{port}", highlight=False)
+    with _children() as children:
+        children.append(_ui_process(api, port))
+        _wait_for_exit(children)
+
+
+@app.command()
+def up(
+    path: Annotated[Path, typer.Argument(help="Folder to ingest before serving.")] = Path(
+        "sample_docs"
+    ),
+    collection: CollectionName = "docs",
+    data: DataDir = Path("data"),
+    api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1.")] = 8000,
+    ui_port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
+) -> None:
+    """Ingest PATH (unchanged files skipped), then run the API and the UI until Ctrl-C."""
+    try:
+        ingest([path], collection=collection, data=data)
+    except typer.Exit as e:
+        if e.exit_code != 2:  # 2: some files failed, each reported; the rest is in
+            raise
+    api_url = f"http://127.0.0.1:{api_port}"
+    server = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
+              "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning"]
+    with _children() as children:
+        children.append(subprocess.Popen(server, env={**os.environ, "SLEUTH_DATA_DIR": str(data)}))
+        children.append(_ui_process(api_url, ui_port))
+        if not _await_api(api_url, children):
+            errors.print(f"[red]error:[/red] the API at {api_url} did not get ready")
+            raise typer.Exit(1)
+        console.print(f"API http://127.0.0.1:{api_port}/docs", highlight=False)
+        console.print(f"UI  http://127.0.0.1:{ui_port}   (Ctrl-C stops both)", highlight=False)
+        _wait_for_exit(children)
+
+
+@contextmanager
+def _children() -> Iterator[list[subprocess.Popen]]:
+    """Child processes stopped on the way out: on Ctrl-C, SIGTERM, an error, or a child's end.
+
+    Each gets SIGINT (a clean shutdown), then SIGKILL if still running after 10 seconds.
+    """
+    children: list[subprocess.Popen] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        yield children
+    except KeyboardInterrupt:
+        console.print("stopping", highlight=False)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _await_api(url: str, children: list[subprocess.Popen], timeout: float = 180.0) -> bool:
+    """Poll the API's /health until ready: False if a child exits or `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    with SleuthClient(url) as client:
+        while time.monotonic() < deadline and all(c.poll() is None for c in children):
+            try:
+                if client.health().status == "ready":
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+    return False
+
+
+def _wait_for_exit(children: list[subprocess.Popen]) -> None:
+    """Return when any child exits; a child that failed ends the command with its code."""
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    failed = [child for child in children if child.returncode]
+    if failed:
+        errors.print(f"[red]error:[/red] {failed[0].args[2]} exited with {failed[0].returncode}")
+        raise typer.Exit(1)
 
 
 def main() -> None:

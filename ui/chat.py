@@ -1,0 +1,68 @@
+"""One turn of the conversation: search, pick the passages, answer with citations.
+
+Kept apart from the page so that the page only lays things out: `ask` talks to the API
+(and to the chat endpoint, if one is set) and returns a `Turn` holding everything the page
+shows, including the message to show when something failed.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.client import ApiError, SleuthClient
+from app.schemas.search import Hit
+from ui import modes
+from ui.answer import Sentence, extractive_answer
+from ui.chat_endpoint import ChatEndpoint, ChatEndpointError, generate
+
+
+@dataclass
+class Turn:
+    """A question and what came back; `error` set means the search itself failed."""
+
+    question: str
+    hits: list[Hit] = field(default_factory=list)
+    answer: list[Sentence] = field(default_factory=list)
+    generated: str | None = None
+    """The chat endpoint's answer, when one is configured and it answered."""
+    notice: str | None = None
+    """Something to point out without failing, e.g. the chat endpoint was down."""
+    error: str | None = None
+    where: dict[str, Any] | None = None
+    mode: str = modes.SEMANTIC
+    took_ms: float = 0.0
+
+
+def ask(
+    client: SleuthClient,
+    collection: str,
+    question: str,
+    *,
+    k: int,
+    mode: str = modes.SEMANTIC,
+    where: dict[str, Any] | None = None,
+    endpoint: ChatEndpoint | None = None,
+) -> Turn:
+    """Answer `question` from `collection`; never raises for API or endpoint failures."""
+    turn = Turn(question, where=where, mode=mode)
+    try:
+        response = client.search(collection, question, k=modes.candidates(mode, k), where=where)
+    except ApiError as e:
+        turn.error = f"Search failed ({e.status}): {e.detail}"
+        return turn
+    except httpx.HTTPError as e:
+        turn.error = f"Search failed: the API did not answer ({type(e).__name__})."
+        return turn
+    turn.took_ms = response.took_ms
+    turn.hits = modes.rerank(mode, question, response.hits, k)
+    if not turn.hits:
+        turn.notice = "No passage matches" + (" these filters." if where else " yet.")
+        return turn
+    turn.answer = extractive_answer(question, [h.text or "" for h in turn.hits])
+    if endpoint is not None:
+        try:
+            turn.generated = generate(endpoint, question, turn.hits)
+        except ChatEndpointError as e:
+            turn.notice = f"The chat endpoint failed, showing the extractive answer: {e}"
+    return turn

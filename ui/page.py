@@ -1,0 +1,179 @@
+"""Sleuth's chat-search page: ask a collection questions, get answers citing their passages.
+
+Start it with `sleuth ui` or `sleuth up`. It talks to the Sleuth API over HTTP only, through
+`app.client`, at SLEUTH_API_URL (default http://127.0.0.1:8000); see `ui.config`.
+The script runs top to bottom: API check, sidebar, statistics, documents, conversation.
+"""
+
+from datetime import UTC, datetime
+
+import httpx
+import streamlit as st
+
+from app.client import ApiError, SleuthClient
+from ui import modes, view
+from ui.chat import ask
+from ui.chat_endpoint import ChatEndpoint
+from ui.config import load_config
+from ui.documents import UPLOAD_TYPES, all_documents, finished, ingest_uploads
+from ui.filters import Selection, common_root, facets, label, where
+
+DEFAULT_COLLECTION = "docs"
+
+
+@st.cache_resource
+def get_client(api_url: str, api_key: str | None) -> SleuthClient:
+    """One connection pool to the API for every session of this server."""
+    return SleuthClient(api_url, api_key=api_key, timeout=60.0)
+
+
+config = load_config()
+st.set_page_config(page_title="Sleuth", page_icon=":mag:", layout="wide")
+view.style()
+client = get_client(config.api_url, config.api_key)
+st.title("Sleuth")
+st.caption("Ask your documents. Every answer cites the passages it comes from.")
+
+# --- Is the API there and ready? -------------------------------------------------------
+try:
+    health = client.health()
+    collections = {c.name: c for c in client.list_collections()}
+except (httpx.HTTPError, ApiError) as e:
+    st.error(
+        f"The Sleuth API at {config.api_url} is not reachable ({type(e).__name__}). "
+        "Start it with `sleuth serve`, or everything with `sleuth up`, then reload this page."
+    )
+    st.stop()
+if health.status != "ready":
+    reason = health.model_error or "it is still loading the embedding model"
+    st.warning(f"The Sleuth API is not ready yet: {reason}.")
+    st.button("Check again")
+    st.stop()
+
+# --- Sidebar: collection, k, mode, filters, answer generation --------------------------
+with st.sidebar:
+    st.header("Search")
+    if collections:
+        name = st.selectbox("Collection", list(collections), key="collection")
+    else:
+        name = st.text_input("Collection", DEFAULT_COLLECTION, key="new_collection")
+    k = st.slider("Passages (k)", 1, 20, 5, key="k")
+    mode = st.radio("Search mode", modes.MODES, key="mode",
+                    help="Semantic: by meaning. Hybrid: meaning plus the question's words. "
+                    "One per document: the best passage of each document.")
+
+info = collections.get(name)
+documents = all_documents(client, name) if info else []
+available = facets(documents)
+root = common_root(documents)
+
+with st.sidebar:
+    st.header("Filters")
+    folders = st.multiselect("Folder", list(available.folders), key="folders")
+    file_types = st.multiselect("File type", available.file_types, key="file_types")
+    sources = st.multiselect("Document", list(available.sources), key="sources")
+    days = None
+    if available.first_day and available.last_day:
+        picked = st.date_input(
+            "Modified between", (available.first_day, available.last_day),
+            min_value=available.first_day, max_value=available.last_day, key="days",
+        )
+        days = tuple(picked) if isinstance(picked, tuple) and len(picked) == 2 else None
+    selection = Selection(
+        sources=tuple(available.sources[s] for s in sources),
+        file_types=tuple(file_types),
+        folders=tuple(available.folders[f] for f in folders),
+        days=days,
+    )
+    where_filter = where(selection, available)
+    with st.expander("Answer generation (optional)"):
+        st.caption("An OpenAI-compatible chat endpoint writes the answer from the passages. "
+                   "Without one, the extractive answer is shown; nothing leaves this machine.")
+        base_url = st.text_input("Base URL", config.chat_base_url, key="chat_base_url",
+                                 placeholder="http://localhost:11434/v1")
+        chat_model = st.text_input("Model", config.chat_model, key="chat_model")
+        chat_key = st.text_input("API key", config.chat_api_key, key="chat_key",
+                                 type="password")
+    endpoint = ChatEndpoint(base_url, chat_model, chat_key) if base_url and chat_model else None
+    if st.button("Clear conversation"):
+        st.session_state.turns = []
+
+# --- Collection statistics ---------------------------------------------------------------
+stats = st.columns(4)
+stats[0].metric("Documents", info.documents if info else 0)
+stats[1].metric("Chunks", info.count if info else 0)
+stats[2].metric("Index", info.index.get("type", "?") if info else "-")
+stats[3].metric("Embedding model", (info.model or "raw vectors").split("/")[-1] if info else "-")
+
+# --- Documents: upload with progress, table, delete ---------------------------------------
+with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documents):
+    if flash := st.session_state.pop("flash", None):
+        st.success(flash)
+    upload_round = st.session_state.setdefault("upload_round", 0)
+    uploads = st.file_uploader("Add documents", type=list(UPLOAD_TYPES),
+                               accept_multiple_files=True, key=f"upload_{upload_round}")
+    if uploads and st.button(f"Ingest {len(uploads)} file(s)"):
+        bar = st.progress(0.0, text="uploading")
+
+        def show_progress(job) -> None:
+            bar.progress(finished(job) / len(job.files), text=f"{finished(job)} of "
+                         f"{len(job.files)} files ingested ({job.status})")
+
+        try:
+            job = ingest_uploads(client, name, [(f.name, f.getvalue()) for f in uploads],
+                                 show_progress)
+        except (ApiError, httpx.HTTPError, TimeoutError) as e:
+            st.error(f"Upload failed: {e}")
+        else:
+            failed = [f"{f.filename}: {f.reason}" for f in job.files if f.status == "failed"]
+            for line in failed:
+                st.error(f"Not ingested: {line}")
+            st.session_state.upload_round = upload_round + 1
+            if not failed:
+                st.session_state.flash = f"Ingested {len(job.files)} file(s) into {name}."
+                st.rerun()
+    if documents:
+        st.dataframe(
+            [
+                {
+                    "document": label(d.source, d.filename, root),
+                    "title": d.title,
+                    "type": d.file_type,
+                    "chunks": d.chunks,
+                    "KB": round((d.size or 0) / 1024, 1),
+                    "modified": datetime.fromtimestamp(d.modified or 0, UTC).date(),
+                }
+                for d in documents
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        by_label = {label(d.source, d.filename, root): d.id for d in documents}
+        doomed = st.multiselect("Delete documents", list(by_label), key="doomed")
+        if doomed and st.button(f"Delete {len(doomed)} document(s)", type="primary"):
+            try:
+                for doc in doomed:
+                    client.delete_document(name, by_label[doc])
+            except (ApiError, httpx.HTTPError) as e:
+                st.error(f"Delete failed: {e}")
+            else:
+                st.session_state.flash = f"Deleted {len(doomed)} document(s)."
+                del st.session_state["doomed"]
+                st.rerun()
+
+# --- Conversation ------------------------------------------------------------------------
+turns = st.session_state.setdefault("turns", [])
+for index, turn in enumerate(turns):
+    view.show_turn(index, turn, root)
+searchable = bool(info and info.count)
+if not searchable:
+    st.info(f"Collection {name!r} is empty: add documents above (or run `sleuth ingest`) "
+            "to ask questions.")
+if question := st.chat_input("Ask a question about your documents", disabled=not searchable):
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.spinner("Searching"):
+        turn = ask(client, name, question, k=k, mode=mode, where=where_filter,
+                   endpoint=endpoint)
+    turns.append(turn)
+    view.show_reply(len(turns) - 1, turn, root)

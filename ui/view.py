@@ -1,0 +1,103 @@
+"""How a conversation turn looks: the answer with citation links, then the cited passages.
+
+Passages are HTML blocks with an anchor each (`t<turn>-p<n>`), so a citation `[n]` in the
+answer links to its passage; all text from documents is escaped before it is shown.
+"""
+
+import html
+import re
+
+import streamlit as st
+
+from app.schemas.search import Hit
+from ui.answer import Sentence
+from ui.chat import Turn
+from ui.filters import label
+from ui.highlight import highlight
+
+CSS = """
+<style>
+.sleuth-passage {border-left: 3px solid #4c8bf5; padding: 0.3rem 0.8rem; margin: 0.6rem 0;
+  background: rgba(76, 139, 245, 0.05);}
+.sleuth-meta {font-size: 0.85rem; color: #555; margin-bottom: 0.25rem;}
+.sleuth-text {font-size: 0.92rem; line-height: 1.45;}
+.sleuth-text mark {background: #ffe58a; padding: 0 1px;}
+.sleuth-cite {font-size: 0.75rem; vertical-align: super; text-decoration: none;}
+</style>
+"""
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def style() -> None:
+    """Add the page's few styles (passage cards, highlights, citation links)."""
+    st.markdown(CSS, unsafe_allow_html=True)
+
+
+def anchor(turn: int, passage: int) -> str:
+    """The HTML id of passage `passage` (1-based) of turn `turn`."""
+    return f"t{turn}-p{passage}"
+
+
+def cite(turn: int, passage: int) -> str:
+    """A citation link to a passage."""
+    return f'<a class="sleuth-cite" href="#{anchor(turn, passage)}">[{passage}]</a>'
+
+
+def extractive_html(turn: int, sentences: list[Sentence]) -> str:
+    """The extractive answer: each sentence followed by its citation."""
+    return " ".join(f"{html.escape(s.text)}{cite(turn, s.passage)}" for s in sentences)
+
+
+def generated_html(turn: int, text: str, passages: int) -> str:
+    """A generated answer, escaped, with its `[n]` markers made into citation links."""
+
+    def link(match: re.Match) -> str:
+        n = int(match.group(1))
+        return cite(turn, n) if 1 <= n <= passages else match.group()
+
+    return _CITATION.sub(link, html.escape(text)).replace("\n", "<br>")
+
+
+def passage_html(turn: int, n: int, hit: Hit, question: str, root: str) -> str:
+    """One passage: number, document, page, heading path and score, then its text."""
+    parts = [f"<b>[{n}] {html.escape(hit.title or label(hit.source, hit.filename, root))}</b>"]
+    parts.append(f"<code>{html.escape(label(hit.source, hit.filename, root))}</code>")
+    if hit.page is not None:
+        parts.append(f"page {hit.page}")
+    if hit.heading_path:
+        parts.append(html.escape(" › ".join(hit.heading_path)))
+    parts.append(f"score {hit.score:.3f}")
+    return (
+        f'<div class="sleuth-passage" id="{anchor(turn, n)}">'
+        f'<div class="sleuth-meta">{" · ".join(parts)}</div>'
+        f'<div class="sleuth-text">{highlight(hit.text or "", question)}</div></div>'
+    )
+
+
+def show_turn(index: int, turn: Turn, root: str) -> None:
+    """The question as the user's message, then the assistant's reply."""
+    with st.chat_message("user"):
+        st.markdown(turn.question)
+    show_reply(index, turn, root)
+
+
+def show_reply(index: int, turn: Turn, root: str) -> None:
+    """The reply: an error, or the answer, any notice, and the passages it cites."""
+    with st.chat_message("assistant"):
+        if turn.error:
+            st.error(turn.error)
+            return
+        if turn.generated:
+            st.markdown(generated_html(index, turn.generated, len(turn.hits)),
+                        unsafe_allow_html=True)
+        elif turn.answer:
+            st.markdown(extractive_html(index, turn.answer), unsafe_allow_html=True)
+        if turn.notice:
+            st.info(turn.notice)
+        if not turn.hits:
+            return
+        filtered = " with filters" if turn.where else ""
+        st.caption(f"{len(turn.hits)} passages · {turn.mode}{filtered} · {turn.took_ms:.0f} ms")
+        for n, hit in enumerate(turn.hits, start=1):
+            st.markdown(passage_html(index, n, hit, turn.question, root), unsafe_allow_html=True)
