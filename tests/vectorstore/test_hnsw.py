@@ -11,7 +11,7 @@ from vectorstore.arrayfile import write_array
 from vectorstore.config import HnswConfig
 from vectorstore.errors import CorruptFile, DimensionMismatch
 from vectorstore.flat import exact_search
-from vectorstore.hnsw import FILES, HnswIndex
+from vectorstore.hnsw import FILES, HnswIndex, use_exact_scan
 from vectorstore.metrics import METRICS, Metric
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -88,6 +88,23 @@ def test_filtered_search_returns_k_allowed_rows_with_recall(real: Case, fraction
     assert np.all(rows >= 0) and np.all(np.isfinite(dist))
     assert np.all(allowed[rows] == 1)
     assert recall(rows, real.exact(allowed)) >= 0.95
+
+
+@pytest.mark.parametrize(("fraction", "ef"), [(0.10, 48), (0.25, 64), (0.50, 64)])
+def test_filter_aware_walk_recall(real: Case, fraction: float, ef: int) -> None:
+    """The graph walk itself (the planner would not scan these exactly)."""
+    allowed = selective_mask(len(real.index), fraction, seed=8)
+    assert not use_exact_scan(len(real.index), int(allowed.sum()), ef)
+    rows, _ = real.index.search(real.queries, K, allowed, {"ef": ef})
+    assert np.all(rows >= 0) and np.all(allowed[rows] == 1)
+    assert recall(rows, real.exact(allowed)) >= 0.95
+
+
+def test_planner_scans_few_allowed_rows_exactly() -> None:
+    assert use_exact_scan(1_000_000, 2000, 64)
+    assert use_exact_scan(1_000_000, 40_000, 64)
+    assert not use_exact_scan(1_000_000, 100_000, 64)
+    assert not use_exact_scan(20_000, 2_100, 64)
 
 
 def test_filtered_search_on_clustered_data(synthetic: Case) -> None:
