@@ -34,20 +34,20 @@ class Embedder:
             location = self.name = os.path.abspath(model)
         else:
             location = self.name = str(model)
-        self._model = SentenceTransformer(location, device=device)
+        self.model = SentenceTransformer(location, device=device)
         self.batch_size = batch_size
-        self.dim: int = self._model.get_embedding_dimension()
+        self.dim: int = self.model.get_embedding_dimension()
 
     @property
     def max_tokens(self) -> int:
         """Tokens of text one input may hold: the model's window minus its special tokens."""
-        tokenizer = self._model.tokenizer
-        return self._model.max_seq_length - tokenizer.num_special_tokens_to_add()
+        tokenizer = self.model.tokenizer
+        return self.model.max_seq_length - tokenizer.num_special_tokens_to_add()
 
     @property
     def tokenizer(self) -> Tokenizer:
         """The model's fast tokenizer without truncation or padding, for chunking."""
-        backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
+        backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
         if backend is None:
             raise TypeError(f"model {self.name} has no fast tokenizer; chunking needs one")
         tokenizer = Tokenizer.from_str(backend.to_str())
@@ -57,7 +57,7 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Document embeddings, float32 of shape (len(texts), dim), unit length."""
-        return self._model.encode_document(
+        return self.model.encode_document(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -67,7 +67,7 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """A query embedding (the model's query prompt applied if it has one), shape (dim,)."""
-        return self._model.encode_query(
+        return self.model.encode_query(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )[0].astype(np.float32, copy=False)
 

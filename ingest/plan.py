@@ -2,7 +2,8 @@
 
 Folders are walked, every file is compared with what the store holds (size and mtime
 first, the sha256 when they differ), and documents stored under a walked folder whose file
-is gone are marked for removal. Nothing here writes to the store.
+is gone (or no longer selected by the globs) are marked for removal. Nothing here writes
+to the store.
 """
 
 import os

@@ -47,7 +47,7 @@ def test_model_never_truncates_a_chunk(embedder, chunker):
     text = sentences("tokenisation", 400)
     for start, end in chunker.spans(text):
         with_specials = embedder.tokenizer.encode(text[start:end], add_special_tokens=True)
-        assert len(with_specials.ids) <= embedder._model.max_seq_length
+        assert len(with_specials.ids) <= embedder.model.max_seq_length
 
 
 def test_cuts_at_sentence_ends_with_sentence_overlap(tokenizer):
