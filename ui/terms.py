@@ -18,15 +18,19 @@ _STOPWORDS = """a about above after all also am an and any are as at be been bef
     kind long tell please"""
 STOPWORDS = frozenset(_STOPWORDS.split())
 
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s")
+_SUFFIXES = (("ies", "y"), ("ions", ""), ("ion", ""), ("ings", ""), ("ing", ""), ("ed", ""),
+             ("es", ""), ("s", ""), ("e", ""))
+_MIN_STEM = 3
 
 
 def stem(word: str) -> str:
-    """A crude stem: lower case and common English endings cut (`rotating` -> `rotat`)."""
+    """A crude stem: lower case, one common ending cut (rotate, rotating, rotation -> rotat)."""
     word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            return word[: -len(suffix)] + replacement
     return word
 
 

@@ -1,0 +1,227 @@
+"""The page's logic, run headless by Streamlit's AppTest against a real API."""
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.client import SleuthClient
+from tests.ui.conftest import COLLECTION, SAMPLES, free_port
+from ui.chat import Turn
+from ui.chat import ask as ask_api
+
+PAGE = str(Path(__file__).parents[2] / "ui" / "page.py")
+PARENTAL = "How many weeks of paid leave do birthing parents get?"
+SICK_LEAVE = "What is the sick leave allowance?"
+FAILOVER = "How do I run a manual PostgreSQL failover with patronictl?"
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    return at.run()
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question)
+    return at.run()
+
+
+def reply_markdown(at: AppTest) -> list[str]:
+    """The markdown blocks of the last assistant message: answer first, then passages."""
+    return [m.value for m in at.chat_message[-1].markdown]
+
+
+def passages(at: AppTest) -> list[str]:
+    return [m for m in reply_markdown(at) if 'class="sleuth-passage"' in m]
+
+
+def test_a_question_gets_an_answer_citing_the_right_passage(api_env):
+    at = ask(page(), PARENTAL)
+    assert not at.exception
+    answer, first = reply_markdown(at)[0], passages(at)[0]
+    assert "20 weeks" in answer
+    assert 'href="#t0-p1"' in answer
+    assert 'id="t0-p1"' in first
+    assert "hr/parental-leave.docx" in first
+    assert "How much leave" in first
+    assert "<mark>weeks</mark>" in first
+    assert "score 0." in first
+
+
+def test_pdf_passages_cite_their_page(api_env):
+    at = ask(page(), SICK_LEAVE)
+    first = passages(at)[0]
+    assert "hr/employee-handbook-2024.pdf" in first
+    assert "page 3" in first
+    assert "10 days" in reply_markdown(at)[0]
+
+
+def test_the_conversation_stays_on_the_page(api_env):
+    at = ask(ask(page(), PARENTAL), FAILOVER)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 2
+    assert at.chat_message[0].markdown[0].value == PARENTAL
+    assert any("parental-leave.docx" in m.value for m in at.chat_message[1].markdown)
+    assert 'id="t1-p1"' in passages(at)[0]
+    at.button[-1].click().run()  # Clear conversation
+    assert not at.chat_message
+
+
+def test_statistics_and_filter_choices_come_from_the_collection(api_env):
+    at = page()
+    stats = {m.label: m.value for m in at.metric}
+    info = api_env.client.get_collection(COLLECTION)
+    assert stats["Documents"] == str(len(SAMPLES)) == str(info.documents)
+    assert stats["Chunks"] == str(info.count)
+    assert at.multiselect(key="folders").options == ["handbook", "hr", "runbook"]
+    assert at.multiselect(key="file_types").options == ["docx", "html", "markdown", "pdf", "text"]
+    assert sorted(at.multiselect(key="sources").options) == sorted(SAMPLES)
+    assert at.date_input(key="days").value == (date(2023, 9, 4), date(2024, 4, 18))
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "expected"),
+    [
+        ("folders", ["runbook"], "runbook/"),
+        ("file_types", ["pdf"], ".pdf"),
+        ("sources", ["handbook/data-retention.html"], "handbook/data-retention.html"),
+    ],
+)
+def test_filters_restrict_the_passages(api_env, widget, value, expected):
+    at = page()
+    at.multiselect(key=widget).set_value(value)
+    at = ask(at.run(), PARENTAL)
+    found = passages(at)
+    assert found
+    assert all(expected in p for p in found)
+    assert "with filters" in at.chat_message[-1].caption[0].value
+
+
+def test_date_range_filter(api_env):
+    at = page()
+    at.date_input(key="days").set_value((date(2023, 9, 4), date(2023, 12, 31)))
+    at = ask(at.run(), PARENTAL)
+    assert all("runbook/oncall-rotation.md" in p for p in passages(at))
+
+
+def test_modes_and_k(api_env):
+    at = page()
+    at.slider(key="k").set_value(3)
+    at.radio(key="mode").set_value("One per document")
+    at = ask(at.run(), PARENTAL)
+    found = passages(at)
+    assert len(found) == 3
+    names = [p.split("<code>")[1].split("</code>")[0] for p in found]
+    assert len(set(names)) == 3
+
+
+def test_api_down_is_said_plainly(monkeypatch):
+    monkeypatch.setenv("SLEUTH_API_URL", f"http://127.0.0.1:{free_port()}")
+    at = page()
+    assert not at.exception
+    assert "is not reachable" in at.error[0].value
+    assert not at.chat_input
+
+
+def test_an_empty_collection_says_so(api_env):
+    api_env.client.create_collection("empty")
+    try:
+        at = page()
+        at.selectbox(key="collection").set_value("empty")
+        at.run()
+        assert any("is empty" in i.value for i in at.info)
+        assert at.chat_input[0].proto.disabled
+    finally:
+        api_env.client.delete_collection("empty")
+
+
+def test_a_failed_search_becomes_a_message(api_env):
+    turn = ask_api(api_env.client, "no-such-collection", PARENTAL, k=3)
+    assert turn.error.startswith("Search failed (404)")
+    with SleuthClient(f"http://127.0.0.1:{free_port()}") as down:
+        assert "did not answer" in ask_api(down, COLLECTION, PARENTAL, k=3).error
+
+
+def test_the_page_shows_a_failed_search_in_the_conversation(api_env):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["turns"] = [Turn(PARENTAL, error="Search failed (503): model loading")]
+    at.run()
+    assert at.chat_message[-1].error[0].value == "Search failed (503): model loading"
+
+
+def test_delete_a_document_from_the_table(api_env):
+    client = api_env.client
+    client.create_collection("scratch")
+    try:
+        for name in ("one.md", "two.md"):
+            job = client.upload("scratch", [(name, f"# {name}\n\nSome text.\n".encode())])
+            client.wait_for_job(job.id, timeout=60)
+        at = page()
+        at.selectbox(key="collection").set_value("scratch")
+        at.run()
+        at.multiselect(key="doomed").set_value(["one.md"]).run()
+        next(b for b in at.button if b.label.startswith("Delete 1")).click().run()
+        assert not at.exception
+        assert [d.filename for d in client.list_documents("scratch").documents] == ["two.md"]
+        assert any("Deleted 1 document" in s.value for s in at.success)
+    finally:
+        client.delete_collection("scratch")
+
+
+class _ChatCompletions(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that answers with a fixed sentence citing passage 1."""
+
+    requests: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        auth = self.headers["Authorization"]
+        self.requests.append({"path": self.path, "body": body, "auth": auth})
+        reply = {"choices": [{"message": {"role": "assistant", "content": "Twenty weeks [1]."}}]}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def chat_endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def configure(at: AppTest, base_url: str) -> AppTest:
+    at.text_input(key="chat_base_url").set_value(base_url)
+    at.text_input(key="chat_model").set_value("tiny")
+    at.text_input(key="chat_key").set_value("sk-test")
+    return at.run()
+
+
+def test_a_configured_chat_endpoint_writes_the_answer(api_env, chat_endpoint):
+    _ChatCompletions.requests.clear()
+    at = ask(configure(page(), chat_endpoint), PARENTAL)
+    answer = reply_markdown(at)[0]
+    assert answer.startswith("Twenty weeks")
+    assert 'href="#t0-p1"' in answer
+    (sent,) = _ChatCompletions.requests
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["auth"] == "Bearer sk-test"
+    assert "[1] (Parental Leave Policy" in sent["body"]["messages"][1]["content"]
+
+
+def test_a_failing_chat_endpoint_falls_back_to_the_extractive_answer(api_env):
+    at = ask(configure(page(), f"http://127.0.0.1:{free_port()}/v1"), PARENTAL)
+    assert "20 weeks" in reply_markdown(at)[0]
+    assert "chat endpoint failed" in at.chat_message[-1].info[0].value

@@ -1,0 +1,117 @@
+"""The page's pure parts: answer, highlighting, filters, modes; and uploads with progress."""
+
+from datetime import date
+
+from app.schemas.documents import DocumentInfo
+from app.schemas.search import Hit
+from ui import modes
+from ui.answer import Sentence, extractive_answer, sentences
+from ui.documents import finished, ingest_uploads
+from ui.filters import Selection, facets, where
+from ui.highlight import highlight
+
+PDF_PAGE = """Employee Handbook 2024
+Sick leave
+Employees receive up to 10 days of paid sick leave a year, separate from paid time off. A
+doctor's note is needed only for absences of more than 3 consecutive days.
+- Sick leave can also be used to care for a sick child."""
+
+
+def test_sentences_split_headings_items_and_wrapped_lines():
+    assert sentences(PDF_PAGE) == [
+        "Employees receive up to 10 days of paid sick leave a year, separate from paid time off.",
+        "A doctor's note is needed only for absences of more than 3 consecutive days.",
+        "Sick leave can also be used to care for a sick child.",
+    ]
+
+
+def test_the_answer_keeps_the_best_sentences_with_their_passage_numbers():
+    other = "Public holidays follow the country you work in. The office closes in December."
+    answer = extractive_answer("How many days of sick leave?", [other, PDF_PAGE])
+    assert answer[0] == Sentence(sentences(PDF_PAGE)[0], 2)
+    assert all(s.passage == 2 for s in answer)
+
+
+def test_without_matching_words_the_answer_is_the_top_passage_opening():
+    assert extractive_answer("xyzzy?", ["First one. Second one."]) == [Sentence("First one.", 1)]
+    assert extractive_answer("xyzzy?", []) == []
+
+
+def test_highlight_marks_stems_and_escapes_everything_else():
+    marked = highlight("Rotating <b>keys</b> & rotation\nclass", "rotate the key classes")
+    assert marked == (
+        "<mark>Rotating</mark> &lt;b&gt;<mark>keys</mark>&lt;/b&gt; &amp; <mark>rotation</mark>"
+        "<br><mark>class</mark>"
+    )
+
+
+def document(source: str, file_type: str, day: date) -> DocumentInfo:
+    mtime = float(date.toordinal(day) - date(1970, 1, 1).toordinal()) * 86400 + 3600
+    return DocumentInfo(id=source, source=source, filename=None, title=None,
+                        file_type=file_type, chunks=1, size=1, modified=mtime)
+
+
+DOCS = [
+    document("/srv/docs/hr/leave.docx", "docx", date(2024, 4, 2)),
+    document("/srv/docs/hr/pay.pdf", "pdf", date(2023, 5, 1)),
+    document("/srv/docs/runbook/db.md", "markdown", date(2024, 1, 29)),
+]
+
+
+def test_facets_name_documents_and_folders_under_their_common_root():
+    found = facets(DOCS)
+    assert list(found.sources) == ["hr/leave.docx", "hr/pay.pdf", "runbook/db.md"]
+    assert found.folders == {"hr": "/srv/docs/hr", "runbook": "/srv/docs/runbook"}
+    assert found.file_types == ("docx", "markdown", "pdf")
+    assert (found.first_day, found.last_day) == (date(2023, 5, 1), date(2024, 4, 2))
+
+
+def test_an_empty_selection_filters_nothing_and_the_full_date_range_is_no_filter():
+    found = facets(DOCS)
+    assert where(Selection(), found) is None
+    assert where(Selection(days=(found.first_day, found.last_day)), found) is None
+
+
+def test_a_selection_compiles_to_one_store_filter():
+    found = facets(DOCS)
+    selected = Selection(
+        file_types=("pdf",), folders=("/srv/docs/hr", "/srv/docs/runbook"),
+        days=(date(2023, 1, 1), date(2023, 12, 31)),
+    )
+    assert where(selected, found) == {"$and": [
+        {"file_type": {"$in": ["pdf"]}},
+        {"$or": [
+            {"source": {"$gte": "/srv/docs/hr/", "$lt": "/srv/docs/hr0"}},
+            {"source": {"$gte": "/srv/docs/runbook/", "$lt": "/srv/docs/runbook0"}},
+        ]},
+        {"mtime": {"$gte": 1672531200.0, "$lt": 1704067200.0}},
+    ]}
+
+
+def hit(id: str, score: float, text: str, document: str) -> Hit:
+    return Hit(id=id, score=score, text=text, document_id=document, source=None, filename=None,
+               title=None, page=None, heading_path=[], start=None, end=None, chunk_index=None,
+               metadata={})
+
+
+def test_modes_rerank_and_thin_the_candidates():
+    hits = [hit("a", 0.80, "general words", "d1"), hit("b", 0.78, "backup retention days", "d1"),
+            hit("c", 0.50, "other text", "d2")]
+    assert modes.candidates(modes.SEMANTIC, 5) == 5
+    assert modes.candidates(modes.HYBRID, 5) == 20
+    assert [h.id for h in modes.rerank(modes.SEMANTIC, "backup retention", hits, 2)] == ["a", "b"]
+    assert [h.id for h in modes.rerank(modes.HYBRID, "backup retention", hits, 2)] == ["b", "a"]
+    assert [h.id for h in modes.rerank(modes.PER_DOCUMENT, "x", hits, 5)] == ["a", "c"]
+
+
+def test_uploads_are_ingested_with_progress_into_a_new_collection(api):
+    seen = []
+    try:
+        job = ingest_uploads(api.client, "uploads", [("a.md", b"# A\n\nAlpha text.\n"),
+                                                      ("b.txt", b"Beta text.\n")], seen.append,
+                             timeout=120, interval=0.1)
+        assert job.status == "done"
+        assert finished(seen[-1]) == 2
+        assert api.client.get_collection("uploads").documents == 2
+    finally:
+        api.client.delete_collection("uploads")
