@@ -11,42 +11,31 @@ import numba
 import numpy as np
 
 from .config import FlatConfig
-from .kernels.scan import scan_rows_topk, scan_topk
+from .kernels.scan import push_scores, scan_rows_topk, scan_topk, sort_heaps
 from .metrics import METRIC_IP, Metric
 
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
+EMPTY_F32 = np.zeros(0, dtype=np.float32)
 BATCH_MIN = 4
-BLOCK_ROWS = 65_536
+BLOCK_ROWS = 16_384
 SPARSE_FRACTION = 0.05
 
 
 def _matmul_topk(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
-                 allowed: np.ndarray | None, sq_norms: np.ndarray | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    nq, n = queries.shape[0], vectors.shape[0]
-    best_d = np.full((nq, 0), np.inf, dtype=np.float32)
-    best_i = np.full((nq, 0), -1, dtype=np.int64)
-    for start in range(0, n, BLOCK_ROWS):
+                 allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Batch path: BLAS inner products block by block, pushed into per-query heaps."""
+    nq = queries.shape[0]
+    dist = np.full((nq, k), np.inf, dtype=np.float32)
+    idx = np.full((nq, k), -1, dtype=np.int64)
+    q_norms = np.einsum("ij,ij->i", queries, queries) if metric != METRIC_IP else EMPTY_F32
+    mask = EMPTY_MASK if allowed is None else allowed
+    for start in range(0, vectors.shape[0], BLOCK_ROWS):
         block = vectors[start:start + BLOCK_ROWS]
-        proxy = -(queries @ block.T)
-        if metric != METRIC_IP:
-            norms = sq_norms[start:start + BLOCK_ROWS] if sq_norms is not None else \
-                np.einsum("ij,ij->i", block, block)
-            proxy = proxy * 2 + norms[None, :] + np.einsum("ij,ij->i", queries, queries)[:, None]
-        if allowed is not None:
-            proxy[:, allowed[start:start + BLOCK_ROWS] == 0] = np.inf
-        rows = np.broadcast_to(np.arange(start, start + block.shape[0]), proxy.shape)
-        best_d = np.concatenate([best_d, proxy.astype(np.float32)], axis=1)
-        best_i = np.concatenate([best_i, rows], axis=1)
-        if best_d.shape[1] > k:
-            part = np.argpartition(best_d, k - 1, axis=1)[:, :k]
-            best_d = np.take_along_axis(best_d, part, axis=1)
-            best_i = np.take_along_axis(best_i, part, axis=1)
-    order = np.argsort(best_d, axis=1, kind="stable")
-    best_d = np.take_along_axis(best_d, order, axis=1)
-    best_i = np.take_along_axis(best_i, order, axis=1).astype(np.int64)
-    best_i[~np.isfinite(best_d)] = -1
-    return _pad(best_i, best_d, k)
+        norms = np.einsum("ij,ij->i", block, block) if metric != METRIC_IP else EMPTY_F32
+        push_scores(queries @ block.T, start, metric, norms, q_norms, mask,
+                    allowed is not None, dist, idx)
+    sort_heaps(dist, idx)
+    return idx, dist
 
 
 def _pad(rows: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +49,7 @@ def _pad(rows: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
 
 
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
-                 allowed: np.ndarray | None, sq_norms: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of each query among the allowed rows of `vectors`.
 
     vectors (n, d) and queries (nq, d) float32 C-contiguous; allowed None or uint8 (n,).
@@ -77,7 +65,7 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
             out = [scan_rows_topk(vectors, rows, queries[q], k, metric) for q in range(nq)]
             return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
     if nq >= BATCH_MIN:
-        return _matmul_topk(vectors, queries, k, metric, allowed, sq_norms)
+        return _matmul_topk(vectors, queries, k, metric, allowed)
     mask = EMPTY_MASK if allowed is None else allowed
     blocks = max(1, min(numba.get_num_threads(), n // 4096))
     out = [scan_topk(vectors, queries[q], k, metric, mask, allowed is not None, blocks)

@@ -56,3 +56,35 @@ def scan_rows_topk(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: 
         heap_push(dist, idx, proxy_distance(vectors[r], query, metric), r)
     heap_sort(dist, idx)
     return idx, dist
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def push_scores(scores: np.ndarray, offset: int, metric: int, row_sq_norms: np.ndarray,
+                query_sq_norms: np.ndarray, mask: np.ndarray, use_mask: bool,
+                dist: np.ndarray, idx: np.ndarray) -> None:
+    """Push a block of inner products into per-query heaps, in parallel over queries.
+
+    scores: float32 (bq, nb), queries x rows offset..offset+nb, from a BLAS matmul.
+    For METRIC_L2 the proxy is |q|^2 + |x|^2 - 2 q.x using the given squared norms
+    (row_sq_norms (nb,), query_sq_norms (bq,)); for METRIC_IP it is -q.x.
+    mask: uint8 over all rows (used when `use_mask`); dist/idx: heaps (bq, k), updated.
+    """
+    for q in prange(scores.shape[0]):
+        heap_d = dist[q]
+        heap_i = idx[q]
+        for j in range(scores.shape[1]):
+            if use_mask and mask[offset + j] == 0:
+                continue
+            if metric == 0:
+                d = -scores[q, j]
+            else:
+                d = query_sq_norms[q] + row_sq_norms[j] - 2.0 * scores[q, j]
+            if d < heap_d[0]:
+                heap_push(heap_d, heap_i, d, offset + j)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def sort_heaps(dist: np.ndarray, idx: np.ndarray) -> None:
+    """Sort each row's heap (bq, k) in place, best first."""
+    for q in prange(dist.shape[0]):
+        heap_sort(dist[q], idx[q])
