@@ -1,0 +1,257 @@
+"""Product quantisation of IVF residuals and the asymmetric-distance (ADC) list scan.
+
+A vector x in coarse cell c is stored as m one-byte codes: sub-vector j of the residual
+x - centroid[c] is replaced by the nearest of 256 sub-centroids in codebook j (Jégou,
+Douze & Schmid 2011). Shapes used throughout:
+
+    codebooks  float32 (m, dsub, 256), d = m * dsub; sub-centroid s is codebooks[j, :, s]
+    norms      float32 (m, 256)                squared norms of the sub-centroids
+    centroids  float32 (nlist, d)              coarse cells
+    offsets    int64   (nlist + 1,)            list l holds positions offsets[l]:offsets[l+1]
+    list_rows  int32   (n,)                    segment row of each position
+    codes      uint8   (n, m)                  PQ code of each position
+    lut        float32 (m, 256)                per-query lookup table
+
+Distances are proxies (lower is better): METRIC_IP (0) estimates -<q, x>, METRIC_L2 (1)
+estimates |q - x|^2. For IP the table does not depend on the cell (-<q, x> =
+-<q, c> - <q, r>), so it is built once per query; for L2 it is rebuilt per probed cell
+from the query's residual q - c.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .distance import proxy_distance
+from .heap import heap_push, heap_sort
+from .kmeans import random_init, update_centroids
+from .scan import scan_rows_topk
+
+KSUB = 256
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def code_norms(codebooks: np.ndarray) -> np.ndarray:
+    """Squared norms float32 (m, 256) of the sub-centroids of codebooks (m, dsub, 256)."""
+    m, dsub, ksub = codebooks.shape
+    norms = np.zeros((m, ksub), dtype=np.float32)
+    for j in range(m):
+        for t in range(dsub):
+            for s in range(ksub):
+                norms[j, s] += codebooks[j, t, s] * codebooks[j, t, s]
+    return norms
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def build_lut(query: np.ndarray, codebooks: np.ndarray, norms: np.ndarray, metric: int,
+              lut: np.ndarray) -> None:
+    """Fill lut (m, 256) with the proxy distance of each sub-vector of query (d,) to
+    each sub-centroid of codebooks (m, dsub, 256) with squared norms (m, 256): -<q_j, s>
+    for METRIC_IP, |q_j - s|^2 for METRIC_L2 (pass the query's residual q - c). The
+    inner loop runs over the 256 sub-centroids, so it vectorises.
+    """
+    m, dsub, ksub = codebooks.shape
+    for j in range(m):
+        base = np.float32(0.0)
+        scale = np.float32(-1.0)
+        if metric == 1:
+            scale = np.float32(-2.0)
+            for t in range(dsub):
+                base += query[j * dsub + t] * query[j * dsub + t]
+        for s in range(ksub):
+            lut[j, s] = base + norms[j, s] if metric == 1 else 0.0
+        for t in range(dsub):
+            v = scale * query[j * dsub + t]
+            for s in range(ksub):
+                lut[j, s] += v * codebooks[j, t, s]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _nearest_codes(residual: np.ndarray, codebooks: np.ndarray, norms: np.ndarray,
+                   codes: np.ndarray, dists: np.ndarray) -> None:
+    """Nearest sub-centroid of each sub-vector of residual (d,): its index into codes
+    (m,) and squared distance into dists (m,)."""
+    lut = np.empty((codebooks.shape[0], KSUB), dtype=np.float32)
+    build_lut(residual, codebooks, norms, 1, lut)
+    for j in range(lut.shape[0]):
+        arg = 0
+        for s in range(1, KSUB):
+            if lut[j, s] < lut[j, arg]:
+                arg = s
+        codes[j] = arg
+        dists[j] = lut[j, arg]
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def _assign_codes(residuals: np.ndarray, codebooks: np.ndarray, labels: np.ndarray,
+                  dists: np.ndarray) -> None:
+    norms = code_norms(codebooks)
+    for i in prange(residuals.shape[0]):
+        _nearest_codes(residuals[i], codebooks, norms, labels[:, i], dists[:, i])
+
+
+@njit(cache=True, nogil=True)
+def train_codebooks(residuals: np.ndarray, m: int, n_iter: int, seed: int) -> np.ndarray:
+    """k-means with 256 centroids in each of the m sub-spaces of residuals (n, d),
+    n >= 256, d divisible by m, seeded from random rows as faiss does. The m k-means
+    run in lockstep, so each Lloyd iteration is one parallel pass over the rows.
+    Returns codebooks float32 (m, d // m, 256): sub-centroid s of sub-space j is
+    codebooks[j, :, s].
+    """
+    n, d = residuals.shape
+    dsub = d // m
+    subs = np.empty((m, n, dsub), dtype=np.float32)
+    rows_first = np.empty((m, KSUB, dsub), dtype=np.float32)
+    for j in range(m):
+        subs[j] = residuals[:, j * dsub:(j + 1) * dsub]
+        rows_first[j] = random_init(subs[j], KSUB, seed + j)
+    labels = np.empty((m, n), dtype=np.int64)
+    dists = np.empty((m, n), dtype=np.float32)
+    for _ in range(n_iter):
+        _assign_codes(residuals, np.ascontiguousarray(rows_first.transpose(0, 2, 1)),
+                      labels, dists)
+        for j in range(m):
+            update_centroids(subs[j], labels[j], dists[j], rows_first[j])
+    return np.ascontiguousarray(rows_first.transpose(0, 2, 1))
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def encode(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
+           codebooks: np.ndarray) -> np.ndarray:
+    """PQ codes of the residuals vectors[i] - centroids[labels[i]].
+
+    vectors (n, d), labels int64 (n,), codebooks (m, dsub, 256). Returns codes uint8 (n, m).
+    """
+    n, m = vectors.shape[0], codebooks.shape[0]
+    norms = code_norms(codebooks)
+    codes = np.empty((n, m), dtype=np.uint8)
+    for i in prange(n):
+        _nearest_codes(vectors[i] - centroids[labels[i]], codebooks, norms, codes[i],
+                       np.empty(m, dtype=np.float32))
+    return codes
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def adc_scan_list(lut: np.ndarray, base: float, codes: np.ndarray, list_rows: np.ndarray,
+                  start: int, stop: int, mask: np.ndarray, use_mask: bool,
+                  heap_dist: np.ndarray, heap_idx: np.ndarray) -> int:
+    """Push positions start:stop of one list into the heap (float32 / int64 (kc,)) with
+    ADC distance base + sum_j lut[j, code_j], skipping rows with mask[row] == 0 when
+    use_mask. Returns how many allowed rows were scanned.
+    """
+    m = codes.shape[1]
+    seen = 0
+    for p in range(start, stop):
+        row = list_rows[p]
+        if use_mask and mask[row] == 0:
+            continue
+        seen += 1
+        acc = np.float32(base)
+        for j in range(m):
+            acc += lut[j, codes[p, j]]
+        if acc < heap_dist[0]:
+            heap_push(heap_dist, heap_idx, acc, row)
+    return seen
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _nearest_cells(coarse: np.ndarray, count: int) -> np.ndarray:
+    dist = np.full(count, np.inf, dtype=np.float32)
+    cells = np.full(count, -1, dtype=np.int64)
+    for c in range(coarse.shape[0]):
+        if coarse[c] < dist[0]:
+            heap_push(dist, cells, coarse[c], c)
+    heap_sort(dist, cells)
+    return cells
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _probe_cell(query, cell, centroids, codebooks, norms, offsets, list_rows, codes, metric,
+                mask, use_mask, lut, heap_dist, heap_idx):
+    if metric == 0:
+        base = proxy_distance(query, centroids[cell], 0)
+    else:
+        build_lut(query - centroids[cell], codebooks, norms, 1, lut)
+        base = 0.0
+    return adc_scan_list(lut, base, codes, list_rows, offsets[cell], offsets[cell + 1],
+                         mask, use_mask, heap_dist, heap_idx)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _probe_in_order(query, cells, probed, at_least, n_cand, seen, centroids, codebooks, norms,
+                    offsets, list_rows, codes, metric, mask, use_mask, lut, heap_dist, heap_idx):
+    done = 0
+    for cell in cells:
+        if done >= at_least and seen >= n_cand:
+            break
+        if probed[cell]:
+            continue
+        probed[cell] = True
+        done += 1
+        seen += _probe_cell(query, cell, centroids, codebooks, norms, offsets, list_rows, codes,
+                            metric, mask, use_mask, lut, heap_dist, heap_idx)
+    return seen
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def search_one(query: np.ndarray, coarse: np.ndarray, n_cand: int, metric: int, nprobe: int,
+               centroids: np.ndarray, codebooks: np.ndarray, norms: np.ndarray,
+               offsets: np.ndarray, list_rows: np.ndarray, codes: np.ndarray,
+               mask: np.ndarray, use_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+    """ADC top-n_cand of one query (d,) over the nprobe cells of smallest coarse
+    distance (nlist,), probing further cells in that order while fewer than n_cand
+    allowed rows were seen.
+    Returns (rows int64 (n_cand,), proxy float32 (n_cand,)), best first, padded -1 / +inf.
+    """
+    nlist = centroids.shape[0]
+    lut = np.empty((codebooks.shape[0], KSUB), dtype=np.float32)
+    if metric == 0:
+        build_lut(query, codebooks, norms, 0, lut)
+    heap_dist = np.full(n_cand, np.inf, dtype=np.float32)
+    heap_idx = np.full(n_cand, -1, dtype=np.int64)
+    probed = np.zeros(nlist, dtype=np.bool_)
+    nprobe = min(nprobe, nlist)
+    seen = _probe_in_order(query, _nearest_cells(coarse, nprobe),
+                           probed, nprobe, n_cand, 0, centroids, codebooks, norms, offsets,
+                           list_rows, codes, metric, mask, use_mask, lut, heap_dist, heap_idx)
+    if seen < n_cand and nprobe < nlist:
+        _probe_in_order(query, _nearest_cells(coarse, nlist), probed,
+                        0, n_cand, seen, centroids, codebooks, norms, offsets, list_rows,
+                        codes, metric, mask, use_mask, lut, heap_dist, heap_idx)
+    heap_sort(heap_dist, heap_idx)
+    return heap_idx, heap_dist
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def search_batch(queries: np.ndarray, coarse: np.ndarray, n_cand: int, metric: int, nprobe: int,
+                 centroids: np.ndarray, codebooks: np.ndarray, offsets: np.ndarray,
+                 list_rows: np.ndarray, codes: np.ndarray, mask: np.ndarray,
+                 use_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`search_one` for each of queries (nq, d) with its row of coarse (nq, nlist), in
+    parallel over queries.
+    Returns (rows int64 (nq, n_cand), proxy float32 (nq, n_cand)).
+    """
+    nq = queries.shape[0]
+    norms = code_norms(codebooks)
+    rows = np.empty((nq, n_cand), dtype=np.int64)
+    dist = np.empty((nq, n_cand), dtype=np.float32)
+    for q in prange(nq):
+        rows[q], dist[q] = search_one(queries[q], coarse[q], n_cand, metric, nprobe,
+                                      centroids, codebooks, norms, offsets, list_rows, codes,
+                                      mask, use_mask)
+    return rows, dist
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def rerank(vectors: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int,
+           metric: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of each query among its candidate rows (int64 (nq, kc), -1 = none),
+    reading only those rows of vectors (n, d). Returns (rows int64 (nq, k),
+    proxy float32 (nq, k)), best first, padded -1 / +inf.
+    """
+    nq = queries.shape[0]
+    rows = np.empty((nq, k), dtype=np.int64)
+    dist = np.empty((nq, k), dtype=np.float32)
+    for q in prange(nq):
+        valid = candidates[q][candidates[q] >= 0]
+        rows[q], dist[q] = scan_rows_topk(vectors, valid, queries[q], k, metric)
+    return rows, dist
