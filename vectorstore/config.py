@@ -51,7 +51,7 @@ class IvfPqConfig:
     type: str = "ivf_pq"
     nlist: int = 0
     m: int = 0
-    nprobe: int = 16
+    nprobe: int = 48
     rerank: int = 4
     train_size: int = 50_000
     seed: int = 42
