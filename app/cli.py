@@ -250,8 +250,8 @@ app.command()(serve)
 
 
 UI_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none")
-"""Streamlit without a browser, telemetry or file watching: a server, nothing more."""
+            "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal")
+"""Streamlit without a browser, telemetry, file watching or developer menu: a server."""
 
 
 def _ui_process(api_url: str, port: int) -> subprocess.Popen:

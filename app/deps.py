@@ -31,7 +31,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 def get_collection(
     services: ServicesDep,
-    name: Annotated[str, Path(description="Collection name.", max_length=64)],
+    name: Annotated[str, Path(description="Collection name.", max_length=64, examples=["docs"])],
 ) -> Collection:
     """The collection named in the path; CollectionNotFound becomes a 404."""
     return services.db.get_collection(name)
@@ -45,12 +45,15 @@ def require_api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> None:
-    """When an API key is configured, demand it (either header), compared in constant time."""
+    """When an API key is configured, demand it, compared in constant time.
+
+    Either header carries it; when both are sent, both must hold the key.
+    """
     if settings.api_key is None:
         return
-    given = header or (bearer.credentials if bearer is not None else None)
+    given = [k for k in (header, bearer.credentials if bearer is not None else None) if k]
     if not given:
         raise Unauthorized("API key required: send 'Authorization: Bearer <key>' or 'X-API-Key'")
     expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(given.encode(), expected):
+    if not all(hmac.compare_digest(key.encode(), expected) for key in given):
         raise Forbidden("API key not accepted")

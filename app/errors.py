@@ -5,8 +5,12 @@ a JSON body `{"detail": message, "code": name}`. Only errors a caller can cause 
 mapped: anything else is a bug and stays a 500.
 """
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from ingest.errors import IngestError, ModelMismatch
 from vectorstore.errors import (
@@ -104,7 +108,22 @@ async def _handle(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status, headers=getattr(error, "headers", None))
 
 
+async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 body without the offending input, which may be huge or not JSON (NaN)."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    return JSONResponse({"detail": detail}, 422)
+
+
+async def _http(request: Request, error: HTTPException) -> JSONResponse:
+    """Starlette's own errors (unknown route, unparsable body) in the same JSON shape."""
+    code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    body = {"detail": str(error.detail), "code": code}
+    return JSONResponse(body, error.status_code, headers=error.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route the store's, ingest's and the app's own errors through `_handle`."""
     for kind in (ApiError, VectorStoreError, IngestError):
         app.add_exception_handler(kind, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)

@@ -2,9 +2,11 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 from app.errors import install_error_handlers
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router)
     install_error_handlers(app)
+    if settings.api_key is None:
+        app.openapi = lambda: _without_security(app)
     app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry))
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     if settings.cors_origins:
@@ -52,6 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     return app
+
+
+def _without_security(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document minus its API-key schemes: with no key configured none applies."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        document.get("components", {}).pop("securitySchemes", None)
+        for item in document["paths"].values():
+            for operation in item.values():
+                operation.pop("security", None)
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 def _services(app: FastAPI) -> Services | None:

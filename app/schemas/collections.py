@@ -4,30 +4,30 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import CollectionName
+from app.schemas.common import CollectionName, Request
 
 Metric = Literal["cosine", "dot", "l2"]
 
 
-class FlatIndex(BaseModel):
+class FlatIndex(Request):
     """Exact search over every row: slowest, perfect recall."""
 
-    type: Literal["flat"] = "flat"
+    type: Literal["flat"]
 
 
-class HnswIndex(BaseModel):
+class HnswIndex(Request):
     """Graph index: fast approximate search, the default."""
 
-    type: Literal["hnsw"] = "hnsw"
+    type: Literal["hnsw"]
     M: int = Field(16, ge=2, le=128, description="Links per node.")
     ef_construction: int = Field(200, ge=1, le=2048, description="Build beam width.")
     ef_search: int = Field(64, ge=1, le=4096, description="Default search beam width.")
 
 
-class IvfPqIndex(BaseModel):
+class IvfPqIndex(Request):
     """Inverted lists of product-quantised vectors: the smallest index."""
 
-    type: Literal["ivf_pq"] = "ivf_pq"
+    type: Literal["ivf_pq"]
     nlist: int = Field(0, ge=0, le=65536, description="Lists; 0 chooses from the size.")
     m: int = Field(0, ge=0, le=512, description="PQ sub-vectors; 0 chooses from the dim.")
     nprobe: int = Field(16, ge=1, le=65536, description="Lists searched by default.")
@@ -37,7 +37,7 @@ class IvfPqIndex(BaseModel):
 IndexSpec = Annotated[FlatIndex | HnswIndex | IvfPqIndex, Field(discriminator="type")]
 
 
-class CollectionCreate(BaseModel):
+class CollectionCreate(Request):
     """A new collection; its dimension, metric and index are fixed for life."""
 
     name: CollectionName

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 CollectionName = Annotated[
     str,
@@ -18,6 +18,12 @@ Filter = Annotated[
         examples=[{"source": {"$in": ["a.pdf", "b.md"]}, "page": {"$gte": 2}}],
     ),
 ]
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown keys are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorBody(BaseModel):

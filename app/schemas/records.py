@@ -4,25 +4,25 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.schemas.common import Filter
+from app.schemas.common import Filter, Request
 from app.schemas.search import Vector
 
 MAX_RECORDS = 5000
 
 
-class RecordIn(BaseModel):
+class RecordIn(Request):
     id: str = Field(min_length=1, max_length=512)
     vector: Vector
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class RecordsUpsert(BaseModel):
+class RecordsUpsert(Request):
     """Records inserted or replaced by id, all or none; vectors must match the dimension."""
 
     records: list[RecordIn] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
-class RecordsDelete(BaseModel):
+class RecordsDelete(Request):
     """Exactly one of `ids` or `where`."""
 
     ids: list[str] | None = Field(None, min_length=1, max_length=MAX_RECORDS)

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.schemas.common import Filter
+from app.schemas.common import Filter, Request
 
 MAX_K = 1000
 MAX_BATCH = 64
@@ -15,7 +15,7 @@ Vector = Annotated[
 ]
 
 
-class SearchParams(BaseModel):
+class SearchParams(Request):
     """Per-call index knobs; those the collection's index does not use are ignored."""
 
     ef: int | None = Field(None, ge=1, le=4096, description="HNSW beam width.")
@@ -23,7 +23,7 @@ class SearchParams(BaseModel):
     rerank: int | None = Field(None, ge=0, le=64, description="IVF-PQ re-ranking factor.")
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(Request):
     """Exactly one of `query` (embedded by the server) or `vector`."""
 
     query: str | None = Field(None, min_length=1, max_length=10_000)
@@ -62,7 +62,7 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
-class BatchSearchRequest(BaseModel):
+class BatchSearchRequest(Request):
     searches: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH)
 
 

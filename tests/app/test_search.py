@@ -1,0 +1,119 @@
+"""Search over HTTP: by text, by vector, filtered, batched, and every bad input."""
+
+import pytest
+
+from app.client import ApiError
+from tests.app.conftest import ingest_text_docs, running
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, embedder):
+    """One app with the TEXT_DOCS for the whole module: these tests only read."""
+    with running(tmp_path_factory.mktemp("search") / "data") as client:
+        yield ingest_text_docs(client)
+
+
+@pytest.fixture
+def http(ingested):
+    return ingested._http
+
+
+def test_text_search_returns_provenance(ingested):
+    hits = ingested.search("docs", "which animal purrs?", k=3).hits
+    best = hits[0]
+    assert best.filename == "cats.md" and "purr" in best.text
+    assert best.heading_path == ["Cats"]
+    assert best.document_id and best.source.endswith(".md")
+    assert 0 <= best.start < best.end and best.chunk_index == 0
+    assert best.metadata["file_type"] == "markdown"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_where_filter_restricts_hits(ingested):
+    hits = ingested.search("docs", "animals", k=5, where={"file_type": "html"}).hits
+    assert [h.filename for h in hits] == ["bread.html"]
+
+
+def test_vector_search_and_params(ingested):
+    client = ingested
+    client.create_collection("raw", dimension=3, index="flat")
+    client.upsert("raw", ["a", "b", "c"], [[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0]],
+                  [{"text": "alpha", "page": 2}, {"text": "beta"}, {"text": "gamma", "tag": "x"}])
+    hits = client.search("raw", vector=[1, 0, 0], k=2, params={"ef": 16}).hits
+    assert [h.id for h in hits] == ["a", "c"]
+    assert (hits[0].text, hits[0].page, hits[0].document_id) == ("alpha", 2, None)
+    assert hits[1].metadata == {"tag": "x"}
+
+
+def test_batch_mixes_text_and_vector(ingested):
+    vector = ingested.search("docs", "rocket thrust", k=1).hits[0]
+    batch = ingested.search_batch(
+        "docs", [{"query": "baking bread", "k": 1}, {"query": "orbit", "k": 2}]
+    ).results
+    assert batch[0].hits[0].filename == "bread.html"
+    assert batch[1].hits[0].id == vector.id
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ({"$foo": 1}, "$foo"),
+        ({"page": {"$gte": [1]}}, "page"),
+        ({"page": {"$in": 3}}, "page"),
+        ({"$or": {"a": 1}}, "$or"),
+    ],
+)
+def test_malformed_filter_is_400(ingested, where, fragment):
+    with pytest.raises(ApiError) as e:
+        ingested.search("docs", "cats", where=where)
+    assert (e.value.status, e.value.code) == (400, "invalid_filter")
+    assert fragment in e.value.detail
+
+
+def test_wrong_dimension_is_400(ingested):
+    with pytest.raises(ApiError) as e:
+        ingested.search("docs", vector=[0.1] * 5)
+    assert (e.value.status, e.value.code) == (400, "dimension_mismatch")
+    assert "384" in e.value.detail
+
+
+def test_unknown_collection_is_404(ingested):
+    with pytest.raises(ApiError) as e:
+        ingested.search("nope", "anything")
+    assert e.value.status == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"query": "a", "vector": [1.0]},
+        {"query": ""},
+        {"query": "a", "k": 0},
+        {"query": "a", "k": 100_000},
+        {"query": "a", "where": [1, 2]},
+        {"query": "a", "params": {"ef": 0}},
+        {"query": "a", "extra": 1},
+        {"vector": []},
+        {"vector": ["x"]},
+    ],
+)
+def test_invalid_request_is_422(ingested, http, body):
+    assert http.post("/v1/collections/docs/search", json=body).status_code == 422
+
+
+def test_non_finite_vector_is_rejected(ingested, http):
+    content = '{"vector": [NaN' + ", 0.0" * 383 + "]}"
+    response = http.post(
+        "/v1/collections/docs/search", content=content,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code in (400, 422)
+
+
+def test_malformed_json_is_422(ingested, http):
+    response = http.post(
+        "/v1/collections/docs/search", content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
