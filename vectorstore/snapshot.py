@@ -39,38 +39,43 @@ class Snapshot:
     frozen: tuple[GrowingView, ...]
     growing: GrowingView
     dead: BitMap
-    _dead_rows: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         return (*self.sealed, *self.frozen, self.growing)
 
     def dead_rows(self) -> np.ndarray:
-        if not self._dead_rows:
-            self._dead_rows.append(rows_array(self.dead))
-        return self._dead_rows[0]
+        """Tombstoned row ids, sorted (computed once per snapshot)."""
+        if "dead_rows" not in self._cache:
+            self._cache["dead_rows"] = rows_array(self.dead)
+        return self._cache["dead_rows"]
 
     def masks(self, allowed: BitMap | None) -> list[np.ndarray | None]:
         """Per segment: None (every row allowed) or a uint8 mask of allowed local rows.
 
         `allowed` is a bitmap of allowed global rows (tombstones already removed), or
-        None for "every live row".
+        None for "every live row", whose masks are computed once per snapshot.
         """
+        if allowed is None:
+            if "live_masks" not in self._cache:
+                self._cache["live_masks"] = [self._live_mask(seg) for seg in self.segments]
+            return self._cache["live_masks"]
+        wanted = rows_array(allowed)
         out: list[np.ndarray | None] = []
-        wanted = None if allowed is None else rows_array(allowed)
         for seg in self.segments:
-            if wanted is None:
-                dead = local_positions(seg.rowids, self.dead_rows())
-                if dead.size == 0:
-                    out.append(None)
-                    continue
-                mask = np.ones(len(seg), dtype=np.uint8)
-                mask[dead] = 0
-            else:
-                mask = np.zeros(len(seg), dtype=np.uint8)
-                mask[local_positions(seg.rowids, wanted)] = 1
+            mask = np.zeros(len(seg), dtype=np.uint8)
+            mask[local_positions(seg.rowids, wanted)] = 1
             out.append(mask)
         return out
+
+    def _live_mask(self, seg: Segment) -> np.ndarray | None:
+        dead = local_positions(seg.rowids, self.dead_rows())
+        if dead.size == 0:
+            return None
+        mask = np.ones(len(seg), dtype=np.uint8)
+        mask[dead] = 0
+        return mask
 
     def locate(self, rows: np.ndarray) -> list[tuple[Segment, int]]:
         """(segment, local row) of each global row id in `rows` that the snapshot holds,
