@@ -16,17 +16,28 @@ def token_count(tokenizer, text: str) -> int:
     return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
+def inside_a_word(text: str, at: int) -> bool:
+    return 0 < at < len(text) and text[at - 1].isalnum() and text[at].isalnum()
+
+
+def is_giant_word(chunker: Chunker, tokenizer, text: str, at: int) -> bool:
+    """Whether the run of non-space characters around `at` has over half a window of tokens."""
+    left = max(text.rfind(c, 0, at) for c in " \t\n") + 1
+    right = min((i for i in (text.find(c, at) for c in " \t\n") if i >= 0), default=len(text))
+    return token_count(tokenizer, text[left:right]) > chunker.target // 2
+
+
 def check_spans(chunker: Chunker, tokenizer, text: str) -> list[tuple[int, int]]:
-    """The invariants every split must keep: trimmed, bounded, in order, never inside a word
-    (of letters and digits), nothing skipped. Returns the spans."""
+    """The invariants every split must keep: trimmed, bounded, in order, nothing skipped, and
+    never inside a word unless that word alone outgrows half the window. Returns the spans."""
     spans = list(chunker.spans(text))
     covered = 0
     for start, end in spans:
         piece = text[start:end]
         assert piece == piece.strip() and piece
         assert token_count(tokenizer, piece) <= chunker.target
-        assert start == 0 or not (text[start - 1].isalnum() and text[start].isalnum())
-        assert end == len(text) or not (text[end - 1].isalnum() and text[end].isalnum())
+        assert not inside_a_word(text, start) or is_giant_word(chunker, tokenizer, text, start)
+        assert not inside_a_word(text, end) or is_giant_word(chunker, tokenizer, text, end)
         assert not text[covered:start].strip(), "text skipped between chunks"
         covered = max(covered, end)
     assert not text[covered:].strip()
