@@ -71,6 +71,7 @@ class Collection:
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._maintenance_lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
         self._closed = False
         self._index = PayloadIndex()
         self._ids: dict[str, int] = {}
@@ -124,8 +125,7 @@ class Collection:
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge `values` into the collection's metadata and persist it."""
         validate_payloads([values], 1)
-        with self._maintenance_lock:
-            self._write_manifest(metadata={**self._manifest.metadata, **values})
+        self._write_manifest(metadata=values)
 
     # ---- opening ----------------------------------------------------------------
 
@@ -250,16 +250,22 @@ class Collection:
                                  next_rowid=int(view.rowids[-1]) + 1)
             self._wal.retire(end_seq)
 
-    def _write_manifest(self, **changes: Any) -> None:
-        """Persist the manifest with the current segments and tombstones (maintenance
-        lock held). Tombstones may run ahead of the checkpoint: replaying the WAL after
-        it re-applies the same deletes, so they are idempotent."""
-        with self._state_lock:
-            segments = tuple(seg.name for seg in self._sealed)
-            dead = BitMap(self._dead)
-        manifest = replace(self._manifest, segments=segments, tombstones=dead, **changes)
-        write_manifest(self.directory, manifest)
-        self._manifest = manifest
+    def _write_manifest(self, metadata: dict[str, Any] | None = None, **changes: Any) -> None:
+        """Persist the manifest with the current segments and tombstones, merging
+        `metadata` into the stored metadata.
+
+        Tombstones may run ahead of the checkpoint: replaying the WAL after it re-applies
+        the same deletes, so they are idempotent.
+        """
+        with self._manifest_lock:
+            with self._state_lock:
+                segments = tuple(seg.name for seg in self._sealed)
+                dead = BitMap(self._dead)
+            if metadata:
+                changes["metadata"] = {**self._manifest.metadata, **metadata}
+            manifest = replace(self._manifest, segments=segments, tombstones=dead, **changes)
+            write_manifest(self.directory, manifest)
+            self._manifest = manifest
 
     def flush(self) -> None:
         """Seal the growing segment now and wait until every pending seal is on disk."""
