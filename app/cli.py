@@ -162,9 +162,14 @@ def watch(
     ):
         console.print(f"watching {path.resolve()} (Ctrl-C to stop)", highlight=False)
 
+        seen_failures: set[tuple[str, str]] = set()
+
         def on_sync(report: IngestReport) -> None:
-            if any(r.status != "unchanged" for r in report.results):
+            failures = {(r.source, r.reason) for r in report.of("failed")}
+            changed = any(r.status in ("added", "updated", "removed") for r in report.results)
+            if changed or not failures <= seen_failures:
                 _print_report(report)
+            seen_failures.update(failures)
 
         watch_folder(ingestor, path, on_sync=on_sync, ignore=[data])
 
