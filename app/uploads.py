@@ -6,7 +6,6 @@ the original name, cleaned of folders and control characters, is kept only as me
 """
 
 import os
-import re
 import secrets
 import shutil
 import unicodedata
@@ -18,14 +17,15 @@ from ingest.errors import LoadError
 from ingest.filetype import EXTENSIONS, detect
 
 MAX_NAME = 200
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _COPY_BLOCK = 1 << 20
 
 
 def clean_filename(name: str | None) -> str:
-    """The last path component of `name`, without control characters, at most 200 chars."""
-    text = unicodedata.normalize("NFC", name or "")
-    text = _UNSAFE.sub("", text.replace("\\", "/")).rsplit("/", 1)[-1].strip()
+    """The last path component of `name`, at most 200 chars, without control or format
+    characters (a right-to-left override could disguise `txt.exe` as `exe.txt`)."""
+    text = unicodedata.normalize("NFC", name or "").replace("\\", "/")
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    text = text.rsplit("/", 1)[-1].strip()
     text = text.lstrip(".").strip()
     if len(text) > MAX_NAME:
         stem, ext = os.path.splitext(text)

@@ -23,20 +23,25 @@ def embedder() -> Embedder:
 
 
 @contextmanager
-def running(data_dir: Path, api_key: str | None = None, **overrides) -> Iterator[SleuthClient]:
-    """An app on `data_dir` (parsing in-process), served by a TestClient, ready."""
+def running(
+    data_dir: Path, api_key: str | None = None, wait: bool = True, **overrides
+) -> Iterator[SleuthClient]:
+    """An app on `data_dir` (parsing in-process) served by a TestClient; ready if `wait`."""
     settings = Settings(data_dir=data_dir, ingest_workers=0, api_key=api_key, **overrides)
     with TestClient(create_app(settings)) as http:
         client = SleuthClient(api_key=api_key, http=http)
-        client.wait_until_ready(timeout=60)
+        if wait:
+            client.wait_until_ready(timeout=60)
         yield client
 
 
 @pytest.fixture
 def make_client(tmp_path, embedder) -> Iterator[Callable[..., SleuthClient]]:
-    """Start an app on this test's data directory with settings overrides; a client on it."""
+    """Start an app with settings overrides; a client on it. The first app of a test gets
+    `tmp_path / "data"`, later ones `data-2`, `data-3`... (each holds its directory's lock)."""
     with ExitStack() as stack:
-        yield lambda **overrides: stack.enter_context(running(tmp_path / "data", **overrides))
+        names = iter(["data", *(f"data-{n}" for n in range(2, 100))])
+        yield lambda **overrides: stack.enter_context(running(tmp_path / next(names), **overrides))
 
 
 @pytest.fixture
