@@ -2,7 +2,7 @@
 
 Scripts, styles, navigation, forms and page chrome (a header or footer outside the
 article) are dropped; when the page marks its content with `<main>`, only that is read.
-Block elements end paragraphs, `h1`-`h6` open sections.
+Block elements end paragraphs, `h1`-`h6` open sections, `<pre>` keeps its line breaks.
 """
 
 import re
@@ -77,6 +77,8 @@ def _outline(root: LexborNode | None) -> Iterator[Heading | str]:
             words.append(node.text_content or "")
         elif node.tag in _HEADINGS:
             yield Heading(_HEADINGS[node.tag], _SPACES.sub(" ", node.text()))
+        elif node.tag == "pre":
+            yield node.text()
         elif node.is_element_node:
             children = list(node.iter(include_text=True))
             if node.tag in _BLOCKS:

@@ -99,10 +99,13 @@ def test_html_main_text_only_with_title_and_headings(tmp_path):
         assert noise not in everything
 
 
-def test_html_uses_main_when_marked(tmp_path):
+def test_html_uses_main_when_marked_and_keeps_pre_lines(tmp_path):
     path = tmp_path / "page.htm"
-    path.write_text("<body><div>Sidebar junk</div><main><p>Only this.</p></main></body>")
-    assert [b.text for b in load(path).blocks] == ["Only this."]
+    path.write_text(
+        "<body><div>Sidebar junk</div><main><p>Only this.</p>"
+        "<pre>kctl deploy api\n  --env prod</pre></main></body>"
+    )
+    assert [b.text for b in load(path).blocks] == ["Only this.\n\nkctl deploy api\n  --env prod"]
 
 
 def test_docx_headings_paragraphs_and_numbers(tmp_path):
