@@ -2,7 +2,7 @@
 residuals, for segments whose float32 vectors should stay on disk.
 
 RAM holds the coarse centroids, the PQ codebooks and the lists as CSR (offsets, row ids,
-m-byte codes grouped by cell): about m + 4 bytes per vector. The float32 vectors (the
+m-byte codes grouped by cell): about m + 4 bytes per vector (m + 8 for L2). The float32 vectors (the
 segment's memory-mapped file) are read only to re-rank the best k * rerank candidates
 exactly, and by the exact paths below.
 
@@ -15,7 +15,7 @@ Exact paths, which never touch the codes:
 """
 
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import numpy as np
 
@@ -24,7 +24,15 @@ from .config import IvfPqConfig
 from .errors import CorruptFile, DimensionMismatch, InvalidInput
 from .flat import exact_search
 from .kernels.kmeans import assign_nearest, kmeans
-from .kernels.pq import KSUB, encode, rerank, search_batch, train_codebooks
+from .kernels.pq import (
+    KSUB,
+    IvfPqArrays,
+    encode,
+    rerank,
+    residual_terms,
+    search_batch,
+    train_codebooks,
+)
 from .metrics import METRIC_L2, Metric
 
 MIN_POINTS_PER_CENTROID = 39
@@ -33,16 +41,6 @@ COARSE_ITERS = 10
 PQ_ITERS = 20
 MIN_SUBDIM = 8
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
-
-
-class IvfPqArrays(NamedTuple):
-    """The trained state; shapes as documented in `kernels/pq.py`."""
-
-    centroids: np.ndarray
-    codebooks: np.ndarray
-    offsets: np.ndarray
-    rows: np.ndarray
-    codes: np.ndarray
 
 
 def choose_nlist(n: int, config: IvfPqConfig) -> int:
@@ -87,18 +85,21 @@ def fit(vectors: np.ndarray, nlist: int, m: int, config: IvfPqConfig
     return centroids, codebooks
 
 
-def add(vectors: np.ndarray, centroids: np.ndarray, codebooks: np.ndarray) -> IvfPqArrays:
+def add(vectors: np.ndarray, centroids: np.ndarray, codebooks: np.ndarray, metric: int
+        ) -> IvfPqArrays:
     """Assign every row of vectors (n, d) to its cell, encode its residual, and group
-    rows by cell into CSR lists."""
+    rows by cell into CSR lists (with each row's L2 term when metric is METRIC_L2)."""
     n, nlist = vectors.shape[0], centroids.shape[0]
     labels = np.empty(n, dtype=np.int64)
     assign_nearest(vectors, centroids, labels, np.empty(n, dtype=np.float32))
     codes = encode(vectors, labels, centroids, codebooks)
+    terms = residual_terms(labels, codes, centroids, codebooks) if metric == METRIC_L2 \
+        else np.zeros(0, dtype=np.float32)
     order = np.argsort(labels, kind="stable")
     offsets = np.zeros(nlist + 1, dtype=np.int64)
     np.cumsum(np.bincount(labels, minlength=nlist), out=offsets[1:])
     return IvfPqArrays(centroids, codebooks, offsets, order.astype(np.int32),
-                       np.ascontiguousarray(codes[order]))
+                       np.ascontiguousarray(codes[order]), terms[order] if terms.size else terms)
 
 
 class IvfPqIndex:
@@ -124,8 +125,10 @@ class IvfPqIndex:
         vectors = _as_matrix(vectors)
         n, d = vectors.shape
         nlist = choose_nlist(n, config)
-        arrays = add(vectors, *fit(vectors, nlist, choose_m(d, config), config)) if nlist \
-            else None
+        arrays = None
+        if nlist:
+            centroids, codebooks = fit(vectors, nlist, choose_m(d, config), config)
+            arrays = add(vectors, centroids, codebooks, metric.kernel)
         return cls(vectors, metric, config, arrays)
 
     @classmethod
@@ -171,13 +174,16 @@ class IvfPqIndex:
         nprobe = _knob(params, "nprobe", self.config.nprobe, 1)
         rerank_factor = _knob(params, "rerank", self.config.rerank, 0)
         n_cand = k * max(rerank_factor, 1)
+        if allowed is not None:
+            allowed = np.ascontiguousarray(allowed, dtype=np.uint8)
+            if allowed.shape != (len(self),):
+                raise InvalidInput(f"allowed mask has shape {allowed.shape}, "
+                                   f"expected ({len(self)},)")
         if self.arrays is None or self._exact_is_cheaper(allowed, nprobe, n_cand):
             return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
-        a = self.arrays
         mask = EMPTY_MASK if allowed is None else allowed
         rows, dist = search_batch(queries, self._coarse(queries), n_cand, self.metric.kernel,
-                                  nprobe, a.centroids, a.codebooks, a.offsets, a.rows, a.codes,
-                                  mask, allowed is not None)
+                                  nprobe, self.arrays, mask, allowed is not None)
         if rerank_factor:
             return rerank(self.vectors, queries, rows, k, self.metric.kernel)
         return rows, dist
@@ -191,8 +197,6 @@ class IvfPqIndex:
     def _exact_is_cheaper(self, allowed: np.ndarray | None, nprobe: int, n_cand: int) -> bool:
         if allowed is None:
             return False
-        if allowed.shape != (len(self),):
-            raise InvalidInput(f"allowed mask has shape {allowed.shape}, expected ({len(self)},)")
         n, d = self.vectors.shape
         return prefer_exact(n, int(np.count_nonzero(allowed)), self.arrays.centroids.shape[0],
                             nprobe, n_cand, d, self.arrays.codes.shape[1])

@@ -10,13 +10,16 @@ Douze & Schmid 2011). Shapes used throughout:
     offsets    int64   (nlist + 1,)            list l holds positions offsets[l]:offsets[l+1]
     list_rows  int32   (n,)                    segment row of each position
     codes      uint8   (n, m)                  PQ code of each position
-    lut        float32 (m, 256)                per-query lookup table
+    terms      float32 (n,) or (0,)            L2 only: |x^|^2 - |c|^2 of each position
+    lut        float32 (m, 256)                per-query lookup table -<q_j, s>
 
 Distances are proxies (lower is better): METRIC_IP (0) estimates -<q, x>, METRIC_L2 (1)
-estimates |q - x|^2. For IP the table does not depend on the cell (-<q, x> =
--<q, c> - <q, r>), so it is built once per query; for L2 it is rebuilt per probed cell
-from the query's residual q - c.
+estimates |q - x|^2. Neither needs a table per probed cell: -<q, x^> = -<q, c> - <q, r^>
+and |q - x^|^2 = |q - c|^2 + (|x^|^2 - |c|^2) - 2 <q, r^>, where the middle term is
+stored per row (4 bytes) instead of faiss's nlist * m * 256 precomputed table.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -27,6 +30,17 @@ from .kmeans import random_init, update_centroids
 from .scan import scan_rows_topk
 
 KSUB = 256
+
+
+class IvfPqArrays(NamedTuple):
+    """The trained state of one IVF-PQ index (shapes above); terms is empty for IP."""
+
+    centroids: np.ndarray
+    codebooks: np.ndarray
+    offsets: np.ndarray
+    rows: np.ndarray
+    codes: np.ndarray
+    terms: np.ndarray
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -42,43 +56,41 @@ def code_norms(codebooks: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def build_lut(query: np.ndarray, codebooks: np.ndarray, norms: np.ndarray, metric: int,
-              lut: np.ndarray) -> None:
-    """Fill lut (m, 256) with the proxy distance of each sub-vector of query (d,) to
-    each sub-centroid of codebooks (m, dsub, 256) with squared norms (m, 256): -<q_j, s>
-    for METRIC_IP, |q_j - s|^2 for METRIC_L2 (pass the query's residual q - c). The
-    inner loop runs over the 256 sub-centroids, so it vectorises.
+def ip_lut(query: np.ndarray, codebooks: np.ndarray, lut: np.ndarray) -> None:
+    """Fill lut (m, 256) with -<q_j, s> for each sub-vector q_j of query (d,) and each
+    sub-centroid s of codebooks (m, dsub, 256). The inner loop runs over the 256
+    sub-centroids, so it vectorises.
     """
     m, dsub, ksub = codebooks.shape
     for j in range(m):
-        base = np.float32(0.0)
-        scale = np.float32(-1.0)
-        if metric == 1:
-            scale = np.float32(-2.0)
-            for t in range(dsub):
-                base += query[j * dsub + t] * query[j * dsub + t]
-        for s in range(ksub):
-            lut[j, s] = base + norms[j, s] if metric == 1 else 0.0
+        lut[j] = 0.0
         for t in range(dsub):
-            v = scale * query[j * dsub + t]
+            v = query[j * dsub + t]
             for s in range(ksub):
-                lut[j, s] += v * codebooks[j, t, s]
+                lut[j, s] -= v * codebooks[j, t, s]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _nearest_codes(residual: np.ndarray, codebooks: np.ndarray, norms: np.ndarray,
                    codes: np.ndarray, dists: np.ndarray) -> None:
-    """Nearest sub-centroid of each sub-vector of residual (d,): its index into codes
-    (m,) and squared distance into dists (m,)."""
-    lut = np.empty((codebooks.shape[0], KSUB), dtype=np.float32)
-    build_lut(residual, codebooks, norms, 1, lut)
-    for j in range(lut.shape[0]):
+    """Nearest sub-centroid of each sub-vector r_j of residual (d,), by
+    |r_j - s|^2 = |r_j|^2 + |s|^2 - 2 <r_j, s>: its index into codes (m,) and squared
+    distance into dists (m,)."""
+    m, dsub, _ = codebooks.shape
+    lut = np.empty((m, KSUB), dtype=np.float32)
+    ip_lut(residual, codebooks, lut)
+    for j in range(m):
         arg = 0
-        for s in range(1, KSUB):
-            if lut[j, s] < lut[j, arg]:
+        best = np.inf
+        for s in range(KSUB):
+            dd = norms[j, s] + 2 * lut[j, s]
+            if dd < best:
+                best = dd
                 arg = s
+        for t in range(j * dsub, (j + 1) * dsub):
+            best += residual[t] * residual[t]
         codes[j] = arg
-        dists[j] = lut[j, arg]
+        dists[j] = best
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
@@ -100,18 +112,18 @@ def train_codebooks(residuals: np.ndarray, m: int, n_iter: int, seed: int) -> np
     n, d = residuals.shape
     dsub = d // m
     subs = np.empty((m, n, dsub), dtype=np.float32)
-    rows_first = np.empty((m, KSUB, dsub), dtype=np.float32)
+    sub_centroids = np.empty((m, KSUB, dsub), dtype=np.float32)
     for j in range(m):
         subs[j] = residuals[:, j * dsub:(j + 1) * dsub]
-        rows_first[j] = random_init(subs[j], KSUB, seed + j)
+        sub_centroids[j] = random_init(subs[j], KSUB, seed + j)
     labels = np.empty((m, n), dtype=np.int64)
     dists = np.empty((m, n), dtype=np.float32)
     for _ in range(n_iter):
-        _assign_codes(residuals, np.ascontiguousarray(rows_first.transpose(0, 2, 1)),
+        _assign_codes(residuals, np.ascontiguousarray(sub_centroids.transpose(0, 2, 1)),
                       labels, dists)
         for j in range(m):
-            update_centroids(subs[j], labels[j], dists[j], rows_first[j])
-    return np.ascontiguousarray(rows_first.transpose(0, 2, 1))
+            update_centroids(subs[j], labels[j], dists[j], sub_centroids[j])
+    return np.ascontiguousarray(sub_centroids.transpose(0, 2, 1))
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
@@ -130,24 +142,50 @@ def encode(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
     return codes
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def adc_scan_list(lut: np.ndarray, base: float, codes: np.ndarray, list_rows: np.ndarray,
-                  start: int, stop: int, mask: np.ndarray, use_mask: bool,
-                  heap_dist: np.ndarray, heap_idx: np.ndarray) -> int:
-    """Push positions start:stop of one list into the heap (float32 / int64 (kc,)) with
-    ADC distance base + sum_j lut[j, code_j], skipping rows with mask[row] == 0 when
-    use_mask. Returns how many allowed rows were scanned.
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def residual_terms(labels: np.ndarray, codes: np.ndarray, centroids: np.ndarray,
+                   codebooks: np.ndarray) -> np.ndarray:
+    """|x^|^2 - |c|^2 = |r^|^2 + 2 <c, r^> of each row's reconstruction x^ = c + r^
+    (labels int64 (n,), codes uint8 (n, m)): the per-row part of the L2 ADC distance,
+    |q - x^|^2 = |q - c|^2 + term - 2 <q, r^>. Returns float32 (n,).
     """
+    n, (m, dsub, _) = labels.shape[0], codebooks.shape
+    terms = np.zeros(n, dtype=np.float32)
+    for i in prange(n):
+        c = centroids[labels[i]]
+        acc = np.float32(0.0)
+        for j in range(m):
+            s = codes[i, j]
+            for t in range(dsub):
+                v = codebooks[j, t, s]
+                acc += v * (v + 2 * c[j * dsub + t])
+        terms[i] = acc
+    return terms
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def adc_scan_list(lut: np.ndarray, base: float, scale: float, index: IvfPqArrays, start: int,
+                  stop: int, mask: np.ndarray, use_mask: bool, heap_dist: np.ndarray,
+                  heap_idx: np.ndarray) -> int:
+    """Push positions start:stop of one list into the heap (float32 / int64 (kc,)) with
+    ADC distance base + scale * sum_j lut[j, code_j] (+ index.terms[p] when present),
+    skipping rows with mask[row] == 0 when use_mask. Returns the allowed rows scanned.
+    """
+    codes, terms = index.codes, index.terms
     m = codes.shape[1]
+    use_terms = terms.shape[0] > 0
     seen = 0
     for p in range(start, stop):
-        row = list_rows[p]
+        row = index.rows[p]
         if use_mask and mask[row] == 0:
             continue
         seen += 1
-        acc = np.float32(base)
+        acc = np.float32(0.0)
         for j in range(m):
             acc += lut[j, codes[p, j]]
+        acc = base + scale * acc
+        if use_terms:
+            acc += terms[p]
         if acc < heap_dist[0]:
             heap_push(heap_dist, heap_idx, acc, row)
     return seen
@@ -165,20 +203,9 @@ def _nearest_cells(coarse: np.ndarray, count: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _probe_cell(query, cell, centroids, codebooks, norms, offsets, list_rows, codes, metric,
-                mask, use_mask, lut, heap_dist, heap_idx):
-    if metric == 0:
-        base = proxy_distance(query, centroids[cell], 0)
-    else:
-        build_lut(query - centroids[cell], codebooks, norms, 1, lut)
-        base = 0.0
-    return adc_scan_list(lut, base, codes, list_rows, offsets[cell], offsets[cell + 1],
-                         mask, use_mask, heap_dist, heap_idx)
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def _probe_in_order(query, cells, probed, at_least, n_cand, seen, centroids, codebooks, norms,
-                    offsets, list_rows, codes, metric, mask, use_mask, lut, heap_dist, heap_idx):
+def _probe_in_order(query, cells, probed, at_least, n_cand, seen, index, metric, mask,
+                    use_mask, lut, heap_dist, heap_idx):
+    scale = 1.0 if metric == 0 else 2.0
     done = 0
     for cell in cells:
         if done >= at_least and seen >= n_cand:
@@ -187,56 +214,50 @@ def _probe_in_order(query, cells, probed, at_least, n_cand, seen, centroids, cod
             continue
         probed[cell] = True
         done += 1
-        seen += _probe_cell(query, cell, centroids, codebooks, norms, offsets, list_rows, codes,
-                            metric, mask, use_mask, lut, heap_dist, heap_idx)
+        base = proxy_distance(query, index.centroids[cell], metric)
+        seen += adc_scan_list(lut, base, scale, index, index.offsets[cell],
+                              index.offsets[cell + 1], mask, use_mask, heap_dist, heap_idx)
     return seen
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def search_one(query: np.ndarray, coarse: np.ndarray, n_cand: int, metric: int, nprobe: int,
-               centroids: np.ndarray, codebooks: np.ndarray, norms: np.ndarray,
-               offsets: np.ndarray, list_rows: np.ndarray, codes: np.ndarray,
-               mask: np.ndarray, use_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+               index: IvfPqArrays, mask: np.ndarray, use_mask: bool
+               ) -> tuple[np.ndarray, np.ndarray]:
     """ADC top-n_cand of one query (d,) over the nprobe cells of smallest coarse
     distance (nlist,), probing further cells in that order while fewer than n_cand
-    allowed rows were seen.
+    allowed rows were seen. One table -<q_j, s> per query serves both metrics:
+    IP is -<q, c> + sum, L2 is |q - c|^2 + 2 * sum + the row's term.
     Returns (rows int64 (n_cand,), proxy float32 (n_cand,)), best first, padded -1 / +inf.
     """
-    nlist = centroids.shape[0]
-    lut = np.empty((codebooks.shape[0], KSUB), dtype=np.float32)
-    if metric == 0:
-        build_lut(query, codebooks, norms, 0, lut)
+    nlist = index.centroids.shape[0]
+    lut = np.empty((index.codebooks.shape[0], KSUB), dtype=np.float32)
+    ip_lut(query, index.codebooks, lut)
     heap_dist = np.full(n_cand, np.inf, dtype=np.float32)
     heap_idx = np.full(n_cand, -1, dtype=np.int64)
     probed = np.zeros(nlist, dtype=np.bool_)
     nprobe = min(nprobe, nlist)
-    seen = _probe_in_order(query, _nearest_cells(coarse, nprobe),
-                           probed, nprobe, n_cand, 0, centroids, codebooks, norms, offsets,
-                           list_rows, codes, metric, mask, use_mask, lut, heap_dist, heap_idx)
+    seen = _probe_in_order(query, _nearest_cells(coarse, nprobe), probed, nprobe, n_cand, 0,
+                           index, metric, mask, use_mask, lut, heap_dist, heap_idx)
     if seen < n_cand and nprobe < nlist:
-        _probe_in_order(query, _nearest_cells(coarse, nlist), probed,
-                        0, n_cand, seen, centroids, codebooks, norms, offsets, list_rows,
-                        codes, metric, mask, use_mask, lut, heap_dist, heap_idx)
+        _probe_in_order(query, _nearest_cells(coarse, nlist), probed, 0, n_cand, seen, index,
+                        metric, mask, use_mask, lut, heap_dist, heap_idx)
     heap_sort(heap_dist, heap_idx)
     return heap_idx, heap_dist
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def search_batch(queries: np.ndarray, coarse: np.ndarray, n_cand: int, metric: int, nprobe: int,
-                 centroids: np.ndarray, codebooks: np.ndarray, offsets: np.ndarray,
-                 list_rows: np.ndarray, codes: np.ndarray, mask: np.ndarray,
-                 use_mask: bool) -> tuple[np.ndarray, np.ndarray]:
+                 index: IvfPqArrays, mask: np.ndarray, use_mask: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """`search_one` for each of queries (nq, d) with its row of coarse (nq, nlist), in
-    parallel over queries.
-    Returns (rows int64 (nq, n_cand), proxy float32 (nq, n_cand)).
+    parallel over queries. Returns (rows int64 (nq, n_cand), proxy float32 (nq, n_cand)).
     """
     nq = queries.shape[0]
-    norms = code_norms(codebooks)
     rows = np.empty((nq, n_cand), dtype=np.int64)
     dist = np.empty((nq, n_cand), dtype=np.float32)
     for q in prange(nq):
-        rows[q], dist[q] = search_one(queries[q], coarse[q], n_cand, metric, nprobe,
-                                      centroids, codebooks, norms, offsets, list_rows, codes,
+        rows[q], dist[q] = search_one(queries[q], coarse[q], n_cand, metric, nprobe, index,
                                       mask, use_mask)
     return rows, dist
 
