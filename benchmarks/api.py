@@ -1,0 +1,216 @@
+"""Load test of the retrieval API against a real server, beside the same searches in-process.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.api [--data DIR] [--seconds 8]
+
+Fills a collection with the 100,000 real all-MiniLM-L6-v2 passages of ../shared/datasets
+through the library (index "hnsw", default seal size; reused when `--data` already holds
+it), then runs text and vector searches (k=10) at 1, 8 and 32 concurrent clients:
+in-process on the library (threads calling `Collection.search`, the model embedding the
+text), then over HTTP against `sleuth serve` on 127.0.0.1 (threads with one keep-alive
+httpx client each). Every level is bounded in requests and seconds. Prints p50/p95/p99
+latency and requests/s per level, and the recall@10 the server's vector search reached.
+Client threads share the machine with the server, as they would on one box.
+"""
+
+import argparse
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from ingest.embedding import DEFAULT_MODEL, shared_embedder
+from ingest.store import DIM_KEY, MODEL_KEY
+from vectorstore import Database
+
+from .datasets import DATASETS, load_ann_dev
+
+COLLECTION, K = "bench", 10
+CLIENTS = (1, 8, 32)
+MAX_REQUESTS = {"vector": 4000, "text": 1000}
+BATCH = 5000
+
+Call = Callable[[int], None]
+"""One search: the argument picks the query."""
+
+
+@dataclass(frozen=True)
+class Result:
+    where: str
+    kind: str
+    clients: int
+    latencies: np.ndarray  # seconds
+    seconds: float
+
+    def row(self) -> str:
+        p50, p95, p99 = np.percentile(self.latencies * 1000, [50, 95, 99])
+        rate = len(self.latencies) / self.seconds
+        return (f"{self.where:<10} {self.kind:<6} {self.clients:>7} {len(self.latencies):>6} "
+                f"{p50:>8.2f} {p95:>8.2f} {p99:>8.2f} {rate:>8.1f}")
+
+
+HEADER = (f"{'where':<10} {'search':<6} {'clients':>7} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8} {'req/s':>8}")
+
+
+def build(data_dir: Path, base: np.ndarray, passages: list[str]) -> None:
+    """Write the collection through the library unless it is already there, then seal."""
+    with Database(data_dir) as db:
+        if COLLECTION in db and db.get_collection(COLLECTION).count() == len(base):
+            return
+        if COLLECTION in db:
+            db.drop_collection(COLLECTION)
+        col = db.create_collection(COLLECTION, dim=base.shape[1], index="hnsw",
+                                   metadata={MODEL_KEY: DEFAULT_MODEL, DIM_KEY: base.shape[1]})
+        started = time.perf_counter()
+        for lo in range(0, len(base), BATCH):
+            hi = min(lo + BATCH, len(base))
+            col.upsert([f"p{i}" for i in range(lo, hi)], base[lo:hi],
+                       [{"text": passages[i], "doc_id": f"d{i // 20}", "chunk_index": i % 20,
+                         "source": f"corpus/{i // 20}.txt"} for i in range(lo, hi)])
+        col.flush()
+        print(f"built {len(base)} chunks in {time.perf_counter() - started:.0f}s: "
+              f"{col.stats()}", flush=True)
+
+
+def run(calls: Callable[[], Call], clients: int, limit: int, seconds: float) -> tuple:
+    """`clients` threads, each with its own `calls()`, until `limit` requests or `seconds`."""
+    counter = itertools.count()
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    deadline = time.perf_counter() + seconds
+
+    def worker(out: list[float]) -> None:
+        call = calls()
+        while (i := next(counter)) < limit and time.perf_counter() < deadline:
+            started = time.perf_counter()
+            call(i)
+            out.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=worker, args=(out,)) for out in latencies]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return np.array([x for out in latencies for x in out]), time.perf_counter() - started
+
+
+def measure(where: str, kinds: dict[str, Callable[[], Call]], seconds: float) -> list[Result]:
+    results = []
+    for kind, calls in kinds.items():
+        run(calls, 2, 20, seconds)  # warm-up: numba, torch and connections
+        for clients in CLIENTS:
+            latencies, wall = run(calls, clients, MAX_REQUESTS[kind], seconds)
+            results.append(Result(where, kind, clients, latencies, wall))
+            print(results[-1].row(), flush=True)
+    return results
+
+
+def in_process(data_dir: Path, queries: np.ndarray, texts: list[str], seconds: float) -> list:
+    embedder = shared_embedder()
+    with Database(data_dir) as db:
+        col = db.get_collection(COLLECTION)
+
+        def vector() -> Call:
+            return lambda i: col.search(queries[i % len(queries)], k=K)
+
+        def text() -> Call:
+            return lambda i: col.search(embedder.embed_query(texts[i % len(texts)]), k=K)
+
+        return measure("in-process", {"vector": vector, "text": text}, seconds)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+    """`sleuth serve` on 127.0.0.1:`port`, ready (bounded wait), logs discarded."""
+    sleuth = Path(sys.executable).with_name("sleuth")
+    process = subprocess.Popen(
+        [str(sleuth), "serve", "--host", "127.0.0.1", "--port", str(port), "--data",
+         str(data_dir)],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise TimeoutError("server not ready within 180s")
+
+
+def over_http(port: int, queries: np.ndarray, texts: list[str], seconds: float) -> list:
+    url = f"http://127.0.0.1:{port}/v1/collections/{COLLECTION}/search"
+    bodies = [{"vector": q.tolist(), "k": K} for q in queries]
+
+    def vector() -> Call:
+        http = httpx.Client(timeout=30)
+        return lambda i: http.post(url, json=bodies[i % len(bodies)]).raise_for_status()
+
+    def text() -> Call:
+        http = httpx.Client(timeout=30)
+        return lambda i: http.post(
+            url, json={"query": texts[i % len(texts)], "k": K}).raise_for_status()
+
+    return measure("http", {"vector": vector, "text": text}, seconds)
+
+
+def http_recall(port: int, queries: np.ndarray, gt: np.ndarray, n: int = 200) -> float:
+    url = f"http://127.0.0.1:{port}/v1/collections/{COLLECTION}/search"
+    found = 0
+    with httpx.Client(timeout=30) as http:
+        for q, truth in zip(queries[:n], gt[:n], strict=True):
+            hits = http.post(url, json={"vector": q.tolist(), "k": K}).json()["hits"]
+            ids = {int(h["id"][1:]) for h in hits}
+            found += len(ids & set(truth[:K].tolist()))
+    return found / (n * K)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="Data directory (kept; reused if filled).")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Longest run per level.")
+    args = parser.parse_args()
+    data = load_ann_dev()
+    lines = (DATASETS / "ann_dev_passages.txt").read_text(encoding="utf-8").splitlines()
+    passages, texts = lines[: len(data.base)], lines[len(data.base):]
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = args.data or Path(scratch) / "data"
+        build(data_dir, data.base, passages)
+        print(HEADER, flush=True)
+        results = in_process(data_dir, data.queries, texts, args.seconds)
+        port = free_port()
+        server = start_server(data_dir, port)
+        try:
+            results += over_http(port, data.queries, texts, args.seconds)
+            recall = http_recall(port, data.queries, data.gt)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+    print(f"\nk={K}, {len(data.base)} chunks, index hnsw (ef_search 64); "
+          f"HTTP vector search recall@10 = {recall:.3f}\n")
+    print(HEADER)
+    for result in results:
+        print(result.row())
+
+
+if __name__ == "__main__":
+    main()
