@@ -18,7 +18,7 @@ import numpy as np
 
 from .arrayfile import read_array, write_array
 from .config import HnswConfig
-from .errors import CorruptFile, DimensionMismatch
+from .errors import CorruptFile, DimensionMismatch, InvalidInput
 from .kernels.hnsw import search_batch
 from .kernels.hnsw_build import insert_search, link_reverse, reverse_pairs
 from .kernels.scan import scan_rows_topk
@@ -123,12 +123,17 @@ class HnswIndex:
             raise DimensionMismatch(f"queries must have shape (nq, {self.vectors.shape[1]}), "
                                     f"got {queries.shape}")
         nq, n = queries.shape[0], len(self)
+        if allowed is not None and allowed.shape != (n,):
+            raise InvalidInput(f"allowed mask must have shape ({n},), got {allowed.shape}")
+        ef = params.get("ef", self.config.ef_search)
+        if not isinstance(ef, int | np.integer) or isinstance(ef, bool) or ef <= 0:
+            raise InvalidInput(f"hnsw search param ef must be a positive integer, got {ef!r}")
+        ef = max(int(ef), k)
         rows = np.full((nq, k), -1, dtype=np.int64)
         dist = np.full((nq, k), np.inf, dtype=np.float32)
         n_allowed = n if allowed is None else int(np.count_nonzero(allowed))
         if min(n_allowed, k, nq) == 0:
             return rows, dist
-        ef = max(int(params.get("ef", self.config.ef_search)), k)
         if allowed is not None and use_exact_scan(n, n_allowed, ef):
             self._exact(queries, k, np.arange(nq), np.flatnonzero(allowed), rows, dist)
             return rows, dist

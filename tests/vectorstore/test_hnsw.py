@@ -4,12 +4,13 @@ all-MiniLM-L6-v2 embeddings (a 20k-row slice of ../shared/datasets)."""
 import threading
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
 from vectorstore.arrayfile import write_array
 from vectorstore.config import HnswConfig
-from vectorstore.errors import CorruptFile, DimensionMismatch
+from vectorstore.errors import CorruptFile, DimensionMismatch, InvalidInput
 from vectorstore.flat import exact_search
 from vectorstore.hnsw import FILES, HnswIndex, use_exact_scan
 from vectorstore.metrics import METRICS, Metric
@@ -211,3 +212,25 @@ def test_tiny_segments(n: int) -> None:
 def test_wrong_query_dimension_is_rejected(synthetic: Case) -> None:
     with pytest.raises(DimensionMismatch, match=r"\(nq, 32\)"):
         synthetic.index.search(np.zeros((1, 31), np.float32), K, None, {})
+
+
+@pytest.mark.parametrize("params", [{"ef": 0}, {"ef": "wide"}, {"ef": True}])
+def test_bad_ef_is_rejected(synthetic: Case, params: dict) -> None:
+    with pytest.raises(InvalidInput, match="ef"):
+        synthetic.index.search(synthetic.queries, K, None, params)
+
+
+def test_mask_of_the_wrong_length_is_rejected(synthetic: Case) -> None:
+    with pytest.raises(InvalidInput, match="allowed"):
+        synthetic.index.search(synthetic.queries, K, np.ones(3, np.uint8), {})
+
+
+def test_build_is_deterministic_whatever_the_thread_count() -> None:
+    vectors = METRICS["cosine"].prepare(clustered(3000, 16, seed=9))
+    graphs = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        graphs.append(HnswIndex.build(vectors, METRICS["cosine"], HnswConfig(M=8)).graph)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for name in FILES:
+        np.testing.assert_array_equal(graphs[0][name], graphs[1][name])
