@@ -70,16 +70,17 @@ IndexConfig = FlatConfig | HnswConfig | IvfPqConfig
 
 
 def parse_index_config(spec: str | dict[str, Any] | IndexConfig | None) -> IndexConfig:
-    """Accept "hnsw", {"type": "hnsw", "M": 32}, a config object, or None (flat)."""
+    """Accept "hnsw", {"type": "hnsw", "M": 32}, a config object, or None (HNSW, the
+    default index of sealed segments)."""
     if spec is None:
-        return FlatConfig()
+        return HnswConfig()
     if isinstance(spec, FlatConfig | HnswConfig | IvfPqConfig):
         return spec
     if isinstance(spec, str):
         spec = {"type": spec}
     if not isinstance(spec, dict):
         raise InvalidConfig(f"index must be a string or an object, got {type(spec).__name__}")
-    kind = spec.get("type", "flat")
+    kind = spec.get("type", "hnsw")
     if kind not in INDEX_CONFIGS:
         raise InvalidConfig(f"unknown index type {kind!r}; known: {sorted(INDEX_CONFIGS)}")
     return _from_dict(INDEX_CONFIGS[kind], dict(spec, type=kind), f"{kind} index")
@@ -90,7 +91,7 @@ class CollectionConfig:
     name: str
     dim: int
     metric: str = "cosine"
-    index: IndexConfig = FlatConfig()
+    index: IndexConfig = HnswConfig()
     seal_rows: int = 20_000
     wal_file_bytes: int = 64 << 20
 

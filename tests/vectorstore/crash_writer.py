@@ -27,7 +27,7 @@ def operation(run: int, n: int) -> tuple[str, list[str], np.ndarray | None, list
 def main(path: str, run: int) -> None:
     db = Database(path)
     col = db.get_collection("c") if "c" in db else \
-        db.create_collection("c", dim=DIM, metric="cosine", seal_rows=300)
+        db.create_collection("c", dim=DIM, metric="cosine", index="flat", seal_rows=300)
     n = 0
     while True:
         kind, ids, vectors, payloads = operation(run, n)

@@ -26,10 +26,15 @@ class StoreMachine(RuleBasedStateMachine):
         self.db = Database(self.path)
         self.records: dict[str, tuple[np.ndarray, dict]] = {}
 
-    @initialize(metric=st.sampled_from(["cosine", "dot", "l2"]), seal_rows=st.integers(3, 40))
-    def create(self, metric: str, seal_rows: int) -> None:
+    @initialize(metric=st.sampled_from(["cosine", "dot", "l2"]), seal_rows=st.integers(3, 40),
+                index=st.sampled_from(["flat", "hnsw", "ivf_pq"]))
+    def create(self, metric: str, seal_rows: int, index: str) -> None:
+        """Segments this small are searched exactly by every index type (HNSW and IVF-PQ
+        plan an exact scan below their size thresholds), so results must equal the
+        oracle's whatever the index."""
         self.metric = metric
-        self.col = self.db.create_collection("c", dim=DIM, metric=metric, seal_rows=seal_rows)
+        self.col = self.db.create_collection("c", dim=DIM, metric=metric, index=index,
+                                             seal_rows=seal_rows)
 
     @rule(ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=12, unique=True),
           seed=st.integers(0, 2**32 - 1), data=st.data())
