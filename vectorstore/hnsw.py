@@ -50,8 +50,9 @@ def use_exact_scan(n: int, n_allowed: int, ef: int) -> bool:
 
 class _VisitedPool:
     """Visited-marker blocks for concurrent searches, as hnswlib's VisitedListPool: a
-    search takes a (threads, n) uint16 block and its (threads,) tags under a lock and
-    gives it back, so no scratch is shared between queries running at once."""
+    search takes a (max threads, n) uint16 block and its tags under a lock and gives it
+    back, so no scratch is shared between queries running at once. Rows a search never
+    uses are never touched, so they cost no memory."""
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -59,12 +60,11 @@ class _VisitedPool:
         self.lock = threading.Lock()
 
     @contextmanager
-    def take(self, rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def take(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         with self.lock:
-            block = next((b for b in self.free if b[0].shape[0] >= rows), None)
-            if block is not None:
-                self.free.remove(block)
+            block = self.free.pop() if self.free else None
         if block is None:
+            rows = numba.config.NUMBA_NUM_THREADS
             block = (np.zeros((rows, self.n), np.uint16), np.zeros(rows, np.int64))
         try:
             yield block
@@ -91,7 +91,7 @@ class HnswIndex:
         self.config = config
         self.graph = graph
         meta = graph["meta"]
-        self.M, self.entry, self.top = int(meta[2]), int(meta[3]), int(meta[4])
+        self.entry, self.top = int(meta[3]), int(meta[4])
         self.arrays = {name: _readonly(graph[name]) for name in FILES[:3]}
         self.visited = _VisitedPool(self.vectors.shape[0])
 
@@ -134,6 +134,8 @@ class HnswIndex:
         n_allowed = n if allowed is None else int(np.count_nonzero(allowed))
         if min(n_allowed, k, nq) == 0:
             return rows, dist
+        if n_allowed == n:
+            allowed = None
         if allowed is not None and use_exact_scan(n, n_allowed, ef):
             self._exact(queries, k, np.arange(nq), np.flatnonzero(allowed), rows, dist)
             return rows, dist
@@ -149,7 +151,7 @@ class HnswIndex:
         mask = _readonly(np.ascontiguousarray(
             np.zeros(0) if allowed is None else allowed, dtype=np.uint8))
         chunks = min(numba.get_num_threads(), queries.shape[0])
-        with self.visited.take(chunks) as (visited, tags):
+        with self.visited.take() as (visited, tags):
             search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
                          self.arrays["upper"], self.arrays["upper_start"], self.entry,
                          self.top, ef, mask, allowed is not None, visited, tags, chunks,
