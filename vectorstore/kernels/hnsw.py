@@ -122,9 +122,10 @@ def beam_search(vectors, query, metric, links0, upper, upper_start, layer,
 
 @njit(cache=True, nogil=True, inline="always")
 def _allowed_near(links0, node, mask, visited_row, tag, found, limit):
-    """Unvisited allowed nodes around `node` on layer 0: its allowed neighbours, then
-    allowed neighbours of its non-allowed neighbours (walking through nodes the filter
-    rejects), at most `limit`. Marks them visited; returns how many were written."""
+    """Unvisited allowed nodes around `node` on layer 0, at most `limit`: its allowed
+    neighbours, then up to HOP_CAP allowed neighbours of each of its non-allowed
+    neighbours (walking through nodes the filter rejects, spread over all directions).
+    Writes them to `found`, marks them visited and returns how many."""
     row = links0[node]
     m = 0
     for j in range(1, row[0] + 1):
