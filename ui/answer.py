@@ -1,7 +1,7 @@
 """A short extractive answer: the sentences of the top passages that best match the question.
 
-No model involved: sentences are scored by how many of the question's key terms they hold
-(relative to their length, with a small bonus for a higher-ranked passage); those with
+No model involved: sentences are ranked by how many of the question's key terms they hold,
+then by how dense those are (with a small bonus for a higher-ranked passage); those with
 less than half the best sentence's matching terms are dropped, and so are near-duplicates from
 overlapping chunks are dropped, and each kept sentence carries the number of its passage,
 which the page turns into a citation link.
@@ -52,8 +52,8 @@ def sentences(text: str) -> list[str]:
 def extractive_answer(question: str, passages: list[str]) -> list[Sentence]:
     """Up to MAX_SENTENCES sentences answering `question`, best first, each with its source.
 
-    Falls back to the opening sentence of the best passage when no sentence shares a word
-    with the question; empty only when there are no passages.
+    Empty when no sentence shares a key term with the question: the passages may still be
+    the nearest in meaning, but none of their sentences can be quoted as the answer.
     """
     wanted = key_terms(question)
     candidates: list[tuple[int, float, int, Sentence]] = []
@@ -65,16 +65,13 @@ def extractive_answer(question: str, passages: list[str]) -> list[Sentence]:
                 score = overlap / math.sqrt(len(found) + 1) - 0.05 * rank
                 candidates.append((overlap, score, -order, Sentence(text, rank + 1)))
     best = max((c[0] for c in candidates), default=0)
-    strong = sorted((c for c in candidates if 2 * c[0] >= best), key=lambda c: c[1:3], reverse=True)
+    strong = sorted((c for c in candidates if 2 * c[0] >= best), key=lambda c: c[:3], reverse=True)
     chosen: list[Sentence] = []
     for *_, sentence in strong:
         if not any(_same(sentence.text, c.text) for c in chosen):
             chosen.append(sentence)
         if len(chosen) == MAX_SENTENCES:
             break
-    if not chosen and passages:
-        opening = sentences(passages[0])
-        chosen = [Sentence(opening[0], 1)] if opening else []
     return chosen
 
 

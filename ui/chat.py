@@ -60,6 +60,8 @@ def ask(
         turn.notice = "No passage matches" + (" these filters." if where else " yet.")
         return turn
     turn.answer = extractive_answer(question, [h.text or "" for h in turn.hits])
+    if not turn.answer:
+        turn.notice = "No sentence below uses the question's words; these are the nearest passages."
     if endpoint is not None:
         try:
             turn.generated = generate(endpoint, question, turn.hits)

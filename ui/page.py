@@ -74,9 +74,10 @@ with st.sidebar:
     sources = st.multiselect("Document", list(available.sources), key="sources")
     days = None
     if available.first_day and available.last_day:
-        picked = st.date_input(
-            "Modified between", (available.first_day, available.last_day),
-            min_value=available.first_day, max_value=available.last_day, key="days",
+        bounds = (available.first_day, available.last_day)
+        picked = st.date_input(  # keyed by its bounds: a new document's date resets the range
+            "Modified between", bounds, min_value=bounds[0], max_value=bounds[1],
+            key=f"days_{bounds[0]}_{bounds[1]}",
         )
         days = tuple(picked) if isinstance(picked, tuple) and len(picked) == 2 else None
     selection = Selection(
@@ -106,9 +107,9 @@ stats[2].metric("Index", info.index.get("type", "?") if info else "-")
 stats[3].metric("Embedding model", (info.model or "raw vectors").split("/")[-1] if info else "-")
 
 # --- Documents: upload with progress, table, delete ---------------------------------------
+if flash := st.session_state.pop("flash", None):
+    st.success(flash)
 with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documents):
-    if flash := st.session_state.pop("flash", None):
-        st.success(flash)
     upload_round = st.session_state.setdefault("upload_round", 0)
     uploads = st.file_uploader("Add documents", type=list(UPLOAD_TYPES),
                                accept_multiple_files=True, key=f"upload_{upload_round}")

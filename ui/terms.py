@@ -12,7 +12,7 @@ _STOPWORDS = """a about above after all also am an and any are as at be been bef
     between both but by can could did do does doing down during each few for from further
     had has have having he her here hers him his how i if in into is it its itself just
     many may me more most much must my no nor not now of off on once only or other our ours
-    out over own same shall she should so some such than that the their theirs them then
+    out over own per same shall she should so some such than that the their theirs them then
     there these they this those through to too under until up very was we were what when
     where which while who whom why will with would you your yours get gets got give gives
     kind long tell please"""

@@ -80,7 +80,7 @@ def test_statistics_and_filter_choices_come_from_the_collection(api_env):
     assert at.multiselect(key="folders").options == ["handbook", "hr", "runbook"]
     assert at.multiselect(key="file_types").options == ["docx", "html", "markdown", "pdf", "text"]
     assert sorted(at.multiselect(key="sources").options) == sorted(SAMPLES)
-    assert at.date_input(key="days").value == (date(2023, 9, 4), date(2024, 4, 18))
+    assert at.date_input[0].value == (date(2023, 9, 4), date(2024, 4, 18))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_filters_restrict_the_passages(api_env, widget, value, expected):
 
 def test_date_range_filter(api_env):
     at = page()
-    at.date_input(key="days").set_value((date(2023, 9, 4), date(2023, 12, 31)))
+    at.date_input[0].set_value((date(2023, 9, 4), date(2023, 12, 31)))
     at = ask(at.run(), PARENTAL)
     assert all("runbook/oncall-rotation.md" in p for p in passages(at))
 

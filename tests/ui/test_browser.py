@@ -1,0 +1,129 @@
+"""End to end in real headless Chromium: `sleuth ui` against the API, driven by Playwright.
+
+Uses the system's Debian `chromium` (never a downloaded browser). Screenshots of each step
+are saved in the test's temp folder.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.ui.conftest import COLLECTION, free_port, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SLEUTH = str(Path(sys.executable).parent / "sleuth")
+TRAVEL = Path(__file__).parents[2] / "sample_docs" / "hr" / "travel-policy.txt"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")
+expect.set_options(timeout=30_000)
+
+
+@pytest.fixture
+def ui_url(api, tmp_path) -> Iterator[str]:
+    """`sleuth ui` on a free port against the session's API; stopped by SIGINT, like Ctrl-C."""
+    port = free_port()
+    log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115 - closed after the process
+    process = subprocess.Popen(
+        [SLEUTH, "ui", "--api", api.url, "--port", str(port)], stdout=log, stderr=log,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{url}/_stcore/health") or process.poll() is not None, 60)
+        assert process.poll() is None, (tmp_path / "ui.log").read_text()
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def ask(page: Page, question: str, turn: int) -> list[str]:
+    """Ask in the chat box; the texts of the passages of reply number `turn` (0-based)."""
+    box = page.get_by_placeholder("Ask a question about your documents")
+    box.fill(question)
+    box.press("Enter")
+    page.locator(f"#t{turn}-p1").wait_for()
+    return page.locator(f'[id^="t{turn}-p"]').all_inner_texts()
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the sidebar multiselect labelled `label`."""
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).get_by_role(
+        "combobox"
+    ).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def test_upload_ask_filter_in_chromium(api, ui_url, page, tmp_path):
+    page.goto(ui_url)
+    expect(page.get_by_placeholder("Ask a question about your documents")).to_be_enabled()
+    page.get_by_text("Documents in docs (6)").click()
+    expect(page.get_by_text("Add documents")).to_be_visible()
+    page.locator('input[type="file"]').set_input_files(str(TRAVEL))
+    page.get_by_role("button", name="Ingest 1 file(s)").click()
+    expect(page.get_by_text("Ingested 1 file(s) into docs.")).to_be_visible(timeout=60_000)
+    page.screenshot(path=tmp_path / "1-uploaded.png")
+    uploaded = next(d for d in api.client.list_documents(COLLECTION).documents
+                    if d.filename == TRAVEL.name)
+    try:
+        hotel = ask(page, "What is the hotel cap per night in London?", 0)
+        assert "travel-policy.txt" in hotel[0] and "$350" in hotel[0]
+
+        passages = ask(page, "What is the sick leave allowance?", 1)
+        assert "sample_docs/hr/employee-handbook-2024.pdf" in passages[0]
+        assert "page 3" in passages[0]
+        citation = page.locator('a.sleuth-cite[href="#t1-p1"]').first
+        expect(citation).to_be_visible()
+        expect(page.locator("#t1-p1 mark").first).to_be_visible()
+        page.locator("#t1-p1").scroll_into_view_if_needed()
+        page.screenshot(path=tmp_path / "2-answer.png")
+
+        choose(page, "Folder", "sample_docs/runbook")  # named under the uploads' common root
+        filtered = ask(page, "What is the sick leave allowance?", 2)
+        page.locator("#t2-p1").scroll_into_view_if_needed()
+        page.screenshot(path=tmp_path / "3-filtered.png")
+        assert filtered != passages
+        assert all("sample_docs/runbook/" in text for text in filtered)
+        expect(page.get_by_text("with filters")).to_be_visible()
+        expect(page.get_by_text("No sentence below uses the question's words")).to_be_visible()
+    finally:
+        api.client.delete_document(COLLECTION, uploaded.id)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "1-uploaded.png", "2-answer.png", "3-filtered.png"
+    ]
