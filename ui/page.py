@@ -104,7 +104,9 @@ stats = st.columns(4)
 stats[0].metric("Documents", info.documents if info else 0)
 stats[1].metric("Chunks", info.count if info else 0)
 stats[2].metric("Index", info.index.get("type", "?") if info else "-")
-stats[3].metric("Embedding model", (info.model or "raw vectors").split("/")[-1] if info else "-")
+stats[3].metric("Dimension", info.dimension if info else "-")
+if info:
+    st.caption(f"Embedding model {info.model or 'none (raw vectors)'} · {info.metric} similarity")
 
 # --- Documents: upload with progress, table, delete ---------------------------------------
 if flash := st.session_state.pop("flash", None):
