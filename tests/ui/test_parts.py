@@ -1,6 +1,8 @@
 """The page's pure parts: answer, highlighting, filters, modes; and uploads with progress."""
 
+import ast
 from datetime import date
+from pathlib import Path
 
 from app.schemas.documents import DocumentInfo
 from app.schemas.search import Hit
@@ -115,3 +117,19 @@ def test_uploads_are_ingested_with_progress_into_a_new_collection(api):
         assert api.client.get_collection("uploads").documents == 2
     finally:
         api.client.delete_collection("uploads")
+
+
+def test_the_page_reaches_sleuth_only_through_the_http_client():
+    allowed = ("app.client", "app.schemas")
+    for path in (Path(__file__).parents[2] / "ui").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in ("vectorstore", "ingest"), (path.name, name)
+                if name.split(".")[0] == "app":
+                    assert name.startswith(allowed), (path.name, name)
