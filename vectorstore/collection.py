@@ -284,7 +284,7 @@ class Collection:
             snap = self._snapshot
             stats = [SegmentStats(len(seg), local_positions(seg.rowids, snap.dead_rows()).size)
                      for seg in snap.sealed]
-            plan = plan_compaction(stats, self.config.seal_rows, force=force)
+            plan = plan_compaction(stats, self.config.merge_rows, force=force)
             for group in reversed(plan):
                 self._rewrite(snap, group)
 

@@ -1,8 +1,9 @@
 """Compaction planning: pure functions from segment statistics to a merge plan.
 
 A plan is a list of groups of sealed-segment positions; each group is rewritten into one
-new segment holding only its live rows. The I/O that carries a plan out lives in
-`collection.py`; keeping planning pure makes it testable with hand-built numbers.
+new segment holding only its live rows. Fewer, larger segments make searches cheaper
+(one graph walk instead of several), so small segments are merged in the background
+once enough of them pile up. The I/O that carries a plan out lives in `collection.py`.
 """
 
 from dataclasses import dataclass
@@ -18,37 +19,33 @@ class SegmentStats:
         return self.rows - self.dead
 
 
-def plan_compaction(stats: list[SegmentStats], target_rows: int, max_segments: int = 8,
+def plan_compaction(stats: list[SegmentStats], target_rows: int, min_small: int = 4,
                     dead_fraction: float = 0.2, force: bool = False) -> list[list[int]]:
     """Groups of segment positions to rewrite.
 
-    - With `force`, every segment with a dead row is rewritten, and runs of adjacent
-      small segments (live rows below `target_rows` together) are merged.
-    - Otherwise a segment is rewritten when more than `dead_fraction` of it is dead, and
-      adjacent small segments are merged only when there are more than `max_segments`.
+    A segment is small when its live rows are below `target_rows`. Adjacent small
+    segments are merged in runs of at most `target_rows` live rows when at least
+    `min_small` segments are small (or always with `force`). A segment not merged is
+    rewritten alone when more than `dead_fraction` of it is dead (any dead row with
+    `force`).
     """
-    if not stats:
-        return []
-    merge_small = force or len(stats) > max_segments
+    small = [seg.live < target_rows for seg in stats]
+    merge = force or sum(small) >= min_small
     groups: list[list[int]] = []
-    current: list[int] = []
-    current_live = 0
+    run: list[int] = []
+    run_live = 0
     for pos, seg in enumerate(stats):
-        small = merge_small and seg.live < target_rows
-        if small and current_live + seg.live <= target_rows:
-            current.append(pos)
-            current_live += seg.live
+        if merge and small[pos] and run_live + seg.live <= target_rows:
+            run.append(pos)
+            run_live += seg.live
             continue
-        groups.append(current)
-        current, current_live = ([pos], seg.live) if small else ([], 0)
-        if not small:
+        groups.append(run)
+        run, run_live = ([pos], seg.live) if merge and small[pos] else ([], 0)
+        if not (merge and small[pos]):
             groups.append([pos])
-    groups.append(current)
-    threshold = 0 if force else dead_fraction
-    return [g for g in groups if g and (len(g) > 1 or _dirty(stats[g[0]], threshold, force))]
+    groups.append(run)
+    return [g for g in groups if len(g) > 1 or (g and _dirty(stats[g[0]], dead_fraction, force))]
 
 
-def _dirty(seg: SegmentStats, threshold: float, force: bool) -> bool:
-    if seg.dead == 0:
-        return False
-    return force or seg.dead > threshold * seg.rows
+def _dirty(seg: SegmentStats, dead_fraction: float, force: bool) -> bool:
+    return seg.dead > 0 and (force or seg.dead > dead_fraction * seg.rows)

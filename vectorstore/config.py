@@ -93,11 +93,13 @@ class CollectionConfig:
     metric: str = "cosine"
     index: IndexConfig = HnswConfig()
     seal_rows: int = 20_000
+    merge_rows: int = 100_000
     wal_file_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         _positive("dim", self.dim, "collection")
         _positive("seal_rows", self.seal_rows, "collection")
+        _positive("merge_rows", self.merge_rows, "collection")
         _positive("wal_file_bytes", self.wal_file_bytes, "collection")
         if self.metric not in METRICS:
             raise InvalidConfig(f"unknown metric {self.metric!r}; known: {sorted(METRICS)}")

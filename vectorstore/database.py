@@ -14,6 +14,7 @@ from .errors import CollectionExists, CollectionNotFound, DatabaseLocked, Invali
 from .fsutil import fsync_dir
 from .payloads import validate_payloads
 
+OPTIONS = ["merge_rows", "seal_rows", "wal_file_bytes"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -68,13 +69,14 @@ class Database:
                           **options: Any) -> Collection:
         """Create a collection; its dimension, metric and index type are fixed for life.
 
-        `options` are further `CollectionConfig` fields (seal_rows, wal_file_bytes).
+        `options` are further `CollectionConfig` fields: seal_rows (rows the growing
+        segment holds before it is sealed), merge_rows (size up to which small sealed
+        segments are merged) and wal_file_bytes (WAL rotation size).
         """
         name = _check_name(name)
-        unknown = sorted(set(options) - {"seal_rows", "wal_file_bytes"})
+        unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise InvalidConfig(f"unknown collection option(s) {unknown}; known: "
-                                "['seal_rows', 'wal_file_bytes']")
+            raise InvalidConfig(f"unknown collection option(s) {unknown}; known: {OPTIONS}")
         config = CollectionConfig(name=name, dim=dim, metric=metric,
                                   index=parse_index_config(index), **options)
         validate_payloads([metadata or {}], 1)
