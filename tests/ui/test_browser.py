@@ -109,7 +109,11 @@ def test_upload_ask_filter_in_chromium(api, ui_url, page, tmp_path):
         assert "sample_docs/hr/employee-handbook-2024.pdf" in passages[0]
         assert "page 3" in passages[0]
         citation = page.locator('a.sleuth-cite[href="#t1-p1"]').first
-        expect(citation).to_be_visible()
+        page.get_by_text("What is the hotel cap per night in London?").scroll_into_view_if_needed()
+        expect(page.locator("#t1-p1")).not_to_be_in_viewport()
+        citation.click()
+        expect(page).to_have_url(f"{ui_url}/#t1-p1")
+        expect(page.locator("#t1-p1")).to_be_in_viewport()
         expect(page.locator("#t1-p1 mark").first).to_be_visible()
         page.locator("#t1-p1").scroll_into_view_if_needed()
         page.screenshot(path=tmp_path / "2-answer.png")
