@@ -16,6 +16,8 @@ from ui import modes
 from ui.answer import Sentence, extractive_answer
 from ui.chat_endpoint import ChatEndpoint, ChatEndpointError, generate
 
+NO_QUOTE = "No sentence below uses the question's words; these are the nearest passages."
+
 
 @dataclass
 class Turn:
@@ -60,11 +62,13 @@ def ask(
         turn.notice = "No passage matches" + (" these filters." if where else " yet.")
         return turn
     turn.answer = extractive_answer(question, [h.text or "" for h in turn.hits])
-    if not turn.answer:
-        turn.notice = "No sentence below uses the question's words; these are the nearest passages."
+    notices = []
     if endpoint is not None:
         try:
             turn.generated = generate(endpoint, question, turn.hits)
         except ChatEndpointError as e:
-            turn.notice = f"The chat endpoint failed, showing the extractive answer: {e}"
+            notices.append(f"The chat endpoint failed: {e}.")
+    if not turn.generated and not turn.answer:
+        notices.append(NO_QUOTE)
+    turn.notice = " ".join(notices) or None
     return turn

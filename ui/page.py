@@ -109,8 +109,9 @@ if info:
     st.caption(f"Embedding model {info.model or 'none (raw vectors)'} · {info.metric} similarity")
 
 # --- Documents: upload with progress, table, delete ---------------------------------------
-if flash := st.session_state.pop("flash", None):
-    st.success(flash)
+if flash := st.session_state.pop("flash", None):  # (level, text) left by the run before
+    level, text = flash
+    (st.warning if level == "warning" else st.success)(text)
 with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documents):
     upload_round = st.session_state.setdefault("upload_round", 0)
     uploads = st.file_uploader("Add documents", type=list(UPLOAD_TYPES),
@@ -128,13 +129,14 @@ with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documen
         except (ApiError, httpx.HTTPError, TimeoutError) as e:
             st.error(f"Upload failed: {e}")
         else:
-            failed = [f"{f.filename}: {f.reason}" for f in job.files if f.status == "failed"]
-            for line in failed:
-                st.error(f"Not ingested: {line}")
+            failed = [f"{f.filename} ({f.reason})" for f in job.files if f.status == "failed"]
+            done = len(job.files) - len(failed)
+            text = f"Ingested {done} file(s) into {name}."
+            if failed:
+                text += f" Not ingested: {'; '.join(failed)}."
+            st.session_state.flash = ("warning" if failed else "success", text)
             st.session_state.upload_round = upload_round + 1
-            if not failed:
-                st.session_state.flash = f"Ingested {len(job.files)} file(s) into {name}."
-                st.rerun()
+            st.rerun()
     if documents:
         st.dataframe(
             [
@@ -160,7 +162,7 @@ with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documen
             except (ApiError, httpx.HTTPError) as e:
                 st.error(f"Delete failed: {e}")
             else:
-                st.session_state.flash = f"Deleted {len(doomed)} document(s)."
+                st.session_state.flash = ("success", f"Deleted {len(doomed)} document(s).")
                 del st.session_state["doomed"]
                 st.rerun()
 
