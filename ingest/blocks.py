@@ -31,15 +31,19 @@ class Block:
 
 @dataclass
 class LoadedDocument:
-    """A file opened by a loader: its type and title up front, its blocks as a stream.
+    """A file opened by a loader: its type, title, author and date up front, blocks as a stream.
 
-    `warnings` fills while `blocks` is consumed (e.g. a PDF page without extractable text).
+    `author` and `date` (ISO `YYYY-MM-DD`) are what the file declares about itself, None
+    when it does not (see `ingest.metadata`). `warnings` fills while `blocks` is consumed
+    (e.g. a PDF page without extractable text).
     """
 
     file_type: str
     title: str
     blocks: Iterator[Block]
     warnings: list[str] = field(default_factory=list)
+    author: str | None = None
+    date: str | None = None
 
 
 def count_paragraph_breaks(text: str) -> int:

@@ -53,6 +53,8 @@ class Chunk:
     doc_id: str
     source: str
     title: str
+    author: str | None
+    date: str | None
     file_type: str
     page: int | None
     heading_path: tuple[str, ...]
@@ -153,6 +155,8 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
                 doc_id=info.doc_id,
                 source=info.source,
                 title=doc.title,
+                author=doc.author,
+                date=doc.date,
                 file_type=doc.file_type,
                 page=block.page,
                 heading_path=block.heading_path,

@@ -1,7 +1,14 @@
-"""DOCX with python-docx: body paragraphs and tables in order, Heading styles as headings."""
+"""DOCX with python-docx: body paragraphs and tables in order, Heading styles as headings.
+
+Title, author and creation date come from the core properties, except the stamp of
+python-docx's own template (author "python-docx", created 2013-12-23 23:15 UTC), which
+every file made from it carries until someone sets them: it describes the template, not
+the document.
+"""
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from zipfile import BadZipFile
 
@@ -14,8 +21,11 @@ from ingest.blocks import LoadedDocument
 from ingest.errors import LoadError
 from ingest.filetype import DOCX
 from ingest.loaders.outline import Heading, outline_blocks
+from ingest.metadata import clean_author, iso_day
 
 _HEADING_STYLE = re.compile(r"Heading (\d)")
+_TEMPLATE_AUTHOR = "python-docx"
+_TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15, tzinfo=UTC)
 
 
 def load_docx(path: Path) -> LoadedDocument:
@@ -24,8 +34,20 @@ def load_docx(path: Path) -> LoadedDocument:
         document = docx.Document(str(path))
     except (BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
         raise LoadError(f"unreadable DOCX: {e or type(e).__name__}") from e
-    title = document.core_properties.title or _first_title(document) or path.stem
-    return LoadedDocument(DOCX, title.strip(), outline_blocks(_outline(document)))
+    props = document.core_properties
+    title = props.title or _first_title(document) or path.stem
+    author = None if props.author == _TEMPLATE_AUTHOR else clean_author(props.author)
+    date = None if _same_instant(props.created, _TEMPLATE_CREATED) else iso_day(props.created)
+    return LoadedDocument(
+        DOCX, title.strip(), outline_blocks(_outline(document)), author=author, date=date
+    )
+
+
+def _same_instant(value: datetime | None, instant: datetime) -> bool:
+    """Whether `value` is `instant` (a time without zone is taken as UTC, as Word writes)."""
+    if value is None:
+        return False
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)) == instant
 
 
 def _first_title(document) -> str | None:

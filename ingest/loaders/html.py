@@ -3,6 +3,7 @@
 Scripts, styles, navigation, forms and page chrome (a header or footer outside the
 article) are dropped; when the page marks its content with `<main>`, only that is read.
 Block elements end paragraphs, `h1`-`h6` open sections, `<pre>` keeps its line breaks.
+Author and date come from `<meta name="author">` and `<meta name="date">`.
 """
 
 import re
@@ -15,6 +16,7 @@ from ingest.blocks import LoadedDocument
 from ingest.filetype import HTML
 from ingest.loaders.outline import Heading, outline_blocks
 from ingest.loaders.text import open_text
+from ingest.metadata import clean_author, iso_day
 
 _NOISE = (
     "script, style, noscript, template, svg, canvas, iframe, nav, aside, form, button, "
@@ -37,8 +39,21 @@ def load_html(path: Path) -> LoadedDocument:
         tree = LexborHTMLParser(f.read())
     title_node = tree.css_first("title")
     title = _SPACES.sub(" ", title_node.text()).strip() if title_node else ""
+    meta = _meta(tree)
     root = _content_root(tree)
-    return LoadedDocument(HTML, title or path.stem, outline_blocks(_outline(root)))
+    return LoadedDocument(
+        HTML, title or path.stem, outline_blocks(_outline(root)),
+        author=clean_author(meta.get("author")), date=iso_day(meta.get("date")),
+    )
+
+
+def _meta(tree: LexborHTMLParser) -> dict[str, str]:
+    """The page's `<meta name=... content=...>` pairs, names lower-cased, the first kept."""
+    found: dict[str, str] = {}
+    for node in tree.css("meta[name][content]"):
+        found.setdefault((node.attributes.get("name") or "").strip().lower(),
+                         node.attributes.get("content") or "")
+    return found
 
 
 def _content_root(tree: LexborHTMLParser) -> LexborNode | None:

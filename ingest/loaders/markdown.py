@@ -2,7 +2,8 @@
 
 The document text is the decoded file itself; each section's body (the lines between two
 headings, code fences included) becomes blocks carrying the heading path above it.
-Headings inside fenced code are text, and YAML front matter is skipped (its `title` used).
+Headings inside fenced code are text, and YAML front matter is skipped (its top-level
+`title`, `author` and `date` used).
 """
 
 import itertools
@@ -14,11 +15,12 @@ from ingest.blocks import Block, LoadedDocument, bounded_blocks
 from ingest.filetype import MARKDOWN
 from ingest.loaders.outline import Heading, HeadingPath
 from ingest.loaders.text import open_text
+from ingest.metadata import clean_author, iso_day
 
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\n?$")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*\n?$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_FRONT_MATTER_TITLE = re.compile(r"title:\s*['\"]?(.*?)['\"]?\s*$")
+_FRONT_MATTER_FIELD = re.compile(r"(\w+):\s*['\"]?(.*?)['\"]?\s*$")
 _TITLE_LOOKAHEAD = 200
 
 
@@ -26,19 +28,30 @@ def load_markdown(path: Path) -> LoadedDocument:
     """Title from front matter, else the first `#` heading near the top, else the file name."""
     f = open_text(path)
     head = list(itertools.islice(f, _TITLE_LOOKAHEAD))
-    title = _title(head) or path.stem
-    return LoadedDocument(MARKDOWN, title, _blocks(f, itertools.chain(head, f)))
+    fields, rest = _front_matter_fields(head)
+    title = (fields["title"] or None) if "title" in fields else _first_h1(rest)
+    return LoadedDocument(
+        MARKDOWN, title or path.stem, _blocks(f, itertools.chain(head, f)),
+        author=clean_author(fields.get("author")), date=iso_day(fields.get("date")),
+    )
 
 
-def _title(lines: list[str]) -> str | None:
-    in_front_matter = bool(lines) and lines[0].strip() == "---"
-    for line in lines[1:] if in_front_matter else lines:
-        if in_front_matter:
-            if line.strip() in ("---", "..."):
-                in_front_matter = False
-            elif m := _FRONT_MATTER_TITLE.match(line):
-                return m.group(1) or None
-            continue
+def _front_matter_fields(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The top-level `key: value` lines of the front matter (the first of each key kept),
+    and the lines after it (all of `lines` when there is no front matter)."""
+    if not lines or lines[0].strip() != "---":
+        return {}, lines
+    fields: dict[str, str] = {}
+    for n, line in enumerate(lines[1:], start=1):
+        if line.strip() in ("---", "..."):
+            return fields, lines[n + 1 :]
+        if m := _FRONT_MATTER_FIELD.match(line):
+            fields.setdefault(m.group(1), m.group(2))
+    return fields, []
+
+
+def _first_h1(lines: list[str]) -> str | None:
+    for line in lines:
         m = _ATX.match(line)
         if m and len(m.group(1)) == 1 and m.group(2):
             return m.group(2).strip()

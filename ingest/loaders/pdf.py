@@ -1,17 +1,25 @@
-"""PDF with pypdf: one section per page, page numbers kept, pages without text reported."""
+"""PDF with pypdf: one section per page, page numbers kept, pages without text reported.
+
+Title, author and creation date come from the document information dictionary.
+"""
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pypdf import PasswordType, PdfReader
+from pypdf import DocumentInformation, PasswordType, PdfReader
 from pypdf.errors import PyPdfError
 
 from ingest.blocks import Block, LoadedDocument, TextJoiner, bounded_blocks
 from ingest.errors import LoadError
 from ingest.filetype import PDF
+from ingest.metadata import clean_author, day
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+_PDF_DATE = re.compile(r"(?:D:)?\s*(\d{4})(\d{2})(\d{2})")
+"""The day at the start of a PDF date string (`D:YYYYMMDDHHmmSSOHH'mm'`)."""
 
 
 def load_pdf(path: Path) -> LoadedDocument:
@@ -20,12 +28,23 @@ def load_pdf(path: Path) -> LoadedDocument:
         reader = PdfReader(path)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise LoadError("encrypted PDF: a password is needed")
-        title = (reader.metadata.title if reader.metadata else None) or path.stem
+        info = reader.metadata
+        title = (info.title if info else None) or path.stem
+        author, date = (clean_author(info.author), _creation_day(info)) if info else (None, None)
     except (PyPdfError, ValueError, KeyError) as e:
         raise LoadError(f"unreadable PDF: {e or type(e).__name__}") from e
-    doc = LoadedDocument(PDF, str(title).strip() or path.stem, iter(()))
+    doc = LoadedDocument(
+        PDF, str(title).strip() or path.stem, iter(()), author=author, date=date
+    )
     doc.blocks = _blocks(reader, doc.warnings)
     return doc
+
+
+def _creation_day(info: DocumentInformation) -> str | None:
+    """`/CreationDate` as `YYYY-MM-DD`, read from the raw string (pypdf's parse is strict)."""
+    raw = info.creation_date_raw
+    m = _PDF_DATE.match(raw) if isinstance(raw, str) else None
+    return day(*map(int, m.groups())) if m else None
 
 
 def _blocks(reader: PdfReader, warnings: list[str]) -> Iterator[Block]:

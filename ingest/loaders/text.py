@@ -1,6 +1,12 @@
-"""Plain text: decoded as UTF-8 when it is, else as the encoding charset-normalizer finds."""
+"""Plain text: decoded as UTF-8 when it is, else as the encoding charset-normalizer finds.
+
+A memo-style header (`Author: ...` and `Date: ...` lines in the first paragraph, as under
+an underlined title) gives the document's author and date; the text itself is unchanged.
+"""
 
 import codecs
+import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -10,10 +16,13 @@ import charset_normalizer
 from ingest.blocks import Block, LoadedDocument, bounded_blocks
 from ingest.errors import LoadError
 from ingest.filetype import TEXT
+from ingest.metadata import clean_author, iso_day
 
 _READ_BYTES = 1 << 20
 _READ_CHARS = 1 << 18
 _NEAR_TIE = 0.1
+_HEADER_LINES = 8
+_HEADER_FIELD = re.compile(r"(author|date)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 
 
 def detect_encoding(path: Path) -> str:
@@ -62,7 +71,22 @@ def open_text(path: Path) -> TextIO:
 
 def load_text(path: Path) -> LoadedDocument:
     """One section: the whole file, streamed in bounded blocks."""
-    return LoadedDocument(TEXT, path.stem, _blocks(path))
+    header = _header(path)
+    return LoadedDocument(
+        TEXT, path.stem, _blocks(path),
+        author=clean_author(header.get("author")), date=iso_day(header.get("date")),
+    )
+
+
+def _header(path: Path) -> dict[str, str]:
+    """`Author:` and `Date:` values among the first lines, up to the first blank line."""
+    with open_text(path) as f:
+        lines = [line.strip() for line in itertools.islice(f, _HEADER_LINES)]
+    fields: dict[str, str] = {}
+    for line in itertools.takewhile(bool, lines):
+        if m := _HEADER_FIELD.match(line):
+            fields.setdefault(m.group(1).lower(), m.group(2))
+    return fields
 
 
 def _blocks(path: Path) -> Iterator[Block]:

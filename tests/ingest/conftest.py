@@ -1,6 +1,7 @@
 """Fixtures for ingest tests: the real model once per session, builders for real files."""
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import docx
@@ -59,12 +60,20 @@ def docs(tmp_path) -> Path:
 
 
 def write_pdf(
-    path: Path, pages: list[str], *, title: str | None = None, user_password: str | None = None
+    path: Path, pages: list[str], *, title: str | None = None, user_password: str | None = None,
+    author: str | None = None, created: datetime | None = None,
 ) -> Path:
-    """A PDF with one page per item of `pages` (an empty item makes a page with no text)."""
+    """A PDF with one page per item of `pages` (an empty item makes a page with no text).
+
+    fpdf2 always records a creation date: `created`, else the time of writing.
+    """
     pdf = FPDF()
     if title:
         pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    if created:
+        pdf.set_creation_date(created)
     pdf.set_font("Helvetica", size=11)
     for text in pages:
         pdf.add_page()
@@ -80,11 +89,21 @@ def write_pdf(
     return path
 
 
-def write_docx(path: Path, items: list[tuple[str, str]], *, title: str | None = None) -> Path:
-    """A DOCX from (style, text) items: style "Heading N", "Title" or "" for body text."""
+def write_docx(
+    path: Path, items: list[tuple[str, str]], *, title: str | None = None,
+    author: str | None = None, created: datetime | None = None,
+) -> Path:
+    """A DOCX from (style, text) items: style "Heading N", "Title" or "" for body text.
+
+    Properties not given keep python-docx's template values.
+    """
     document = docx.Document()
     if title:
         document.core_properties.title = title
+    if author:
+        document.core_properties.author = author
+    if created:
+        document.core_properties.created = created
     for style, text in items:
         if style.startswith("Heading"):
             document.add_heading(text, level=int(style.split()[1]))
