@@ -22,7 +22,14 @@ def _info(payload: dict[str, Any], chunks: int) -> DocumentInfo:
         chunks=chunks,
         size=payload.get("size"),
         modified=payload.get("mtime"),
+        author=_text(payload.get("author")),
+        date=_text(payload.get("date")),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A string payload field; anything else (raw records may hold any JSON) is absent."""
+    return value if isinstance(value, str) else None
 
 
 def first_chunks(collection: Any, where: dict[str, Any] | None = None) -> dict[str, dict]:

@@ -20,7 +20,8 @@ router = APIRouter(
 
 
 def describe(collection: Collection) -> CollectionInfo:
-    """A collection's configuration, model and sizes."""
+    """A collection's configuration, model, sizes and storage statistics."""
+    stats = collection.stats()
     return CollectionInfo(
         name=collection.name,
         dimension=collection.dim,
@@ -29,6 +30,9 @@ def describe(collection: Collection) -> CollectionInfo:
         model=collection.metadata.get(MODEL_KEY),
         count=collection.count(),
         documents=count_documents(collection),
+        segments=stats["sealed_segments"],
+        growing_rows=stats["growing_rows"],
+        disk_bytes=stats["disk_bytes"],
     )
 
 

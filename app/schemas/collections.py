@@ -58,6 +58,15 @@ class CollectionInfo(BaseModel):
     model: str | None = Field(description="Embedding model that fills it, None for raw vectors.")
     count: int = Field(description="Live chunks (records).")
     documents: int = Field(description="Distinct documents among the chunks.")
+    segments: int = Field(
+        description="Sealed index segments: immutable, on disk, each with its own ANN index."
+    )
+    growing_rows: int = Field(
+        description="Rows written but not yet sealed into a segment (searched exactly)."
+    )
+    disk_bytes: int = Field(
+        description="Bytes on disk: the sealed segments plus the write-ahead log."
+    )
 
 
 class CollectionList(BaseModel):

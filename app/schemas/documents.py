@@ -16,6 +16,11 @@ class DocumentInfo(BaseModel):
     chunks: int
     size: int | None = Field(description="File size in bytes.")
     modified: float | None = Field(description="File modification time (Unix seconds).")
+    author: str | None = Field(None, description="Author the document declares, if any.")
+    date: str | None = Field(
+        None,
+        description="Date the document declares, if any: YYYY-MM-DD when read from a file.",
+    )
 
 
 class DocumentList(BaseModel):

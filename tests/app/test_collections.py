@@ -3,6 +3,8 @@
 import pytest
 
 from app.client import ApiError
+from tests.app.conftest import running
+from vectorstore import Database
 
 
 def test_create_takes_the_model_dimension_and_records_it(client):
@@ -10,6 +12,7 @@ def test_create_takes_the_model_dimension_and_records_it(client):
     assert (info.dimension, info.metric, info.index["type"]) == (384, "cosine", "hnsw")
     assert info.model == "sentence-transformers/all-MiniLM-L6-v2"
     assert (info.count, info.documents) == (0, 0)
+    assert (info.segments, info.growing_rows) == (0, 0)
 
 
 def test_create_with_dimension_metric_and_index_parameters(client):
@@ -30,6 +33,21 @@ def test_list_get_delete(client):
     assert client.get_collection("b").count == 2
     client.delete_collection("a")
     assert [c.name for c in client.list_collections()] == ["b"]
+
+
+def test_statistics_count_sealed_segments_growing_rows_and_bytes(tmp_path, embedder):
+    data = tmp_path / "data"
+    with Database(data) as db:
+        collection = db.create_collection("stats", dim=2, index="flat")
+        collection.upsert(["a", "b", "c"], [[1, 0], [0, 1], [1, 1]])
+        collection.flush()
+        collection.upsert(["d", "e"], [[1, 2], [2, 1]])
+        expected = collection.stats()
+    with running(data) as client:
+        info = client.get_collection("stats")
+        assert client.list_collections() == [info]
+    assert (info.count, info.segments, info.growing_rows) == (5, 1, 2)
+    assert info.disk_bytes == expected["disk_bytes"] > 0
 
 
 def test_existing_name_is_409(client):

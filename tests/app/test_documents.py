@@ -14,7 +14,19 @@ def test_upload_ingests_every_file_in_the_background(ingested):
     assert by_name["cats.md"].title == "Cats"
     assert by_name["bread.html"].file_type == "html"
     assert all(d.chunks >= 1 for d in documents.documents)
+    assert all(d.author is None and d.date is None for d in documents.documents)
     assert ingested.get_collection("docs").documents == 3
+
+
+def test_a_document_lists_the_author_and_date_it_declares(client):
+    client.create_collection("docs")
+    memo = b"---\nauthor: Jonas Weber\ndate: 2024-02-05\n---\n\nBook trains, not flights.\n"
+    job = client.wait_for_job(client.upload("docs", [("memo.md", memo)]).id, timeout=60)
+    (doc,) = client.list_documents("docs").documents
+    assert (doc.author, doc.date) == ("Jonas Weber", "2024-02-05")
+    assert client.get_document("docs", job.files[0].document_id) == doc
+    hit = client.search("docs", "train travel", k=1).hits[0]
+    assert hit.metadata["author"] == "Jonas Weber" and hit.metadata["date"] == "2024-02-05"
 
 
 def test_job_reports_each_file_with_reasons(client):
