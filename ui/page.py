@@ -5,8 +5,6 @@ Start it with `sleuth ui` or `sleuth up`. It talks to the Sleuth API over HTTP o
 The script runs top to bottom: API check, sidebar, statistics, documents, conversation.
 """
 
-from datetime import UTC, datetime
-
 import httpx
 import streamlit as st
 
@@ -16,7 +14,8 @@ from ui.chat import ask
 from ui.chat_endpoint import ChatEndpoint
 from ui.config import load_config
 from ui.documents import UPLOAD_TYPES, all_documents, finished, ingest_uploads
-from ui.filters import Selection, common_root, facets, label, where
+from ui.filters import Selection, common_root, document_day, facets, label, where
+from ui.stats import collection_stats
 
 DEFAULT_COLLECTION = "docs"
 
@@ -76,8 +75,10 @@ with st.sidebar:
     if available.first_day and available.last_day:
         bounds = (available.first_day, available.last_day)
         picked = st.date_input(  # keyed by its bounds: a new document's date resets the range
-            "Modified between", bounds, min_value=bounds[0], max_value=bounds[1],
-            key=f"days_{bounds[0]}_{bounds[1]}",
+            "Dated between" if available.dated else "Modified between", bounds,
+            min_value=bounds[0], max_value=bounds[1], key=f"days_{bounds[0]}_{bounds[1]}",
+            help="The date a document declares (front matter, properties, meta tags), "
+            "else its file's modification date.",
         )
         days = tuple(picked) if isinstance(picked, tuple) and len(picked) == 2 else None
     selection = Selection(
@@ -100,11 +101,9 @@ with st.sidebar:
         st.session_state.turns = []
 
 # --- Collection statistics ---------------------------------------------------------------
-stats = st.columns(4)
-stats[0].metric("Documents", info.documents if info else 0)
-stats[1].metric("Chunks", info.count if info else 0)
-stats[2].metric("Index", info.index.get("type", "?") if info else "-")
-stats[3].metric("Dimension", info.dimension if info else "-")
+stats = collection_stats(info)
+for column, stat in zip(st.columns(len(stats)), stats, strict=True):
+    column.metric(stat.label, stat.value, help=stat.help)
 if info:
     st.caption(f"Embedding model {info.model or 'none (raw vectors)'} · {info.metric} similarity")
 
@@ -145,8 +144,9 @@ with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documen
                     "title": d.title,
                     "type": d.file_type,
                     "chunks": d.chunks,
+                    "author": d.author,
                     "KB": round((d.size or 0) / 1024, 1),
-                    "modified": datetime.fromtimestamp(d.modified or 0, UTC).date(),
+                    "date": document_day(d),
                 }
                 for d in documents
             ],

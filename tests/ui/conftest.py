@@ -1,8 +1,9 @@
 """A real Sleuth API for the UI tests: a few sample documents, served on a free loopback port.
 
-The documents are rendered afresh from `sample_docs` sources into the session's temp folder
-(so their modification times are the documents' dates), ingested with the library, and
-then served by uvicorn in a thread of this process until the session ends.
+The documents are rendered afresh from `sample_docs` sources into the session's temp folder,
+modified "now" as on a fresh clone (so the page's dates can only come from the dates the
+documents declare), ingested with the library, and then served by uvicorn in a thread of
+this process until the session ends.
 """
 
 import os
@@ -59,7 +60,7 @@ class Api:
 def _ingest_samples(root: Path, data: Path) -> None:
     for doc in DOCUMENTS:
         if doc.path in SAMPLES:
-            write(doc, root)
+            os.utime(write(doc, root))
     embedder = shared_embedder()
     with Database(data) as db, Ingestor(
         open_collection(db, COLLECTION, embedder), embedder, workers=0

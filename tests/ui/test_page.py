@@ -77,10 +77,13 @@ def test_statistics_and_filter_choices_come_from_the_collection(api_env):
     info = api_env.client.get_collection(COLLECTION)
     assert stats["Documents"] == str(len(SAMPLES)) == str(info.documents)
     assert stats["Chunks"] == str(info.count)
+    assert stats["Segments"] == str(info.segments)
+    assert stats["Disk"].endswith(("KB", "MB")) and info.disk_bytes > 0
     assert at.multiselect(key="folders").options == ["handbook", "hr", "runbook"]
     assert at.multiselect(key="file_types").options == ["docx", "html", "markdown", "pdf", "text"]
     assert sorted(at.multiselect(key="sources").options) == sorted(SAMPLES)
     assert at.date_input[0].value == (date(2023, 9, 4), date(2024, 4, 18))
+    assert at.date_input[0].label == "Dated between"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,9 @@ import ast
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from app.schemas.collections import CollectionInfo
 from app.schemas.documents import DocumentInfo
 from app.schemas.search import Hit
 from ui import modes
@@ -11,6 +14,7 @@ from ui.answer import Sentence, extractive_answer, sentences
 from ui.documents import finished, ingest_uploads
 from ui.filters import Selection, facets, where
 from ui.highlight import highlight
+from ui.stats import Stat, collection_stats, human_size
 
 PDF_PAGE = """Employee Handbook 2024
 Sick leave
@@ -47,10 +51,11 @@ def test_highlight_marks_stems_and_escapes_everything_else():
     )
 
 
-def document(source: str, file_type: str, day: date) -> DocumentInfo:
+def document(source: str, file_type: str, day: date, declared: str | None = None
+             ) -> DocumentInfo:
     mtime = float(date.toordinal(day) - date(1970, 1, 1).toordinal()) * 86400 + 3600
     return DocumentInfo(id=source, source=source, filename=None, title=None,
-                        file_type=file_type, chunks=1, size=1, modified=mtime)
+                        file_type=file_type, chunks=1, size=1, modified=mtime, date=declared)
 
 
 DOCS = [
@@ -88,6 +93,61 @@ def test_a_selection_compiles_to_one_store_filter():
         ]},
         {"mtime": {"$gte": 1672531200.0, "$lt": 1704067200.0}},
     ]}
+
+
+CHECKOUT = date(2025, 6, 1)
+"""A fresh clone: every file modified on the day it was checked out."""
+DATED = [
+    document("/srv/docs/hr/leave.docx", "docx", CHECKOUT, "2024-04-02"),
+    document("/srv/docs/hr/pay.pdf", "pdf", CHECKOUT, "2023-05-01"),
+]
+UNDATED = document("/srv/docs/runbook/db.md", "markdown", date(2024, 1, 29))
+YEAR_2023 = (date(2023, 1, 1), date(2023, 12, 31))
+MTIME_2023 = {"mtime": {"$gte": 1672531200.0, "$lt": 1704067200.0}}
+DATE_2023 = {"date": {"$gte": "2023-01-01", "$lte": "2023-12-31"}}
+
+
+def test_declared_dates_set_the_range_and_the_filter():
+    found = facets(DATED)
+    assert (found.first_day, found.last_day) == (date(2023, 5, 1), date(2024, 4, 2))
+    assert (found.dated, found.undated) == (2, 0)
+    assert where(Selection(days=YEAR_2023), found) == DATE_2023
+
+
+def test_documents_without_a_declared_date_fall_back_to_mtime():
+    found = facets([*DATED, UNDATED, document("/x/odd.md", "markdown", CHECKOUT, "soon")])
+    assert (found.first_day, found.last_day) == (date(2023, 5, 1), CHECKOUT)
+    assert (found.dated, found.undated) == (2, 2)
+    assert where(Selection(days=YEAR_2023), found) == {"$or": [
+        DATE_2023, {"$and": [{"date": {"$exists": False}}, MTIME_2023]},
+    ]}
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"), (1536, "1.5 KB"), (52_000_000, "50 MB"),
+     (3 * 1024**4, "3.0 TB"), (5000 * 1024**4, "5000 TB")],
+)
+def test_human_size(n, shown):
+    assert human_size(n) == shown
+
+
+def collection(**sizes) -> CollectionInfo:
+    return CollectionInfo(name="docs", dimension=384, metric="cosine", index={"type": "hnsw"},
+                          model=None, count=120, documents=6, **sizes)
+
+
+def test_collection_stats_show_segments_and_disk_size():
+    stats = collection_stats(collection(segments=2, growing_rows=0, disk_bytes=1_572_864))
+    assert [(s.label, s.value) for s in stats] == [
+        ("Documents", "6"), ("Chunks", "120"), ("Segments", "2"), ("Disk", "1.5 MB"),
+        ("Index", "hnsw"), ("Dimension", "384"),
+    ]
+    assert stats[2].help == "Sealed index segments."
+    growing = collection_stats(collection(segments=0, growing_rows=120, disk_bytes=9))[2]
+    assert growing == Stat("Segments", "0", "Sealed index segments; 120 newer chunks wait in "
+                           "the growing segment, searched exactly until it is sealed.")
+    assert [s.value for s in collection_stats(None)] == ["0", "0", "0", "-", "-", "-"]
 
 
 def hit(id: str, score: float, text: str, document: str) -> Hit:
