@@ -171,13 +171,12 @@ def adc_scan_list(lut: np.ndarray, base: float, scale: float, index: IvfPqArrays
     ADC distance base + scale * sum_j lut[j, code_j] (+ index.terms[p] when present),
     skipping rows with mask[row] == 0 when use_mask. Returns the allowed rows scanned.
     """
-    codes, terms = index.codes, index.terms
+    codes, terms, rows = index.codes, index.terms, index.rows
     m = codes.shape[1]
     use_terms = terms.shape[0] > 0
     seen = 0
     for p in range(start, stop):
-        row = index.rows[p]
-        if use_mask and mask[row] == 0:
+        if use_mask and mask[rows[p]] == 0:
             continue
         seen += 1
         acc = np.float32(0.0)
@@ -187,7 +186,7 @@ def adc_scan_list(lut: np.ndarray, base: float, scale: float, index: IvfPqArrays
         if use_terms:
             acc += terms[p]
         if acc < heap_dist[0]:
-            heap_push(heap_dist, heap_idx, acc, row)
+            heap_push(heap_dist, heap_idx, acc, rows[p])
     return seen
 
 
