@@ -11,6 +11,7 @@ from vectorstore.arrayfile import read_array, write_array
 from vectorstore.config import IvfPqConfig
 from vectorstore.errors import DimensionMismatch, InvalidInput
 from vectorstore.ivfpq import MIN_TRAIN_ROWS, IvfPqIndex, choose_m, choose_nlist, prefer_exact
+from vectorstore.kernels.kmeans import kmeans, update_centroids
 from vectorstore.metrics import METRIC_IP, METRICS
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -83,6 +84,20 @@ def test_shape_choices_follow_size_and_dimension() -> None:
     assert choose_nlist(50_000, IvfPqConfig(nlist=64)) == 64
     with pytest.raises(InvalidInput, match="divide"):
         choose_m(384, IvfPqConfig(m=7))
+
+
+def test_kmeans_finds_separated_blobs_and_repairs_empty_cells() -> None:
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=np.float32)
+    data = (centers[rng.integers(4, size=400)] + rng.normal(size=(400, 2)) * 0.1)
+    found, labels = kmeans(data.astype(np.float32), 4, 5, 1)
+    assert np.abs(np.sort(found, axis=0) - np.sort(centers, axis=0)).max() < 0.1
+    assert len(set(labels.tolist())) == 4
+    stale = np.array([[5, 5], [100, 100]], dtype=np.float32)
+    labels = np.zeros(400, dtype=np.int64)
+    dists = ((data - stale[0]) ** 2).sum(axis=1).astype(np.float32)
+    assert update_centroids(data.astype(np.float32), labels, dists, stale) == 1
+    assert np.array_equal(stale[1], data[np.argmax(dists)].astype(np.float32))
 
 
 def test_prefer_exact_only_for_selective_filters() -> None:

@@ -106,15 +106,17 @@ def update_centroids(data: np.ndarray, labels: np.ndarray, dists: np.ndarray,
         counts[c] += 1
         for j in range(d):
             sums[c, j] += data[i, j]
-    far = np.argsort(-dists)
     n_empty = 0
+    far = np.zeros(0, dtype=np.int64)
     for c in range(k):
         if counts[c] > 0:
             for j in range(d):
                 centroids[c, j] = sums[c, j] / counts[c]
-        else:
-            centroids[c] = data[far[n_empty]]
-            n_empty += 1
+            continue
+        if n_empty == 0:
+            far = np.argsort(-dists)
+        centroids[c] = data[far[n_empty]]
+        n_empty += 1
     return n_empty
 
 
