@@ -2,9 +2,10 @@
 residuals, for segments whose float32 vectors should stay on disk.
 
 RAM holds the coarse centroids, the PQ codebooks and the lists as CSR (offsets, row ids,
-m-byte codes grouped by cell): about m + 4 bytes per vector (m + 8 for L2). The float32 vectors (the
-segment's memory-mapped file) are read only to re-rank the best k * rerank candidates
-exactly, and by the exact paths below.
+m-byte codes grouped by cell): m + 4 bytes per vector (m + 8 for L2) plus the
+centroids' 16 d / sqrt(n). At 100k x 384-d, m = 48: 75.5 bytes, 1/20 of float32. The
+float32 vectors (the segment's memory-mapped file) are read only to re-rank the best
+k * rerank candidates exactly, and by the exact paths below.
 
 Exact paths, which never touch the codes:
 - a segment with fewer than MIN_TRAIN_ROWS rows is not trained at all: each 256-entry

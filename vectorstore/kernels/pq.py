@@ -5,10 +5,10 @@ x - centroid[c] is replaced by the nearest of 256 sub-centroids in codebook j (J
 Douze & Schmid 2011). Shapes used throughout:
 
     codebooks  float32 (m, dsub, 256), d = m * dsub; sub-centroid s is codebooks[j, :, s]
-    norms      float32 (m, 256)                squared norms of the sub-centroids
+    norms      float32 (m, 256)                squared norms of the sub-centroids (encoding)
     centroids  float32 (nlist, d)              coarse cells
     offsets    int64   (nlist + 1,)            list l holds positions offsets[l]:offsets[l+1]
-    list_rows  int32   (n,)                    segment row of each position
+    rows       int32   (n,)                    segment row of each position
     codes      uint8   (n, m)                  PQ code of each position
     terms      float32 (n,) or (0,)            L2 only: |x^|^2 - |c|^2 of each position
     lut        float32 (m, 256)                per-query lookup table -<q_j, s>
