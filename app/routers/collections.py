@@ -39,7 +39,8 @@ def describe(collection: Collection) -> CollectionInfo:
 @router.post("", status_code=201, responses=error_responses(409, 503))
 def create_collection(body: CollectionCreate, services: ServicesDep) -> CollectionInfo:
     """Create a collection; without `dimension` it takes the server model's and records it."""
-    index = {"type": body.index} if isinstance(body.index, str) else body.index.model_dump()
+    index = {"type": body.index} if isinstance(body.index, str) else \
+        body.index.model_dump(exclude_none=True)
     metadata = {}
     dimension = body.dimension
     if dimension is None:

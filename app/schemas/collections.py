@@ -16,22 +16,24 @@ class FlatIndex(Request):
 
 
 class HnswIndex(Request):
-    """Graph index: fast approximate search, the default."""
+    """Graph index: fast approximate search, the default. Omitted parameters take the
+    store's defaults, which the collection's description reports."""
 
     type: Literal["hnsw"]
-    M: int = Field(16, ge=2, le=128, description="Links per node.")
-    ef_construction: int = Field(200, ge=1, le=2048, description="Build beam width.")
-    ef_search: int = Field(64, ge=1, le=4096, description="Default search beam width.")
+    M: int | None = Field(None, ge=2, le=128, description="Links per node.")
+    ef_construction: int | None = Field(None, ge=1, le=2048, description="Build beam width.")
+    ef_search: int | None = Field(None, ge=1, le=4096, description="Default search beam width.")
 
 
 class IvfPqIndex(Request):
-    """Inverted lists of product-quantised vectors: the smallest index."""
+    """Inverted lists of product-quantised vectors: the smallest index. Omitted
+    parameters take the store's defaults (nlist and m then follow the data)."""
 
     type: Literal["ivf_pq"]
-    nlist: int = Field(0, ge=0, le=65536, description="Lists; 0 chooses from the size.")
-    m: int = Field(0, ge=0, le=512, description="PQ sub-vectors; 0 chooses from the dim.")
-    nprobe: int = Field(16, ge=1, le=65536, description="Lists searched by default.")
-    rerank: int = Field(4, ge=0, le=64, description="Exact re-ranking factor.")
+    nlist: int | None = Field(None, ge=0, le=65536, description="Lists; 0 chooses from the size.")
+    m: int | None = Field(None, ge=0, le=512, description="PQ sub-vectors; 0 chooses from the dim.")
+    nprobe: int | None = Field(None, ge=1, le=65536, description="Lists searched by default.")
+    rerank: int | None = Field(None, ge=0, le=64, description="Exact re-ranking factor.")
 
 
 IndexSpec = Annotated[FlatIndex | HnswIndex | IvfPqIndex, Field(discriminator="type")]
