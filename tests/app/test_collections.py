@@ -1,10 +1,13 @@
 """Collections over HTTP: create, list, get, delete, and their errors."""
 
+from dataclasses import asdict
+
 import pytest
 
 from app.client import ApiError
 from tests.app.conftest import running
 from vectorstore import Database
+from vectorstore.config import HnswConfig, IvfPqConfig
 
 
 def test_create_takes_the_model_dimension_and_records_it(client):
@@ -22,6 +25,13 @@ def test_create_with_dimension_metric_and_index_parameters(client):
     assert (info.dimension, info.metric, info.model) == (3, "l2", None)
     assert (info.index["M"], info.index["ef_search"]) == (8, 32)
     assert client.create_collection("f", index="flat", dimension=2).index == {"type": "flat"}
+
+
+def test_omitted_index_parameters_take_the_store_defaults(client):
+    info = client.create_collection("pq", index={"type": "ivf_pq", "m": 4}, dimension=8)
+    assert info.index == {**asdict(IvfPqConfig()), "m": 4}
+    assert client.create_collection("g", index={"type": "hnsw"}, dimension=8).index == \
+        asdict(HnswConfig())
 
 
 def test_list_get_delete(client):
