@@ -72,12 +72,18 @@ def test_corrupt_earlier_file_is_refused(tmp_path):
         _records(tmp_path)
 
 
-def test_store_with_corrupt_log_refuses_to_open_and_keeps_files(tmp_path):
-    with Database(tmp_path) as db:
+def _store_with_four_writes(path):
+    """A store whose collection "c" holds four single-record writes, all in one log file;
+    returns that file."""
+    with Database(path) as db:
         col = db.create_collection("c", dim=4)
         for i in range(4):
             col.upsert([f"id{i}"], np.ones((1, 4)) * (i + 1))
-    wal = next((tmp_path / "collections/c/wal").glob("*.wal"))
+    return next((path / "collections/c/wal").glob("*.wal"))
+
+
+def test_store_with_corrupt_log_refuses_to_open_and_keeps_files(tmp_path):
+    wal = _store_with_four_writes(tmp_path)
     data = bytearray(wal.read_bytes())
     data[40] ^= 0x01
     wal.write_bytes(bytes(data))
@@ -87,11 +93,7 @@ def test_store_with_corrupt_log_refuses_to_open_and_keeps_files(tmp_path):
 
 
 def test_store_drops_torn_tail_and_keeps_acknowledged(tmp_path):
-    with Database(tmp_path) as db:
-        col = db.create_collection("c", dim=4)
-        for i in range(4):
-            col.upsert([f"id{i}"], np.ones((1, 4)) * (i + 1))
-    wal = next((tmp_path / "collections/c/wal").glob("*.wal"))
+    wal = _store_with_four_writes(tmp_path)
     wal.write_bytes(wal.read_bytes()[:-7])
     with Database(tmp_path) as db:
         col = db.get_collection("c")
