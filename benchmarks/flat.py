@@ -61,7 +61,7 @@ def bench_search(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, n_single
 
     rows = []
     with Database(f"{workdir}/search") as db:
-        col = db.create_collection("flat", dim=base.shape[1], metric="dot",
+        col = db.create_collection("flat", dim=base.shape[1], metric="dot", index="flat",
                                    seal_rows=base.shape[0] + 1)
         for start in range(0, base.shape[0], 10_000):
             stop = min(start + 10_000, base.shape[0])

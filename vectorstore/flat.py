@@ -17,7 +17,7 @@ from .metrics import METRIC_IP, Metric
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
 EMPTY_F32 = np.zeros(0, dtype=np.float32)
 BATCH_MIN = 4
-BLOCK_ROWS = 16_384
+BLOCK_ROWS = 32_768
 SPARSE_FRACTION = 0.05
 
 
@@ -29,11 +29,13 @@ def _matmul_topk(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
     idx = np.full((nq, k), -1, dtype=np.int64)
     q_norms = np.einsum("ij,ij->i", queries, queries) if metric != METRIC_IP else EMPTY_F32
     mask = EMPTY_MASK if allowed is None else allowed
+    scores = np.empty((nq, min(BLOCK_ROWS, vectors.shape[0])), dtype=np.float32)
     for start in range(0, vectors.shape[0], BLOCK_ROWS):
         block = vectors[start:start + BLOCK_ROWS]
         norms = np.einsum("ij,ij->i", block, block) if metric != METRIC_IP else EMPTY_F32
-        push_scores(queries @ block.T, start, metric, norms, q_norms, mask,
-                    allowed is not None, dist, idx)
+        out = scores[:, :block.shape[0]]
+        np.matmul(queries, block.T, out=out)
+        push_scores(out, start, metric, norms, q_norms, mask, allowed is not None, dist, idx)
     sort_heaps(dist, idx)
     return idx, dist
 
