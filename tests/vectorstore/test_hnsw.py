@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from vectorstore.arrayfile import write_array
+from vectorstore.arrayfile import is_mapped, write_array
 from vectorstore.config import HnswConfig
 from vectorstore.errors import CorruptFile, DimensionMismatch, InvalidInput
 from vectorstore.flat import exact_search
@@ -161,7 +161,7 @@ def test_write_open_round_trip_is_bit_for_bit(synthetic: Case, tmp_path: Path) -
     vectors = np.memmap(tmp_path / "vectors.raw", np.float32, "r", shape=vectors.shape)
     opened = HnswIndex.open(tmp_path, vectors, synthetic.metric, HnswConfig())
     for name in FILES:
-        assert isinstance(opened.graph[name], np.memmap)
+        assert is_mapped(opened.graph[name])
         assert opened.graph[name].dtype == synthetic.index.graph[name].dtype
         np.testing.assert_array_equal(opened.graph[name], synthetic.index.graph[name])
     allowed = selective_mask(len(opened), 0.3, seed=7)
