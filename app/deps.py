@@ -15,12 +15,13 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
 
 
-def get_services(request: Request) -> Services:
-    """The services the lifespan opened."""
+async def get_services(request: Request) -> Services:
+    """The services the lifespan opened. The light dependencies are `async` so that a
+    request does not hop through the thread pool once per dependency."""
     return request.app.state.services
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
@@ -29,7 +30,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_collection(
+async def get_collection(
     services: ServicesDep,
     name: Annotated[str, Path(description="Collection name.", max_length=64, examples=["docs"])],
 ) -> Collection:
@@ -40,7 +41,7 @@ def get_collection(
 CollectionDep = Annotated[Collection, Depends(get_collection)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],

@@ -25,6 +25,9 @@ def serve(
     collection: Annotated[
         str | None, typer.Option("--collection", "-c", help="Collection the watched folder feeds.")
     ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (off by default: /metrics counts them).")
+    ] = False,
 ) -> None:
     """Run the retrieval API (Ctrl-C stops); `--watch PATH` keeps a folder in sync too."""
     given = {
@@ -32,4 +35,5 @@ def serve(
         "watch_collection": collection,
     }
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                access_log=access_log)
