@@ -292,11 +292,11 @@ class Collection:
         """Replace the sealed segments at positions `group` by one holding their live
         rows (maintenance lock held)."""
         olds = [snap.sealed[i] for i in group]
-        keep = [np.flatnonzero([row not in snap.dead for row in seg.rowids.tolist()])
-                for seg in olds]
-        dropped = BitMap()
-        for seg, live in zip(olds, keep, strict=True):
-            dropped |= BitMap(seg.rowids.tolist()) - BitMap(seg.rowids[live].tolist())
+        dead = [local_positions(seg.rowids, snap.dead_rows()) for seg in olds]
+        keep = [np.setdiff1d(np.arange(len(seg)), gone)
+                for seg, gone in zip(olds, dead, strict=True)]
+        dropped = BitMap(np.concatenate([seg.rowids[gone] for seg, gone in
+                                         zip(olds, dead, strict=True)]))
         new = None
         if sum(live.size for live in keep):
             name = f"{self._manifest.next_segment:012d}"

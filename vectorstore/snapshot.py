@@ -91,10 +91,3 @@ class Snapshot:
             for i in np.flatnonzero(hit):
                 found[int(order[i])] = (seg, int(pos[i]))
         return [found[i] for i in range(rows.size) if i in found]
-
-    def payload_rows(self) -> Any:
-        """Iterate (rowid, id, payload) of every live row (for rebuilding indexes)."""
-        for seg in self.segments:
-            for local, row in enumerate(seg.rowids.tolist()):
-                if row not in self.dead:
-                    yield row, *seg.record(local)

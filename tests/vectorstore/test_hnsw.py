@@ -8,6 +8,7 @@ import numba
 import numpy as np
 import pytest
 
+from benchmarks.datasets import DATASETS
 from vectorstore.arrayfile import is_mapped, write_array
 from vectorstore.config import HnswConfig
 from vectorstore.errors import CorruptFile, DimensionMismatch, InvalidInput
@@ -15,7 +16,6 @@ from vectorstore.flat import exact_search
 from vectorstore.hnsw import FILES, HnswIndex, use_exact_scan
 from vectorstore.metrics import METRICS, Metric
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 K = 10
 
 
@@ -52,8 +52,6 @@ def synthetic(request: pytest.FixtureRequest) -> Case:
 
 @pytest.fixture(scope="module")
 def real() -> Case:
-    if not (DATASETS / "ann_dev_base.npy").exists():
-        pytest.skip(f"real embeddings not found in {DATASETS}")
     base = np.load(DATASETS / "ann_dev_base.npy", mmap_mode="r")[:20_000]
     queries = np.load(DATASETS / "ann_dev_queries.npy", mmap_mode="r")[:200]
     return Case(np.asarray(base, np.float32), np.asarray(queries, np.float32), METRICS["cosine"])

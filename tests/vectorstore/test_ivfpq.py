@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.datasets import DATASETS
 from vectorstore.arrayfile import read_array, write_array
 from vectorstore.config import IvfPqConfig
 from vectorstore.errors import DimensionMismatch, InvalidInput
@@ -14,7 +15,6 @@ from vectorstore.ivfpq import MIN_TRAIN_ROWS, IvfPqIndex, choose_m, choose_nlist
 from vectorstore.kernels.kmeans import kmeans, update_centroids
 from vectorstore.metrics import METRIC_IP, METRICS
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 K = 10
 
 
@@ -66,8 +66,6 @@ def synthetic() -> dict[str, tuple[IvfPqIndex, np.ndarray, np.ndarray]]:
 @pytest.fixture(scope="module")
 def real() -> tuple[IvfPqIndex, np.ndarray, np.ndarray, np.ndarray]:
     """20,000 real 384-d embeddings, 200 held-out queries and their exact top-10."""
-    if not (DATASETS / "ann_dev_base.npy").exists():
-        pytest.skip(f"real embeddings not found in {DATASETS}")
     metric = METRICS["cosine"]
     base = metric.prepare(np.load(DATASETS / "ann_dev_base.npy", mmap_mode="r")[:20_000])
     queries = metric.prepare(np.load(DATASETS / "ann_dev_queries.npy")[:200])
