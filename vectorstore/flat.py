@@ -13,6 +13,7 @@ import numpy as np
 from .config import FlatConfig
 from .kernels.scan import push_scores, scan_rows_topk, scan_topk, sort_heaps
 from .metrics import METRIC_IP, Metric
+from .parallel import kernel_threads
 
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
 EMPTY_F32 = np.zeros(0, dtype=np.float32)
@@ -70,8 +71,9 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
         return _matmul_topk(vectors, queries, k, metric, allowed)
     mask = EMPTY_MASK if allowed is None else allowed
     blocks = max(1, min(numba.get_num_threads(), n // 4096))
-    out = [scan_topk(vectors, queries[q], k, metric, mask, allowed is not None, blocks)
-           for q in range(nq)]
+    with kernel_threads(blocks):
+        out = [scan_topk(vectors, queries[q], k, metric, mask, allowed is not None, blocks)
+               for q in range(nq)]
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
 
 

@@ -23,6 +23,7 @@ from .kernels.hnsw import search_batch
 from .kernels.hnsw_build import insert_search, link_reverse, reverse_pairs
 from .kernels.scan import scan_rows_topk
 from .metrics import Metric
+from .parallel import kernel_threads
 
 FILES = ("links0", "upper", "upper_start", "levels", "meta")
 FORMAT = 1
@@ -151,7 +152,7 @@ class HnswIndex:
         mask = _readonly(np.ascontiguousarray(
             np.zeros(0) if allowed is None else allowed, dtype=np.uint8))
         chunks = min(numba.get_num_threads(), queries.shape[0])
-        with self.visited.take() as (visited, tags):
+        with self.visited.take() as (visited, tags), kernel_threads(chunks):
             search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
                          self.arrays["upper"], self.arrays["upper_start"], self.entry,
                          self.top, ef, mask, allowed is not None, visited, tags, chunks,

@@ -35,6 +35,7 @@ from .kernels.pq import (
     train_codebooks,
 )
 from .metrics import METRIC_L2, Metric
+from .parallel import kernel_threads
 
 MIN_POINTS_PER_CENTROID = 39
 MIN_TRAIN_ROWS = MIN_POINTS_PER_CENTROID * KSUB  # 9,984
@@ -183,10 +184,12 @@ class IvfPqIndex:
         if self.arrays is None or self._exact_is_cheaper(allowed, nprobe, n_cand):
             return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
         mask = EMPTY_MASK if allowed is None else allowed
-        rows, dist = search_batch(queries, self._coarse(queries), n_cand, self.metric.kernel,
-                                  nprobe, self.arrays, mask, allowed is not None)
-        if rerank_factor:
-            return rerank(self.vectors, queries, rows, k, self.metric.kernel)
+        with kernel_threads(queries.shape[0]):
+            rows, dist = search_batch(queries, self._coarse(queries), n_cand,
+                                      self.metric.kernel, nprobe, self.arrays, mask,
+                                      allowed is not None)
+            if rerank_factor:
+                return rerank(self.vectors, queries, rows, k, self.metric.kernel)
         return rows, dist
 
     def _coarse(self, queries: np.ndarray) -> np.ndarray:

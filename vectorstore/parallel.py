@@ -1,0 +1,24 @@
+"""How many threads the numba parallel kernels called from this thread may use."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
+
+
+@contextmanager
+def kernel_threads(n: int) -> Iterator[None]:
+    """Run the parallel kernels called inside on at most `n` threads.
+
+    A kernel call with a single chunk of work (one query, one scan block) then stays on
+    the calling thread: the OpenMP team is not woken, so its idle workers do not spin on
+    the other cores after every single-query search. A server answering ~1,000 searches/s
+    otherwise kept a second core busy spinning. The limit is numba's per-thread one, so
+    other threads' kernels are unaffected.
+    """
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n, before)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
