@@ -1,4 +1,4 @@
-"""Dependencies shared by the routers: services, settings, the collection, the API key."""
+"""Dependencies shared by the routers: services, the collection, the API key."""
 
 import hmac
 from typing import Annotated
@@ -8,7 +8,6 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from app.errors import Forbidden, Unauthorized
 from app.services import Services
-from app.settings import Settings
 from vectorstore import Collection
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
@@ -21,28 +20,25 @@ async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-async def get_app_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    return request.app.state.settings
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def get_collection(
-    services: ServicesDep,
+    request: Request,
     name: Annotated[str, Path(description="Collection name.", max_length=64, examples=["docs"])],
 ) -> Collection:
-    """The collection named in the path; CollectionNotFound becomes a 404."""
-    return services.db.get_collection(name)
+    """The collection named in the path; CollectionNotFound becomes a 404.
+
+    This and `require_api_key` read the app state from the request rather than through
+    further dependencies: every search solves them, and each level costs microseconds."""
+    return request.app.state.services.db.get_collection(name)
 
 
 CollectionDep = Annotated[Collection, Depends(get_collection)]
 
 
 async def require_api_key(
-    settings: SettingsDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> None:
@@ -50,6 +46,7 @@ async def require_api_key(
 
     Either header carries it; when both are sent, both must hold the key.
     """
+    settings = request.app.state.settings
     if settings.api_key is None:
         return
     given = [k for k in (header, bearer.credentials if bearer is not None else None) if k]

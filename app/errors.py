@@ -109,9 +109,16 @@ async def _handle(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 body without the offending input, which may be huge or not JSON (NaN)."""
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+    """FastAPI's 422 body without the offending input, which may be huge; a malformed
+    body's message says what the parser stopped at."""
+    detail = [{"loc": list(e["loc"]), "msg": _message(e), "type": e["type"]}
+              for e in error.errors()]
     return JSONResponse({"detail": detail}, 422)
+
+
+def _message(error: dict) -> str:
+    reason = error.get("ctx", {}).get("error") if error["type"] == "json_invalid" else None
+    return f"{error['msg']}: {reason}" if isinstance(reason, str) else error["msg"]
 
 
 async def _http(request: Request, error: HTTPException) -> JSONResponse:

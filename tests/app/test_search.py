@@ -108,7 +108,10 @@ def test_non_finite_vector_is_rejected(ingested, http):
         "/v1/collections/docs/search", content=content,
         headers={"content-type": "application/json"},
     )
-    assert response.status_code in (400, 422)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["type"] == "json_invalid" and error["loc"] == ["body", 12]
+    assert error["msg"].startswith("JSON decode error: ")
 
 
 def test_malformed_json_is_422(ingested, http):
