@@ -6,14 +6,16 @@ Fills a collection with the 100,000 real all-MiniLM-L6-v2 passages of ../shared/
 through the library (index "hnsw", default seal size; reused when `--data` already holds
 it), then runs text and vector searches (k=10) at 1, 8 and 32 concurrent clients:
 in-process on the library (threads calling `Collection.search`, the model embedding the
-text), then over HTTP against `sleuth serve` on 127.0.0.1 (threads with one keep-alive
-httpx client each). Every level is bounded in requests and seconds. Prints p50/p95/p99
-latency and requests/s per level, and the recall@10 the server's vector search reached.
-Client threads share the machine with the server, as they would on one box.
+text), then over HTTP against `sleuth serve` on 127.0.0.1 (one `benchmarks.load` process
+per client, each with one keep-alive connection). Every level is bounded in requests and
+seconds. Prints p50/p95/p99 latency and requests/s per level, and the recall@10 the
+server's vector search reached. Clients share the machine's cores with the server, as
+they would on one box.
 """
 
 import argparse
 import itertools
+import json
 import os
 import signal
 import socket
@@ -24,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -42,6 +45,9 @@ BATCH = 5000
 
 Call = Callable[[int], None]
 """One search: the argument picks the query."""
+
+Runner = Callable[[int, int, float], tuple[np.ndarray, float]]
+"""Runs (clients, request limit, seconds) and gives (latencies in seconds, wall seconds)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ def build(data_dir: Path, base: np.ndarray, passages: list[str]) -> None:
               f"{col.stats()}", flush=True)
 
 
-def run(calls: Callable[[], Call], clients: int, limit: int, seconds: float) -> tuple:
+def run_threads(calls: Callable[[], Call], clients: int, limit: int, seconds: float
+                ) -> tuple[np.ndarray, float]:
     """`clients` threads, each with its own `calls()`, until `limit` requests or `seconds`."""
     counter = itertools.count()
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -105,12 +112,43 @@ def run(calls: Callable[[], Call], clients: int, limit: int, seconds: float) -> 
     return np.array([x for out in latencies for x in out]), time.perf_counter() - started
 
 
-def measure(where: str, kinds: dict[str, Callable[[], Call]], seconds: float) -> list[Result]:
+def run_processes(url: str, bodies: Path, clients: int, limit: int, seconds: float
+                  ) -> tuple[np.ndarray, float]:
+    """`clients` load processes POSTing `bodies` to `url`, started together once all are
+    connected, until `limit` requests in all or `seconds`."""
+    share = -(-limit // clients)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.load", url, str(bodies), str(share),
+             str(seconds), str(i * share)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for i in range(clients)
+    ]
+    try:
+        for p in processes:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"load client {p.args} did not connect")
+        started = time.perf_counter()
+        for p in processes:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=seconds + 120)[0] for p in processes]
+        wall = time.perf_counter() - started
+    finally:
+        for p in processes:
+            p.kill()
+    if any(p.returncode for p in processes):
+        raise RuntimeError("a load client failed; see its message above")
+    return np.array([x for out in outputs for x in json.loads(out)]), wall
+
+
+def measure(where: str, kinds: dict[str, Runner], seconds: float) -> list[Result]:
     results = []
-    for kind, calls in kinds.items():
-        run(calls, 2, 20, seconds)  # warm-up: numba, torch and connections
+    for kind, runner in kinds.items():
+        runner(2, 20, seconds)  # warm-up: numba, torch and connections
         for clients in CLIENTS:
-            latencies, wall = run(calls, clients, MAX_REQUESTS[kind], seconds)
+            latencies, wall = runner(clients, MAX_REQUESTS[kind], seconds)
             results.append(Result(where, kind, clients, latencies, wall))
             print(results[-1].row(), flush=True)
     return results
@@ -127,7 +165,8 @@ def in_process(data_dir: Path, queries: np.ndarray, texts: list[str], seconds: f
         def text() -> Call:
             return lambda i: col.search(embedder.embed_query(texts[i % len(texts)]), k=K)
 
-        return measure("in-process", {"vector": vector, "text": text}, seconds)
+        return measure("in-process", {"vector": partial(run_threads, vector),
+                                      "text": partial(run_threads, text)}, seconds)
 
 
 def free_port() -> int:
@@ -157,20 +196,15 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     raise TimeoutError("server not ready within 180s")
 
 
-def over_http(port: int, queries: np.ndarray, texts: list[str], seconds: float) -> list:
+def over_http(port: int, queries: np.ndarray, texts: list[str], seconds: float,
+              scratch: Path) -> list:
     url = f"http://127.0.0.1:{port}/v1/collections/{COLLECTION}/search"
-    bodies = [{"vector": q.tolist(), "k": K} for q in queries]
-
-    def vector() -> Call:
-        http = httpx.Client(timeout=30)
-        return lambda i: http.post(url, json=bodies[i % len(bodies)]).raise_for_status()
-
-    def text() -> Call:
-        http = httpx.Client(timeout=30)
-        return lambda i: http.post(
-            url, json={"query": texts[i % len(texts)], "k": K}).raise_for_status()
-
-    return measure("http", {"vector": vector, "text": text}, seconds)
+    vectors, text = scratch / "vector.jsonl", scratch / "text.jsonl"
+    vectors.write_text("".join(json.dumps({"vector": q.tolist(), "k": K}) + "\n"
+                               for q in queries))
+    text.write_text("".join(json.dumps({"query": t, "k": K}) + "\n" for t in texts))
+    return measure("http", {"vector": partial(run_processes, url, vectors),
+                            "text": partial(run_processes, url, text)}, seconds)
 
 
 def http_recall(port: int, queries: np.ndarray, gt: np.ndarray, n: int = 200) -> float:
@@ -200,7 +234,7 @@ def main() -> None:
         port = free_port()
         server = start_server(data_dir, port)
         try:
-            results += over_http(port, data.queries, texts, args.seconds)
+            results += over_http(port, data.queries, texts, args.seconds, Path(scratch))
             recall = http_recall(port, data.queries, data.gt)
         finally:
             server.send_signal(signal.SIGTERM)
