@@ -44,6 +44,23 @@ def to_hit(hit: StoreHit) -> Hit:
     )
 
 
+QUICK_MAX_K = 100
+
+
+def is_quick(collection: Collection, request: SearchRequest) -> bool:
+    """Whether a search is sure to be cheap: a plain vector query (no filter, default
+    knobs, k <= 100) on an HNSW collection, whose cost grows with log n. A filter may wait
+    on the payload index's lock and pick an exact scan; large k or ef, and the other
+    index types, grow with k or with n."""
+    return (
+        request.query is None
+        and request.where is None
+        and request.params is None
+        and request.k <= QUICK_MAX_K
+        and collection.config.index.type == "hnsw"
+    )
+
+
 def search(
     collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder]
 ) -> SearchResponse:

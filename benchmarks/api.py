@@ -116,14 +116,14 @@ def run_processes(url: str, bodies: Path, clients: int, limit: int, seconds: flo
                   ) -> tuple[np.ndarray, float]:
     """`clients` load processes POSTing `bodies` to `url`, started together once all are
     connected, until `limit` requests in all or `seconds`."""
-    share = -(-limit // clients)
+    shares = [limit // clients + (i < limit % clients) for i in range(clients)]
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.load", url, str(bodies), str(share),
-             str(seconds), str(i * share)],
+             str(seconds), str(sum(shares[:i]))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        for i in range(clients)
+        for i, share in enumerate(shares)
     ]
     try:
         for p in processes:
@@ -138,6 +138,7 @@ def run_processes(url: str, bodies: Path, clients: int, limit: int, seconds: flo
     finally:
         for p in processes:
             p.kill()
+            p.communicate()
     if any(p.returncode for p in processes):
         raise RuntimeError("a load client failed; see its message above")
     return np.array([x for out in outputs for x in json.loads(out)]), wall

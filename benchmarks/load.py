@@ -2,10 +2,10 @@
 
     python -m benchmarks.load URL BODIES LIMIT SECONDS OFFSET
 
-Opens one keep-alive connection to URL, prints "ready", waits for a line on stdin, then
-POSTs the JSON bodies of the file BODIES (one per line, cycling from line OFFSET) until
-LIMIT requests are answered or SECONDS pass, and prints the latencies in seconds as one
-JSON list. Each client is a process of its own, as separate apps would be, with the
+Opens one keep-alive connection to URL, prints "ready", waits for "go" on stdin (and
+leaves if stdin closes first), then POSTs the JSON bodies of the file BODIES (one per
+line, cycling from line OFFSET) until LIMIT requests are answered or SECONDS pass, and
+prints the latencies in seconds as one JSON list. Each client is a process of its own, as separate apps would be, with the
 stdlib's lean `http.client` and bodies encoded beforehand: clients sharing one GIL, or
 spending milliseconds building each request, would measure themselves, not the server.
 """
@@ -26,7 +26,8 @@ def main(url: str, bodies_path: str, limit: str, seconds: str, offset: str) -> N
     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
     connection.connect()
     print("ready", flush=True)
-    sys.stdin.readline()
+    if sys.stdin.readline().strip() != "go":
+        return
     latencies: list[float] = []
     i, deadline = int(offset), time.perf_counter() + float(seconds)
     while len(latencies) < int(limit) and time.perf_counter() < deadline:

@@ -189,7 +189,7 @@ class IvfPqIndex:
                                       self.metric.kernel, nprobe, self.arrays, mask,
                                       allowed is not None)
             if rerank_factor:
-                return rerank(self.vectors, queries, rows, k, self.metric.kernel)
+                rows, dist = rerank(self.vectors, queries, rows, k, self.metric.kernel)
         return rows, dist
 
     def _coarse(self, queries: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ def kernel_threads(n: int) -> Iterator[None]:
 
     A kernel call with a single chunk of work (one query, one scan block) then stays on
     the calling thread: the OpenMP team is not woken, so its idle workers do not spin on
-    the other cores after every single-query search. A server answering ~1,000 searches/s
-    otherwise kept a second core busy spinning. The limit is numba's per-thread one, so
-    other threads' kernels are unaffected.
+    the other cores after every single-query search: a server answering single searches
+    back to back otherwise kept a second core busy spinning. The limit is numba's
+    per-thread one, so other threads' kernels are unaffected.
     """
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(n, before)))

@@ -6,14 +6,12 @@ from fastapi import APIRouter, Depends, Response
 
 from app.deps import CollectionDep, ServicesDep, require_api_key
 from app.documents import count_documents
-from app.routing import OrjsonRoute
 from app.schemas.collections import CollectionCreate, CollectionInfo, CollectionList
 from app.schemas.common import ERRORS, error_responses
 from ingest.store import DIM_KEY, MODEL_KEY
 from vectorstore import Collection
 
 router = APIRouter(
-    route_class=OrjsonRoute,
     prefix="/v1/collections",
     tags=["collections"],
     dependencies=[Depends(require_api_key)],

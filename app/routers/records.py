@@ -4,13 +4,11 @@ import numpy as np
 from fastapi import APIRouter, Depends
 
 from app.deps import CollectionDep, require_api_key
-from app.routing import OrjsonRoute
 from app.schemas.common import ERRORS
 from app.schemas.records import Deleted, RecordsDelete, RecordsUpsert, Upserted
 from vectorstore.errors import DimensionMismatch
 
 router = APIRouter(
-    route_class=OrjsonRoute,
     prefix="/v1/collections/{name}/records",
     tags=["records"],
     dependencies=[Depends(require_api_key)],

@@ -14,7 +14,7 @@ from app.schemas.search import (
     SearchRequest,
     SearchResponse,
 )
-from app.search import search
+from app.search import is_quick, search
 
 router = APIRouter(
     route_class=OrjsonRoute,
@@ -29,14 +29,12 @@ router = APIRouter(
 async def search_collection(
     body: SearchRequest, collection: CollectionDep, services: ServicesDep
 ) -> SearchResponse:
-    """The `k` chunks nearest a text `query` (embedded here) or a `vector`, among `where`.
-
-    A vector search runs on the event loop: it takes well under a millisecond, less than a
-    hop through the thread pool and the GIL hand-offs it brings cost under load (p99 at 8
-    clients fell from 25 to 14 ms). A text query is embedded, and searched, in the pool,
-    so the loop never waits on the model.
-    """
-    if body.query is None:
+    """The `k` chunks nearest a text `query` (embedded here) or a `vector`, among `where`."""
+    # A quick search runs on the event loop: a hop through the thread pool, and the GIL
+    # hand-offs it brings, cost more than the search itself under load. Anything that may
+    # take long (a text query's embedding, a filter, large k, other index types) runs in
+    # the pool, so the loop never waits on it.
+    if is_quick(collection, body):
         return search(collection, body, services.model.get)
     return await run_in_threadpool(search, collection, body, services.model.get)
 

@@ -1,8 +1,12 @@
 """Search over HTTP: by text, by vector, filtered, batched, and every bad input."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from app.client import ApiError
+from app.schemas.search import SearchRequest
+from app.search import is_quick
 from tests.app.conftest import ingest_text_docs, running
 
 
@@ -43,6 +47,38 @@ def test_vector_search_and_params(ingested):
     assert [h.id for h in hits] == ["a", "c"]
     assert (hits[0].text, hits[0].page, hits[0].document_id) == ("alpha", 2, None)
     assert hits[1].metadata == {"tag": "x"}
+
+
+@pytest.mark.parametrize(
+    ("index", "fields", "quick"),
+    [
+        ("hnsw", {}, True),
+        ("hnsw", {"k": 100}, True),
+        ("hnsw", {"k": 101}, False),
+        ("hnsw", {"where": {"page": 1}}, False),
+        ("hnsw", {"params": {"ef": 512}}, False),
+        ("flat", {}, False),
+        ("ivf_pq", {}, False),
+    ],
+)
+def test_only_plain_hnsw_vector_searches_are_quick(index, fields, quick):
+    collection = SimpleNamespace(config=SimpleNamespace(index=SimpleNamespace(type=index)))
+    request = SearchRequest.model_validate({"vector": [1.0, 0.0], **fields})
+    assert is_quick(collection, request) is quick
+    assert not is_quick(collection, SearchRequest(query="a text query"))
+
+
+def test_loop_and_pool_searches_agree(ingested):
+    """A plain vector search (answered on the event loop) equals the same search under a
+    filter every record matches (answered in the thread pool)."""
+    client = ingested
+    client.create_collection("loop", dimension=3)
+    vectors = [[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0.5, 0.5, 0.1], [0, 0, 1]]
+    client.upsert("loop", list("abcde"), vectors, [{"all": True}] * 5)
+    quick = client.search("loop", vector=[1, 0.2, 0], k=3).hits
+    pooled = client.search("loop", vector=[1, 0.2, 0], k=3, where={"all": True}).hits
+    assert [h.id for h in quick] == ["c", "a", "d"]
+    assert [(h.id, h.score) for h in quick] == [(h.id, h.score) for h in pooled]
 
 
 def test_batch_mixes_text_and_vector(ingested):
