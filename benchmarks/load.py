@@ -5,9 +5,10 @@
 Opens one keep-alive connection to URL, prints "ready", waits for "go" on stdin (and
 leaves if stdin closes first), then POSTs the JSON bodies of the file BODIES (one per
 line, cycling from line OFFSET) until LIMIT requests are answered or SECONDS pass, and
-prints the latencies in seconds as one JSON list. Each client is a process of its own, as separate apps would be, with the
-stdlib's lean `http.client` and bodies encoded beforehand: clients sharing one GIL, or
-spending milliseconds building each request, would measure themselves, not the server.
+prints the latencies in seconds as one JSON list. Each client is a process of its own, as
+separate apps would be, with the stdlib's lean `http.client` and bodies encoded
+beforehand: clients sharing one GIL, or spending milliseconds building each request,
+would measure themselves, not the server.
 """
 
 import http.client
