@@ -7,7 +7,6 @@ blocks followed by argpartition, which is faster once there are several queries.
 from pathlib import Path
 from typing import Any, Self
 
-import numba
 import numpy as np
 
 from .config import FlatConfig
@@ -70,8 +69,7 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, metric: int,
     if nq >= BATCH_MIN:
         return _matmul_topk(vectors, queries, k, metric, allowed)
     mask = EMPTY_MASK if allowed is None else allowed
-    blocks = max(1, min(numba.get_num_threads(), n // 4096))
-    with kernel_threads(blocks):
+    with kernel_threads(n // 4096) as blocks:
         out = [scan_topk(vectors, queries[q], k, metric, mask, allowed is not None, blocks)
                for q in range(nq)]
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])

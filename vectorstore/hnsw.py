@@ -151,8 +151,8 @@ class HnswIndex:
                       rows: np.ndarray, dist: np.ndarray) -> None:
         mask = _readonly(np.ascontiguousarray(
             np.zeros(0) if allowed is None else allowed, dtype=np.uint8))
-        chunks = min(numba.get_num_threads(), queries.shape[0])
-        with self.visited.take() as (visited, tags), kernel_threads(chunks):
+        with (self.visited.take() as (visited, tags),
+              kernel_threads(queries.shape[0]) as chunks):
             search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
                          self.arrays["upper"], self.arrays["upper_start"], self.entry,
                          self.top, ef, mask, allowed is not None, visited, tags, chunks,

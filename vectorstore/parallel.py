@@ -7,8 +7,9 @@ import numba
 
 
 @contextmanager
-def kernel_threads(n: int) -> Iterator[None]:
-    """Run the parallel kernels called inside on at most `n` threads.
+def kernel_threads(n: int) -> Iterator[int]:
+    """Run the parallel kernels called inside on at most `n` threads (at least one, and
+    never more than before); gives that count, the number of chunks to split work into.
 
     A kernel call with a single chunk of work (one query, one scan block) then stays on
     the calling thread: the OpenMP team is not woken, so its idle workers do not spin on
@@ -17,8 +18,9 @@ def kernel_threads(n: int) -> Iterator[None]:
     per-thread one, so other threads' kernels are unaffected.
     """
     before = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(n, before)))
+    threads = max(1, min(n, before))
+    numba.set_num_threads(threads)
     try:
-        yield
+        yield threads
     finally:
         numba.set_num_threads(before)
