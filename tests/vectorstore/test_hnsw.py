@@ -1,5 +1,5 @@
 """The HNSW index against the brute-force oracle, on clustered synthetic data and on real
-all-MiniLM-L6-v2 embeddings (a 20k-row slice of ../shared/datasets)."""
+all-MiniLM-L6-v2 embeddings (the 20,000-row fixture shipped in tests/fixtures/minilm)."""
 
 import threading
 from pathlib import Path
@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from benchmarks.datasets import DATASETS
+from tests.realdata import minilm
 from vectorstore.arrayfile import is_mapped, write_array
 from vectorstore.config import HnswConfig
 from vectorstore.errors import CorruptFile, DimensionMismatch, InvalidInput
@@ -52,9 +52,8 @@ def synthetic(request: pytest.FixtureRequest) -> Case:
 
 @pytest.fixture(scope="module")
 def real() -> Case:
-    base = np.load(DATASETS / "ann_dev_base.npy", mmap_mode="r")[:20_000]
-    queries = np.load(DATASETS / "ann_dev_queries.npy", mmap_mode="r")[:200]
-    return Case(np.asarray(base, np.float32), np.asarray(queries, np.float32), METRICS["cosine"])
+    data = minilm()
+    return Case(data.base, data.queries[:200], METRICS["cosine"])
 
 
 def selective_mask(n: int, fraction: float, seed: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.datasets import DATASETS
+from tests.realdata import minilm
 from vectorstore.arrayfile import read_array, write_array
 from vectorstore.config import IvfPqConfig
 from vectorstore.errors import DimensionMismatch, InvalidInput
@@ -67,8 +67,8 @@ def synthetic() -> dict[str, tuple[IvfPqIndex, np.ndarray, np.ndarray]]:
 def real() -> tuple[IvfPqIndex, np.ndarray, np.ndarray, np.ndarray]:
     """20,000 real 384-d embeddings, 200 held-out queries and their exact top-10."""
     metric = METRICS["cosine"]
-    base = metric.prepare(np.load(DATASETS / "ann_dev_base.npy", mmap_mode="r")[:20_000])
-    queries = metric.prepare(np.load(DATASETS / "ann_dev_queries.npy")[:200])
+    data = minilm()
+    base, queries = metric.prepare(data.base), metric.prepare(data.queries[:200])
     index = IvfPqIndex.build(base, metric, IvfPqConfig())
     return index, base, queries, oracle(base, queries, K, metric.kernel)[0]
 
