@@ -47,15 +47,15 @@ class Record:
     payload: dict[str, Any]
 
 
-def _check_ids(ids: Any) -> list[str]:
+def _check_ids(ids: Any, what: str = "ids", unique: bool = True) -> list[str]:
     if isinstance(ids, str) or not isinstance(ids, list | tuple):
-        raise InvalidInput(f"ids must be a list of strings, got {type(ids).__name__}")
+        raise InvalidInput(f"{what} must be a list of strings, got {type(ids).__name__}")
     seen: set[str] = set()
     for i, rid in enumerate(ids):
         if not isinstance(rid, str) or not rid:
-            raise InvalidInput(f"ids[{i}] must be a non-empty string, got {rid!r}")
-        if rid in seen:
-            raise InvalidInput(f"ids[{i}] {rid!r} appears twice in the batch")
+            raise InvalidInput(f"{what}[{i}] must be a non-empty string, got {rid!r}")
+        if unique and rid in seen:
+            raise InvalidInput(f"{what}[{i}] {rid!r} appears twice in the batch")
         seen.add(rid)
     return list(ids)
 
@@ -147,20 +147,29 @@ class Collection:
 
     # ---- writes -----------------------------------------------------------------
 
-    def upsert(self, ids: list[str], vectors: Any, payloads: list[dict[str, Any]] | None = None
-               ) -> None:
-        """Insert or replace records; durable (fsync'd) when this returns.
+    def upsert(self, ids: list[str], vectors: Any, payloads: list[dict[str, Any]] | None = None,
+               *, delete: list[str] | None = None) -> None:
+        """Insert or replace records, and remove the records `delete` names (those not
+        also upserted), as one atomic batch; durable (fsync'd) when this returns.
 
-        The batch is checked whole first: on any error nothing of it is applied.
+        The batch is checked whole first: on any error nothing of it is applied. It is
+        one WAL record and one published snapshot, so a reader sees the collection
+        before it or after it, never in between, and a crash keeps all of it or none.
         """
         ids = _check_ids(ids)
+        gone = [] if delete is None else _check_ids(delete, "delete", unique=False)
         matrix = self._check_vectors(vectors, len(ids), "vectors")
         payloads = validate_payloads(payloads, len(ids))
-        if not ids:
+        if not ids and not gone:
             return
         with self._write_lock:
             self._check_open()
-            op = records.Upsert(self._next_rowid, ids, self.metric.prepare(matrix), payloads)
+            upserted = set(ids)
+            gone = [rid for rid in dict.fromkeys(gone) if rid not in upserted and rid in self._ids]
+            if not ids and not gone:
+                return
+            op = records.Upsert(self._next_rowid, ids, self.metric.prepare(matrix), payloads,
+                                gone)
             self._wal.append(records.encode_upsert(op))
             self._apply(op)
             self._maybe_freeze()
@@ -192,6 +201,10 @@ class Collection:
                 if row is not None:
                     dead.add(row)
         else:
+            for rid in op.deletes:
+                row = self._ids.pop(rid, None)
+                if row is not None:
+                    dead.add(row)
             n = len(op.ids)
             rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
             for rid, row, payload in zip(op.ids, rowids.tolist(), op.payloads, strict=True):
@@ -333,6 +346,8 @@ class Collection:
             raise InvalidInput(f"{what} must be numbers: {exc}") from None
         if matrix.ndim == 1 and n is None:
             matrix = matrix[None, :]
+        if n == 0 and matrix.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
         if matrix.ndim != 2 or (n is not None and matrix.shape[0] != n and matrix.size):
             raise InvalidInput(f"{what} must have shape ({n if n is not None else 'n'}, "
                                f"{self.dim}), got {matrix.shape}")

@@ -2,13 +2,14 @@
 
 upsert: b"U" | n u32 | dim u32 | first_rowid u64 | meta_len u32 | meta JSON | vectors
 delete: b"D" | JSON {"ids": [...]}
-meta holds the ids and payloads; vectors are raw float32, already prepared by the
-metric, so replay applies exactly what was acknowledged.
+meta holds the ids, the payloads and `delete`: ids removed by the same atomic batch
+(absent in records written before atomic replace existed). Vectors are raw float32,
+already prepared by the metric, so replay applies exactly what was acknowledged.
 """
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ class Upsert:
     ids: list[str]
     vectors: np.ndarray
     payloads: list[dict[str, Any]]
+    deletes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,10 @@ class Delete:
 
 
 def encode_upsert(op: Upsert) -> bytes:
-    meta = json.dumps({"ids": op.ids, "payloads": op.payloads}, separators=(",", ":")).encode()
+    body = {"ids": op.ids, "payloads": op.payloads}
+    if op.deletes:
+        body["delete"] = op.deletes
+    meta = json.dumps(body, separators=(",", ":")).encode()
     n, dim = op.vectors.shape
     return UPSERT_HEAD.pack(b"U", n, dim, op.first_rowid, len(meta)) + meta + \
         op.vectors.astype(np.float32, copy=False).tobytes()
@@ -53,4 +58,4 @@ def decode(payload: bytes) -> Upsert | Delete:
     start = UPSERT_HEAD.size
     meta = json.loads(payload[start:start + meta_len])
     vectors = np.frombuffer(payload, dtype=np.float32, offset=start + meta_len).reshape(n, dim)
-    return Upsert(first_rowid, meta["ids"], vectors, meta["payloads"])
+    return Upsert(first_rowid, meta["ids"], vectors, meta["payloads"], meta.get("delete", []))
