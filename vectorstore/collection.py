@@ -82,8 +82,8 @@ class Collection:
         self._dead = BitMap(manifest.tombstones)
         self._next_rowid = manifest.next_rowid
         self._remove_orphans()
-        self._publish()
         self._load_sealed()
+        self._commit()
         self._wal = WriteAheadLog(directory / "wal", self.config.wal_file_bytes)
         for _, payload in self._wal.recover(manifest.checkpoint_seq):
             self._apply(records.decode(payload))
@@ -218,11 +218,21 @@ class Collection:
         with self._state_lock:
             if dead:
                 self._dead = self._dead | dead
-            self._publish()
+            self._commit()
+
+    def _commit(self) -> None:
+        """Make the writer's state visible: record the growing buffer's length, the live
+        count and the row limit, then publish (state lock held, or at open).
+
+        Only what a commit recorded is published, so a seal or compaction publishing
+        while a write is being applied never exposes half of it."""
+        self._committed = (self._growing.view(), len(self._ids), self._next_rowid)
+        self._publish()
 
     def _publish(self) -> None:
-        self._snapshot = Snapshot(self._sealed, tuple(v for v, _ in self._frozen),
-                                  self._growing.view(), BitMap(self._dead))
+        growing, count, row_limit = self._committed
+        self._snapshot = Snapshot(self._sealed, tuple(v for v, _ in self._frozen), growing,
+                                  BitMap(self._dead), count, row_limit)
 
     # ---- sealing ----------------------------------------------------------------
 
@@ -234,7 +244,7 @@ class Collection:
         with self._state_lock:
             self._frozen.append((self._growing.view(), self._wal.next_seq - 1))
             self._growing = GrowingSegment(self.config.dim, self.metric)
-            self._publish()
+            self._commit()
         self._wal.rotate()
         self._seal_queue.put(True)
 
@@ -362,7 +372,7 @@ class Collection:
     def _allowed(self, snap: Snapshot, where: dict[str, Any] | None) -> BitMap | None:
         if where is None:
             return None
-        return compile_filter(where, self._index) - snap.dead
+        return snap.visible(compile_filter(where, self._index))
 
     def search(self, vectors: Any, k: int = 10, where: dict[str, Any] | None = None,
                params: dict[str, Any] | None = None) -> list[Hit] | list[list[Hit]]:
@@ -428,16 +438,16 @@ class Collection:
 
     def count(self, where: dict[str, Any] | None = None) -> int:
         """Live records, or live records matching `where`."""
-        if where is None:
-            return len(self._ids)
         snap = self._snapshot
+        if where is None:
+            return snap.count
         return len(self._allowed(snap, where))
 
     def facet(self, field: str) -> dict[Any, int]:
         """Distinct values of a payload field with the number of live records holding
         each, most frequent first."""
-        dead = self._snapshot.dead
-        counts = {key_value(key): len(rows - dead) for key, rows in
+        snap = self._snapshot
+        counts = {key_value(key): len(snap.visible(rows)) for key, rows in
                   self._index.facet(field).items()}
         return dict(sorted(((v, c) for v, c in counts.items() if c),
                            key=lambda item: (-item[1], str(item[0]))))
@@ -447,7 +457,7 @@ class Collection:
         wal_bytes = sum(p.stat().st_size for p in (self.directory / "wal").glob("*.wal"))
         return {
             "name": self.name, "dim": self.dim, "metric": self.config.metric,
-            "index": self.config.index.type, "count": len(self._ids),
+            "index": self.config.index.type, "count": snap.count,
             "sealed_segments": len(snap.sealed), "sealed_rows": sum(map(len, snap.sealed)),
             "growing_rows": len(snap.growing) + sum(map(len, snap.frozen)),
             "deleted_rows": len(snap.dead),

@@ -39,11 +39,23 @@ class Snapshot:
     frozen: tuple[GrowingView, ...]
     growing: GrowingView
     dead: BitMap
+    count: int
+    """Live records."""
+    row_limit: int
+    """Rows from here on were written after this snapshot: the payload index, which
+    readers share with the writer, may already hold them."""
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         return (*self.sealed, *self.frozen, self.growing)
+
+    def visible(self, rows: BitMap) -> BitMap:
+        """`rows` (from the payload index) less tombstones and rows newer than this
+        snapshot."""
+        out = rows - self.dead
+        out.remove_range(self.row_limit, 1 << 32)
+        return out
 
     def dead_rows(self) -> np.ndarray:
         """Tombstoned row ids, sorted (computed once per snapshot)."""
