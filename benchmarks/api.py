@@ -36,7 +36,7 @@ from ingest.embedding import DEFAULT_MODEL, shared_embedder
 from ingest.store import DIM_KEY, MODEL_KEY
 from vectorstore import Database
 
-from .datasets import DATASETS, load_ann_dev
+from .datasets import load_ann_dev, load_passages
 
 COLLECTION, K = "bench", 10
 CLIENTS = (1, 8, 32)
@@ -225,7 +225,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="Longest run per level.")
     args = parser.parse_args()
     data = load_ann_dev()
-    lines = (DATASETS / "ann_dev_passages.txt").read_text(encoding="utf-8").splitlines()
+    lines = load_passages()
     passages, texts = lines[: len(data.base)], lines[len(data.base):]
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data or Path(scratch) / "data"

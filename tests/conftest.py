@@ -5,12 +5,14 @@ import os
 import sys
 from pathlib import Path
 
+from benchmarks.datasets import DATASETS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# The development data kept beside our own checkouts (../shared) is not in a user's
-# clone; a test that read it would pass here and fail there.
-OUTSIDE = (str(Path(__file__).resolve().parents[1].parent / "shared"),)
+# The development data kept beside our own checkouts (../shared, or SLEUTH_DATASETS) is
+# not in a user's clone; a test that read it would pass here and fail there.
+OUTSIDE = (str(Path(__file__).resolve().parents[1].parent / "shared"), str(DATASETS))
 _READS = {"open", "os.listdir", "os.scandir"}
 
 
