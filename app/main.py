@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
 from app.metrics import MetricsMiddleware, RequestMetrics, StoreCollector
-from app.routers import collections, documents, health, jobs, records, search
+from app.routers import collections, docs, documents, health, jobs, records, search
 from app.services import Services
 from app.settings import Settings, get_settings
 
-ROUTERS = (health, collections, documents, jobs, search, records)
+ROUTERS = (health, docs, collections, documents, jobs, search, records)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="Collections, documents, search and raw records over Sleuth's store.",
         lifespan=lifespan,
+        docs_url=None,  # app.routers.docs serves these three, offline and behind the key
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.registry = registry = CollectorRegistry()

@@ -47,7 +47,7 @@ def api_schema(tmp_path_factory, embedder):
         client.upsert("docs", ["a", "b"], [[0.1] * 384, [0.2] * 384], [{"text": "a"}, {}])
     settings = Settings(data_dir=data_dir, ingest_workers=0, max_upload_bytes=4096, api_key=KEY)
     app = create_app(settings)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"X-API-Key": KEY})
     schema.auth()(KeyAuth)
     yield schema
     shutdown_lifespans()

@@ -1,8 +1,10 @@
 """API key, upload file names, CORS."""
 
 import hmac
+import re
 
 import pytest
+from fastapi.routing import iter_route_contexts
 
 from app.uploads import clean_filename
 
@@ -15,24 +17,40 @@ def locked(make_client):
     return make_client(api_key=KEY)
 
 
+def _requests(app) -> list[tuple[str, str]]:
+    """(method, path) for every route and method the app serves, path parameters filled."""
+    sent = []
+    for route in iter_route_contexts(app.routes):  # included routers resolved, as OpenAPI does
+        path = re.sub(r"\{[^}]+\}", "x", route.path)
+        methods = getattr(route, "methods", None) or {"GET"}  # a mount: its root
+        sent += [(method, path) for method in sorted(methods - {"HEAD"})]
+    return sent
+
+
 def test_every_route_but_health_needs_the_key(locked):
     http = locked._http
     del http.headers["Authorization"]
-    assert http.get("/health").status_code == 200
-    for method, path in [
-        ("GET", "/metrics"),
-        ("GET", "/v1/collections"),
-        ("POST", "/v1/collections"),
-        ("GET", "/v1/collections/docs"),
-        ("GET", "/v1/collections/docs/documents"),
-        ("POST", "/v1/collections/docs/search"),
-        ("POST", "/v1/collections/docs/records"),
-        ("GET", "/v1/jobs/x"),
-    ]:
+    requests = _requests(http.app)
+    assert {("GET", "/docs"), ("GET", "/redoc"), ("GET", "/openapi.json"),
+            ("GET", "/metrics"), ("POST", "/v1/collections")} <= set(requests)
+    for method, path in requests:
         response = http.request(method, path)
+        if path == "/health":
+            assert response.status_code == 200
+            continue
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["code"] == "unauthorized"
+
+
+def test_documentation_opens_with_the_key_or_when_none_is_set(locked, client):
+    for http in (locked._http, client._http):
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui-bundle.js"):
+            assert http.get(path).status_code == 200, path
+        assert http.get("/docs/assets/..%2Fcore.py").status_code == 404
+    html = client._http.get("/docs").text + client._http.get("/redoc").text
+    assert "/docs/assets/swagger-ui-bundle.js" in html and "/docs/assets/redoc" in html
+    assert "http" not in html.replace("http-equiv", "")
 
 
 @pytest.mark.parametrize(

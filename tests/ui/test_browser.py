@@ -13,19 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from tests.browser import chromium, requires_chromium
 from tests.ui.conftest import COLLECTION, free_port, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 SLEUTH = str(Path(sys.executable).parent / "sleuth")
 TRAVEL = Path(__file__).parents[2] / "sample_docs" / "hr" / "travel-policy.txt"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")
+pytestmark = requires_chromium
 expect.set_options(timeout=30_000)
 
 
@@ -62,14 +58,10 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        yield page
 
 
 def ask(page: Page, question: str, turn: int) -> list[str]:
