@@ -7,8 +7,6 @@ result with rich. Domain errors become one-line messages and exit code 1, here o
 import importlib.util
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,14 +16,15 @@ from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.client import SleuthClient
 from app.serve import serve
+from app.startup import CannotStart, check_data_dir, check_folder, check_port
+from app.supervise import Supervisor, supervised
+from app.terminal import console, errors, fail, one_line_errors
 from ingest.embedding import Embedder, shared_embedder
-from ingest.errors import IngestError
 from ingest.files import FileSelector
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport
@@ -33,15 +32,12 @@ from ingest.report import Progress as IngestProgress
 from ingest.store import MODEL_KEY, open_collection, recorded_model
 from ingest.watch import watch as watch_folder
 from vectorstore import Database
-from vectorstore.errors import VectorStoreError
 
 app = typer.Typer(
     help="Sleuth: local-first document retrieval for RAG.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path,
@@ -59,17 +55,6 @@ Exclude = Annotated[
     list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")
 ]
 Workers = Annotated[int | None, typer.Option(help="Parser processes [default: cores - 1].")]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Map the errors a user can cause to `error: ...` on stderr and exit code 1."""
-    try:
-        yield
-    except (VectorStoreError, IngestError, ValueError, OSError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        errors.print(f"[red]error:[/red] {message}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 def _embedder(db: Database, collection: str, model: str | None) -> Embedder:
@@ -111,7 +96,7 @@ def ingest(
     the rest ingested), 1 on an error that stopped the run.
     """
     with (
-        _one_line_errors(),
+        one_line_errors(),
         Database(data) as db,
         _ingestor(db, collection, model, include, exclude, workers) as ingestor,
         _progress_bar() as show,
@@ -156,7 +141,7 @@ def watch(
 ) -> None:
     """Keep a folder in sync: every change is ingested within seconds (Ctrl-C stops)."""
     with (
-        _one_line_errors(),
+        one_line_errors(),
         Database(data) as db,
         _ingestor(db, collection, model, include, exclude, workers) as ingestor,
     ):
@@ -185,7 +170,7 @@ def search(
     data: DataDir = Path("data"),
 ) -> None:
     """Print the passages that best answer a question, with source and page."""
-    with _one_line_errors(), Database(data) as db:
+    with one_line_errors(), Database(data) as db:
         where_filter = _parse_where(where)
         target = db.get_collection(collection)
         embedder = _embedder(db, collection, None)
@@ -227,7 +212,7 @@ def _snippet(text: str, limit: int = 300) -> str:
 @app.command()
 def collections(data: DataDir = Path("data")) -> None:
     """List the collections with their size and embedding model."""
-    with _one_line_errors(), Database(data) as db:
+    with one_line_errors(), Database(data) as db:
         table = Table("collection", "chunks", "documents", "model", "dim")
         for name in db.list_collections():
             col = db.get_collection(name)
@@ -240,7 +225,7 @@ def collections(data: DataDir = Path("data")) -> None:
 @app.command()
 def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> None:
     """Show a collection's store statistics and its documents by file type."""
-    with _one_line_errors(), Database(data) as db:
+    with one_line_errors(), Database(data) as db:
         col = db.get_collection(collection)
         table = Table("statistic", "value")
         for key, value in col.stats().items():
@@ -254,17 +239,22 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
 app.command()(serve)
 
 
+HOST = "127.0.0.1"
 UI_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal")
 """Streamlit without a browser, telemetry, file watching or developer menu: a server."""
 
 
-def _ui_process(api_url: str, port: int) -> subprocess.Popen:
-    """The Streamlit page as a child process on 127.0.0.1:`port`, talking to `api_url`."""
+def _sleuth(*args: str) -> list[str]:
+    """This `sleuth` as a child process (same interpreter and environment)."""
+    return [sys.executable, "-m", "app", *args]
+
+
+def _ui_command(port: int) -> list[str]:
+    """The Streamlit page on HOST:`port`."""
     page = importlib.util.find_spec("ui.page").origin
-    command = [sys.executable, "-m", "streamlit", "run", page, *UI_FLAGS,
-               "--server.address", "127.0.0.1", "--server.port", str(port)]
-    return subprocess.Popen(command, env={**os.environ, "SLEUTH_API_URL": api_url})
+    return [sys.executable, "-m", "streamlit", "run", page, *UI_FLAGS,
+            "--server.address", HOST, "--server.port", str(port)]
 
 
 @app.command()
@@ -273,10 +263,12 @@ def ui(
     port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
 ) -> None:
     """Run the chat-search page against a running API (Ctrl-C stops)."""
-    console.print(f"UI  http://127.0.0.1:{port}", highlight=False)
-    with _children() as children:
-        children.append(_ui_process(api, port))
-        _wait_for_exit(children)
+    with one_line_errors():
+        check_port(HOST, port, "--port")
+    console.print(f"UI  http://{HOST}:{port}", highlight=False)
+    with supervised() as children:
+        children.start("the page", _ui_command(port), env={**os.environ, "SLEUTH_API_URL": api})
+        _end_with(children)
 
 
 @app.command()
@@ -289,72 +281,62 @@ def up(
     api_port: Annotated[int, typer.Option(help="Port of the API on 127.0.0.1.")] = 8000,
     ui_port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
 ) -> None:
-    """Ingest PATH (unchanged files skipped), then run the API and the UI until Ctrl-C."""
-    try:
-        ingest([path], collection=collection, data=data)
-    except typer.Exit as e:
-        if e.exit_code != 2:  # 2: some files failed, each reported; the rest is in
-            raise
-    api_url = f"http://127.0.0.1:{api_port}"
-    server = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-              "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning"]
-    with _children() as children:
-        children.append(subprocess.Popen(server, env={**os.environ, "SLEUTH_DATA_DIR": str(data)}))
-        children.append(_ui_process(api_url, ui_port))
-        if not _await_api(api_url, children):
-            errors.print(f"[red]error:[/red] the API at {api_url} did not get ready")
-            raise typer.Exit(1)
-        console.print(f"API http://127.0.0.1:{api_port}/docs", highlight=False)
-        console.print(f"UI  http://127.0.0.1:{ui_port}   (Ctrl-C stops both)", highlight=False)
-        _wait_for_exit(children)
+    """Ingest PATH (unchanged files skipped), then run the API and the UI until Ctrl-C.
 
-
-@contextmanager
-def _children() -> Iterator[list[subprocess.Popen]]:
-    """Child processes stopped on the way out: on Ctrl-C, SIGTERM, an error, or a child's end.
-
-    Each gets SIGINT (a clean shutdown), then SIGKILL if still running after 10 seconds.
+    The ingest runs in a child process that ends before the API starts, so one model is
+    in memory at a time and this process holds none. Everything that can be checked
+    first is (the folder, both ports, the data directory): a problem is one line, exit 1.
     """
-    children: list[subprocess.Popen] = []
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    try:
-        yield children
-    except KeyboardInterrupt:
-        console.print("stopping", highlight=False)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        signal.signal(signal.SIGTERM, previous)
+    with one_line_errors():
+        check_folder(path, "folder to ingest")
+        if api_port == ui_port:
+            raise CannotStart(f"--api-port and --ui-port are both {api_port}")
+        check_port(HOST, api_port, "--api-port")
+        check_port(HOST, ui_port, "--ui-port")
+        check_data_dir(data)
+    api_url = f"http://{HOST}:{api_port}"
+    with supervised() as children:
+        ingest_command = _sleuth("ingest", str(path), "--collection", collection,
+                                 "--data", str(data))
+        ingested = children.run("the ingest", ingest_command)
+        if ingested not in (0, 2):  # 2: some files failed, each reported; the rest is in
+            raise typer.Exit(1)  # the ingest said why
+        api_command = _sleuth("serve", "--host", HOST, "--port", str(api_port),
+                              "--data", str(data), "--log-level", "warning")
+        children.start("the API", api_command)
+        children.start("the page", _ui_command(ui_port),
+                       env={**os.environ, "SLEUTH_API_URL": api_url})
+        _await_api(api_url, children)
+        console.print(f"API {api_url}/docs", highlight=False)
+        console.print(f"UI  http://{HOST}:{ui_port}   (Ctrl-C stops both)", highlight=False)
+        _end_with(children)
 
 
-def _await_api(url: str, children: list[subprocess.Popen], timeout: float = 180.0) -> bool:
-    """Poll the API's /health until ready: False if a child exits or `timeout` passes first."""
+def _await_api(url: str, children: Supervisor, timeout: float = 180.0) -> None:
+    """Poll the API's /health until ready; exit 1 if a child ends or `timeout` passes first."""
     deadline = time.monotonic() + timeout
     with SleuthClient(url) as client:
-        while time.monotonic() < deadline and all(c.poll() is None for c in children):
+        while all(c.poll() is None for c in children.children):
             try:
                 if client.health().status == "ready":
-                    return True
+                    return
             except httpx.HTTPError:
                 pass
+            if time.monotonic() > deadline:
+                fail(f"the API at {url} was not ready after {timeout:.0f} s")
+                raise typer.Exit(1)
             time.sleep(0.5)
-    return False
+    ended = children.wait_for_any()
+    fail(f"{children.names[ended.pid]} exited with {ended.returncode} before the API was ready")
+    raise typer.Exit(1)
 
 
-def _wait_for_exit(children: list[subprocess.Popen]) -> None:
-    """Return when any child exits; a child that failed ends the command with its code."""
-    while all(child.poll() is None for child in children):
-        time.sleep(0.5)
-    failed = [child for child in children if child.returncode]
-    if failed:
-        errors.print(f"[red]error:[/red] {failed[0].args[2]} exited with {failed[0].returncode}")
+def _end_with(children: Supervisor) -> None:
+    """Return when a child ends on its own (the others are stopped on the way out); exit 1,
+    naming it, if it failed."""
+    child = children.wait_for_any()
+    if child.returncode:
+        fail(f"{children.names[child.pid]} exited with {child.returncode}")
         raise typer.Exit(1)
 
 
