@@ -283,10 +283,10 @@ def up(
 ) -> None:
     """Ingest PATH (unchanged files skipped), then run the API and the UI until Ctrl-C.
 
-    The ingest runs in a child process that ends before the API starts, so one model is
-    in memory at a time and this process holds none. Everything that can be checked
-    first is (the folder, both ports, the data directory): a problem is one line, exit 1.
+    A missing PATH, a taken port or a data directory in use or not writable: one line, exit 1.
     """
+    # The ingest runs in a child process that ends before the API starts: one model is in
+    # memory at a time, and this process, which lives as long as the others, holds none.
     with one_line_errors():
         check_folder(path, "folder to ingest")
         if api_port == ui_port:
