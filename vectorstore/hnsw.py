@@ -7,9 +7,7 @@ allowed rows when they are few, otherwise a filter-aware graph walk.
 """
 
 import math
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -18,12 +16,12 @@ import numpy as np
 
 from .arrayfile import read_array, write_array
 from .config import HnswConfig
-from .errors import CorruptFile, DimensionMismatch, InvalidInput
+from .errors import CorruptFile
 from .kernels.hnsw import search_batch
 from .kernels.hnsw_build import insert_search, link_reverse, reverse_pairs
-from .kernels.scan import scan_rows_topk
 from .metrics import Metric
 from .parallel import kernel_threads
+from .planner import VisitedPool, as_mask, as_queries, knob, planned_search, readonly
 
 FILES = ("links0", "upper", "upper_start", "levels", "meta")
 FORMAT = 1
@@ -49,37 +47,6 @@ def use_exact_scan(n: int, n_allowed: int, ef: int) -> bool:
     return n_allowed <= max(EXACT_PER_EF * ef, EXACT_FRACTION * n)
 
 
-class _VisitedPool:
-    """Visited-marker blocks for concurrent searches, as hnswlib's VisitedListPool: a
-    search takes a (max threads, n) uint16 block and its tags under a lock and gives it
-    back, so no scratch is shared between queries running at once. Rows a search never
-    uses are never touched, so they cost no memory."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.free: list[tuple[np.ndarray, np.ndarray]] = []
-        self.lock = threading.Lock()
-
-    @contextmanager
-    def take(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        with self.lock:
-            block = self.free.pop() if self.free else None
-        if block is None:
-            rows = numba.config.NUMBA_NUM_THREADS
-            block = (np.zeros((rows, self.n), np.uint16), np.zeros(rows, np.int64))
-        try:
-            yield block
-        finally:
-            with self.lock:
-                self.free.append(block)
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    view = np.asarray(array).view()
-    view.flags.writeable = False
-    return view
-
-
 class HnswIndex:
     """A Hierarchical Navigable Small World graph over one segment's vectors."""
 
@@ -87,18 +54,18 @@ class HnswIndex:
 
     def __init__(self, vectors: np.ndarray, metric: Metric, config: HnswConfig,
                  graph: dict[str, np.ndarray]) -> None:
-        self.vectors = _readonly(vectors)
+        self.vectors = readonly(vectors)
         self.metric = metric
         self.config = config
         self.graph = graph
         meta = graph["meta"]
         self.entry, self.top = int(meta[3]), int(meta[4])
-        self.arrays = {name: _readonly(graph[name]) for name in FILES[:3]}
-        self.visited = _VisitedPool(self.vectors.shape[0])
+        self.arrays = {name: readonly(graph[name]) for name in FILES[:3]}
+        self.visited = VisitedPool(self.vectors.shape[0])
 
     @classmethod
     def build(cls, vectors: np.ndarray, metric: Metric, config: HnswConfig) -> Self:
-        vectors = _readonly(np.ascontiguousarray(vectors, dtype=np.float32))
+        vectors = readonly(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(vectors, metric, config, _build_graph(vectors, metric.kernel, config))
 
     @classmethod
@@ -119,51 +86,23 @@ class HnswIndex:
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        queries = _readonly(np.ascontiguousarray(queries, dtype=np.float32))
-        if queries.ndim != 2 or queries.shape[1] != self.vectors.shape[1]:
-            raise DimensionMismatch(f"queries must have shape (nq, {self.vectors.shape[1]}), "
-                                    f"got {queries.shape}")
-        nq, n = queries.shape[0], len(self)
-        if allowed is not None and allowed.shape != (n,):
-            raise InvalidInput(f"allowed mask must have shape ({n},), got {allowed.shape}")
-        ef = params.get("ef", self.config.ef_search)
-        if not isinstance(ef, int | np.integer) or isinstance(ef, bool) or ef <= 0:
-            raise InvalidInput(f"hnsw search param ef must be a positive integer, got {ef!r}")
-        ef = max(int(ef), k)
-        rows = np.full((nq, k), -1, dtype=np.int64)
-        dist = np.full((nq, k), np.inf, dtype=np.float32)
-        n_allowed = n if allowed is None else int(np.count_nonzero(allowed))
-        if min(n_allowed, k, nq) == 0:
-            return rows, dist
-        if n_allowed == n:
-            allowed = None
-        if allowed is not None and use_exact_scan(n, n_allowed, ef):
-            self._exact(queries, k, np.arange(nq), np.flatnonzero(allowed), rows, dist)
-            return rows, dist
-        self._graph_search(queries, ef, allowed, rows, dist)
-        short = np.flatnonzero(rows[:, min(k, n_allowed) - 1] < 0)
-        if short.size:
-            subset = np.arange(n) if allowed is None else np.flatnonzero(allowed)
-            self._exact(queries, k, short, subset, rows, dist)
-        return rows, dist
+        queries = readonly(as_queries(queries, self.vectors.shape[1]))
+        allowed = as_mask(allowed, len(self))
+        ef = max(knob(params, "ef", self.config.ef_search, 1, "hnsw"), k)
+        return planned_search(self.vectors, self.metric.kernel, queries, k, allowed,
+                              lambda n_allowed: use_exact_scan(len(self), n_allowed, ef),
+                              lambda q, mask, rows, dist: self._graph_search(
+                                  q, ef, mask, rows, dist))
 
     def _graph_search(self, queries: np.ndarray, ef: int, allowed: np.ndarray | None,
                       rows: np.ndarray, dist: np.ndarray) -> None:
-        mask = _readonly(np.ascontiguousarray(
-            np.zeros(0) if allowed is None else allowed, dtype=np.uint8))
+        mask = readonly(np.zeros(0, np.uint8) if allowed is None else allowed)
         with (self.visited.take() as (visited, tags),
               kernel_threads(queries.shape[0]) as chunks):
             search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
                          self.arrays["upper"], self.arrays["upper_start"], self.entry,
                          self.top, ef, mask, allowed is not None, visited, tags, chunks,
                          rows, dist)
-
-    def _exact(self, queries: np.ndarray, k: int, which: np.ndarray, subset: np.ndarray,
-               rows: np.ndarray, dist: np.ndarray) -> None:
-        subset = subset.astype(np.int64)
-        for q in which:
-            rows[q], dist[q] = scan_rows_topk(self.vectors, subset, queries[q], k,
-                                              self.metric.kernel)
 
 
 def _graph_problem(graph: dict[str, np.ndarray], n: int) -> str | None:

@@ -36,6 +36,7 @@ from .kernels.pq import (
 )
 from .metrics import METRIC_L2, Metric
 from .parallel import kernel_threads
+from .planner import as_mask, as_queries, knob
 
 MIN_POINTS_PER_CENTROID = 39
 MIN_TRAIN_ROWS = MIN_POINTS_PER_CENTROID * KSUB  # 9,984
@@ -170,17 +171,13 @@ class IvfPqIndex:
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        queries = _as_matrix(queries, self.vectors.shape[1])
+        queries = as_queries(queries, self.vectors.shape[1])
         if not isinstance(k, int | np.integer) or k < 1:
             raise InvalidInput(f"k must be a positive integer, got {k!r}")
-        nprobe = _knob(params, "nprobe", self.config.nprobe, 1)
-        rerank_factor = _knob(params, "rerank", self.config.rerank, 0)
+        nprobe = knob(params, "nprobe", self.config.nprobe, 1, "ivf_pq")
+        rerank_factor = knob(params, "rerank", self.config.rerank, 0, "ivf_pq")
         n_cand = k * max(rerank_factor, 1)
-        if allowed is not None:
-            allowed = np.ascontiguousarray(allowed, dtype=np.uint8)
-            if allowed.shape != (len(self),):
-                raise InvalidInput(f"allowed mask has shape {allowed.shape}, "
-                                   f"expected ({len(self)},)")
+        allowed = as_mask(allowed, len(self))
         if self.arrays is None or self._exact_is_cheaper(allowed, nprobe, n_cand):
             return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
         mask = EMPTY_MASK if allowed is None else allowed
@@ -206,15 +203,8 @@ class IvfPqIndex:
                             nprobe, n_cand, d, self.arrays.codes.shape[1])
 
 
-def _as_matrix(x: np.ndarray, dim: int | None = None) -> np.ndarray:
+def _as_matrix(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.ndim != 2 or (dim is not None and x.shape[1] != dim):
-        raise DimensionMismatch(f"expected a (n, {dim or 'd'}) matrix, got shape {x.shape}")
+    if x.ndim != 2:
+        raise DimensionMismatch(f"expected a (n, d) matrix, got shape {x.shape}")
     return x
-
-
-def _knob(params: dict[str, Any], name: str, default: int, lowest: int) -> int:
-    value = params.get(name, default)
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < lowest:
-        raise InvalidInput(f"ivf_pq param {name!r} must be an integer >= {lowest}, got {value!r}")
-    return int(value)
