@@ -5,7 +5,7 @@ back to a default.
 """
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import InvalidConfig
 from .metrics import METRICS
@@ -19,36 +19,50 @@ def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
     return cls(**data)
 
 
-def _positive(name: str, value: Any, what: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise InvalidConfig(f"{what}.{name} must be a positive integer, got {value!r}")
+def _at_least(what: str, lowest: int, **values: Any) -> None:
+    """Check that each of `values` is an int (not a bool) of at least `lowest`."""
+    wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+        lowest, f"an integer >= {lowest}")
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+            raise InvalidConfig(f"{what}.{name} must be {wanted}, got {value!r}")
+
+
+class IndexConfig:
+    """Base of the index configurations. `implementation` names the index class
+    ("module:Class") that `segment.index_class` loads for the type."""
+
+    type: str
+    implementation: ClassVar[str]
 
 
 @dataclass(frozen=True)
-class FlatConfig:
+class FlatConfig(IndexConfig):
     type: str = "flat"
+    implementation: ClassVar[str] = "vectorstore.flat:FlatIndex"
 
 
 @dataclass(frozen=True)
-class HnswConfig:
+class HnswConfig(IndexConfig):
     type: str = "hnsw"
+    implementation: ClassVar[str] = "vectorstore.hnsw:HnswIndex"
     M: int = 16
     ef_construction: int = 200
     ef_search: int = 64
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for name in ("M", "ef_construction", "ef_search"):
-            _positive(name, getattr(self, name), "hnsw")
-        if self.M < 2:
-            raise InvalidConfig(f"hnsw.M must be at least 2, got {self.M}")
+        _at_least(self.type, 1, M=self.M, ef_construction=self.ef_construction,
+                  ef_search=self.ef_search)
+        _at_least(self.type, 2, M=self.M)
 
 
 @dataclass(frozen=True)
-class IvfPqConfig:
+class IvfPqConfig(IndexConfig):
     """nlist / m of 0 mean "choose from the segment's size and dimension"."""
 
     type: str = "ivf_pq"
+    implementation: ClassVar[str] = "vectorstore.ivfpq:IvfPqIndex"
     nlist: int = 0
     m: int = 0
     nprobe: int = 48
@@ -57,16 +71,73 @@ class IvfPqConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for name in ("nlist", "m", "rerank"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidConfig(f"ivf_pq.{name} must be a non-negative integer")
-        _positive("nprobe", self.nprobe, "ivf_pq")
-        _positive("train_size", self.train_size, "ivf_pq")
+        _at_least("ivf_pq", 0, nlist=self.nlist, m=self.m, rerank=self.rerank)
+        _at_least("ivf_pq", 1, nprobe=self.nprobe, train_size=self.train_size)
 
 
-INDEX_CONFIGS: dict[str, type] = {"flat": FlatConfig, "hnsw": HnswConfig, "ivf_pq": IvfPqConfig}
-IndexConfig = FlatConfig | HnswConfig | IvfPqConfig
+@dataclass(frozen=True)
+class HnswSq8Config(HnswConfig):
+    """HNSW built and walked on int8 codes; the best rerank * k are re-scored on
+    float32. `quantile` is the share of each dimension's values inside its trained
+    range (the rest is clipped): 1.0 is min/max."""
+
+    type: str = "hnsw_sq8"
+    implementation: ClassVar[str] = "vectorstore.hnsw_sq8:HnswSq8Index"
+    rerank: int = 2
+    quantile: float = 0.9999
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least("hnsw_sq8", 1, rerank=self.rerank)
+        if not isinstance(self.quantile, int | float) or not 0.5 < self.quantile <= 1:
+            raise InvalidConfig(f"hnsw_sq8.quantile must be in (0.5, 1], got {self.quantile!r}")
+
+
+@dataclass(frozen=True)
+class LshConfig(IndexConfig):
+    """Random-hyperplane (SimHash) codes of `bits` bits (a multiple of 64) scanned by
+    Hamming distance; the best rerank * k are re-scored on float32. `probes` > 0 reads
+    that many buckets of each of `tables` multi-probe tables instead of every row."""
+
+    type: str = "lsh"
+    implementation: ClassVar[str] = "vectorstore.lsh:LshIndex"
+    bits: int = 512
+    rerank: int = 40
+    tables: int = 0
+    probes: int = 0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _at_least("lsh", 64, bits=self.bits)
+        _at_least("lsh", 1, rerank=self.rerank)
+        _at_least("lsh", 0, tables=self.tables, probes=self.probes)
+        if self.bits % 64 or self.bits > 4096:
+            raise InvalidConfig(f"lsh.bits must be a multiple of 64 up to 4096, got {self.bits}")
+
+
+@dataclass(frozen=True)
+class RpForestConfig(IndexConfig):
+    """Annoy-style forest of `trees` random-projection trees with leaves of at most
+    `leaf_size` rows; a search reads `search_k` candidate rows (0: trees * k * 4)."""
+
+    type: str = "rp_forest"
+    implementation: ClassVar[str] = "vectorstore.rpforest:RpForestIndex"
+    trees: int = 32
+    leaf_size: int = 64
+    search_k: int = 0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _at_least("rp_forest", 1, trees=self.trees)
+        _at_least("rp_forest", 2, leaf_size=self.leaf_size)
+        _at_least("rp_forest", 0, search_k=self.search_k)
+
+
+# Registering an index type: its config class here (the class names its implementation).
+INDEX_CONFIGS: dict[str, type[IndexConfig]] = {
+    cls.type: cls for cls in (FlatConfig, HnswConfig, IvfPqConfig, HnswSq8Config, LshConfig,
+                              RpForestConfig)
+}
 
 
 def parse_index_config(spec: str | dict[str, Any] | IndexConfig | None) -> IndexConfig:
@@ -74,7 +145,7 @@ def parse_index_config(spec: str | dict[str, Any] | IndexConfig | None) -> Index
     default index of sealed segments)."""
     if spec is None:
         return HnswConfig()
-    if isinstance(spec, FlatConfig | HnswConfig | IvfPqConfig):
+    if isinstance(spec, IndexConfig):
         return spec
     if isinstance(spec, str):
         spec = {"type": spec}
@@ -97,9 +168,7 @@ class CollectionConfig:
     wal_file_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
-        _positive("dim", self.dim, "collection")
-        _positive("seal_rows", self.seal_rows, "collection")
-        _positive("merge_rows", self.merge_rows, "collection")
-        _positive("wal_file_bytes", self.wal_file_bytes, "collection")
+        _at_least("collection", 1, dim=self.dim, seal_rows=self.seal_rows,
+                  merge_rows=self.merge_rows, wal_file_bytes=self.wal_file_bytes)
         if self.metric not in METRICS:
             raise InvalidConfig(f"unknown metric {self.metric!r}; known: {sorted(METRICS)}")

@@ -19,6 +19,7 @@ from .config import HnswConfig
 from .errors import CorruptFile
 from .kernels.hnsw import search_batch
 from .kernels.hnsw_build import insert_search, link_reverse, reverse_pairs
+from .kernels.space import FloatSpace
 from .metrics import Metric
 from .parallel import kernel_threads
 from .planner import VisitedPool, as_mask, as_queries, knob, planned_search, readonly
@@ -66,16 +67,13 @@ class HnswIndex:
     @classmethod
     def build(cls, vectors: np.ndarray, metric: Metric, config: HnswConfig) -> Self:
         vectors = readonly(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(vectors, metric, config, _build_graph(vectors, metric.kernel, config))
+        graph = build_graph(FloatSpace(vectors, metric.kernel), vectors.shape[0], config)
+        return cls(vectors, metric, config, graph)
 
     @classmethod
     def open(cls, directory: Path, vectors: np.ndarray, metric: Metric,
              config: HnswConfig) -> Self:
-        graph = {name: read_array(Path(directory) / f"hnsw_{name}.arr") for name in FILES}
-        problem = _graph_problem(graph, vectors.shape[0])
-        if problem:
-            raise CorruptFile(f"{directory}: hnsw graph does not match its segment: {problem}")
-        return cls(vectors, metric, config, graph)
+        return cls(vectors, metric, config, read_graph(Path(directory), vectors.shape[0]))
 
     def write(self, directory: Path) -> None:
         for name in FILES:
@@ -84,6 +82,10 @@ class HnswIndex:
     def __len__(self) -> int:
         return self.vectors.shape[0]
 
+    def nbytes(self) -> int:
+        """Bytes a search reads from RAM: the float32 vectors and the graph."""
+        return self.vectors.nbytes + sum(a.nbytes for a in self.graph.values())
+
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         queries = readonly(as_queries(queries, self.vectors.shape[1]))
@@ -91,18 +93,31 @@ class HnswIndex:
         ef = max(knob(params, "ef", self.config.ef_search, 1, "hnsw"), k)
         return planned_search(self.vectors, self.metric.kernel, queries, k, allowed,
                               lambda n_allowed: use_exact_scan(len(self), n_allowed, ef),
-                              lambda q, mask, rows, dist: self._graph_search(
-                                  q, ef, mask, rows, dist))
+                              lambda q, mask, rows, dist: self.walk(
+                                  self._space(), q, ef, mask, rows, dist))
 
-    def _graph_search(self, queries: np.ndarray, ef: int, allowed: np.ndarray | None,
-                      rows: np.ndarray, dist: np.ndarray) -> None:
+    def _space(self) -> FloatSpace:
+        return FloatSpace(self.vectors, self.metric.kernel)
+
+    def walk(self, space: Any, queries: Any, ef: int, allowed: np.ndarray | None,
+             rows: np.ndarray, dist: np.ndarray) -> None:
+        """Walk the graph in `space` for `queries` (in that space's form), writing each
+        query's best rows.shape[1] allowed rows and their proxies into rows / dist."""
         mask = readonly(np.zeros(0, np.uint8) if allowed is None else allowed)
         with (self.visited.take() as (visited, tags),
-              kernel_threads(queries.shape[0]) as chunks):
-            search_batch(self.vectors, queries, self.metric.kernel, self.arrays["links0"],
-                         self.arrays["upper"], self.arrays["upper_start"], self.entry,
-                         self.top, ef, mask, allowed is not None, visited, tags, chunks,
-                         rows, dist)
+              kernel_threads(rows.shape[0]) as chunks):
+            search_batch(space, queries, self.arrays["links0"], self.arrays["upper"],
+                         self.arrays["upper_start"], self.entry, self.top, ef, mask,
+                         allowed is not None, visited, tags, chunks, rows, dist)
+
+
+def read_graph(directory: Path, n: int) -> dict[str, np.ndarray]:
+    """The graph arrays `HnswIndex.write` wrote, memory-mapped, checked against n rows."""
+    graph = {name: read_array(directory / f"hnsw_{name}.arr") for name in FILES}
+    problem = _graph_problem(graph, n)
+    if problem:
+        raise CorruptFile(f"{directory}: hnsw graph does not match its segment: {problem}")
+    return graph
 
 
 def _graph_problem(graph: dict[str, np.ndarray], n: int) -> str | None:
@@ -143,8 +158,9 @@ def _batches(n: int, levels: np.ndarray) -> Iterator[tuple[int, int]]:
         start = stop
 
 
-def _build_graph(vectors: np.ndarray, metric: int, config: HnswConfig) -> dict[str, np.ndarray]:
-    n, M = vectors.shape[0], config.M
+def build_graph(space: Any, n: int, config: HnswConfig) -> dict[str, np.ndarray]:
+    """Insert rows 0..n-1 of `space` (`kernels/space.py`) in batches; the graph arrays."""
+    M = config.M
     levels = draw_levels(n, M, config.seed)
     graph = _allocate(n, M, levels)
     entry, top = 0, int(levels[0]) if n else 0
@@ -154,11 +170,11 @@ def _build_graph(vectors: np.ndarray, metric: int, config: HnswConfig) -> dict[s
     links0, upper, upper_start = graph["links0"], graph["upper"], graph["upper_start"]
     for start, stop in _batches(n, levels):
         workers = min(chunks, stop - start)
-        insert_search(vectors, metric, links0, upper, upper_start, levels, entry, top,
-                      start, stop, M, config.ef_construction, visited, tags, workers)
+        insert_search(space, links0, upper, upper_start, levels, entry, top, start, stop, M,
+                      config.ef_construction, visited, tags, workers)
         keys, sources, bounds = reverse_pairs(links0, upper, upper_start, levels, top,
                                               start, stop)
-        link_reverse(vectors, metric, links0, upper, upper_start, keys, sources, bounds, M)
+        link_reverse(space, links0, upper, upper_start, keys, sources, bounds, M)
         if levels[start] > top:
             entry, top = start, int(levels[start])
     graph["meta"] = np.array([FORMAT, n, M, entry, top], dtype=np.int64)

@@ -29,11 +29,11 @@ from .kernels.pq import (
     KSUB,
     IvfPqArrays,
     encode,
-    rerank,
     residual_terms,
     search_batch,
     train_codebooks,
 )
+from .kernels.scan import rerank
 from .metrics import METRIC_L2, Metric
 from .parallel import kernel_threads
 from .planner import as_mask, as_queries, knob

@@ -18,18 +18,15 @@ from typing import Any
 import numpy as np
 
 from .arrayfile import read_array, write_array
-from .config import IndexConfig
+from .config import INDEX_CONFIGS, IndexConfig
 from .flat import exact_search
 from .fsutil import fsync_dir
 from .metrics import Metric
 
-INDEX_CLASSES = {"flat": "vectorstore.flat:FlatIndex", "hnsw": "vectorstore.hnsw:HnswIndex",
-                 "ivf_pq": "vectorstore.ivfpq:IvfPqIndex"}
-
 
 def index_class(kind: str) -> Any:
-    """The index class registered for an index type name."""
-    module, name = INDEX_CLASSES[kind].split(":")
+    """The index class registered for an index type name (`config.INDEX_CONFIGS`)."""
+    module, name = INDEX_CONFIGS[kind].implementation.split(":")
     return getattr(importlib.import_module(module), name)
 
 

@@ -13,14 +13,16 @@ ids int32 and an expanded flag uint8, all (cap,) with cap >= ef — and repeated
 the best unexpanded node (the paper's candidate and result sets in one array, as in
 NSG/DiskANN). Visited markers are a uint16 row per worker with a generation tag, cleared
 only when the tag wraps (hnswlib's VisitedListPool): `visited` (chunks, n), `tags` int64
-(chunks,). Distances are proxies from `distance.py`: lower is better.
+(chunks,). Rows are reached only through a `space` (`space.py`: float32 vectors, or SQ8
+codes walked with integer dot products), so one walk serves both; distances are
+proxies, lower is better.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from .distance import proxy_distance
 from .prefetch import prefetch_row
+from .space import prefetch_node, query_at, query_distance
 
 PREFETCH_LINES = 2
 ROW_LINES = 3
@@ -69,14 +71,13 @@ def pool_insert(pool_d, pool_i, pool_x, size, cap, d, node):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _admit(vectors, query, metric, links0, found, m, pool_d, pool_i, pool_x, size, cap,
-           best):
+def _admit(space, query, links0, found, m, pool_d, pool_i, pool_x, size, cap, best):
     """Compute distances to the `m` nodes in `found` and insert those that make the pool,
     prefetching their layer-0 rows, which the next expansions read.
     Returns (size, lowest insert position or `best`)."""
     for j in range(m):
         node = found[j]
-        d = proxy_distance(vectors[node], query, metric)
+        d = query_distance(space, query, node)
         if size < cap or d < pool_d[size - 1]:
             size, pos = pool_insert(pool_d, pool_i, pool_x, size, cap, d, node)
             prefetch_row(links0, node, ROW_LINES)
@@ -96,8 +97,8 @@ def _advance(pool_x, size, cur, best):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def beam_search(vectors, query, metric, links0, upper, upper_start, layer,
-                pool_d, pool_i, pool_x, size, cap, visited_row, tag, found):
+def beam_search(space, query, links0, upper, upper_start, layer, pool_d, pool_i, pool_x,
+                size, cap, visited_row, tag, found):
     """Beam search on one layer from the `size` seeds in the pool (sorted, already marked
     visited with `tag`), keeping the best `cap` nodes. `found` is int32 scratch of at
     least the row width. Returns the pool's new size; pool_x is 1 for expanded entries.
@@ -111,11 +112,11 @@ def beam_search(vectors, query, metric, links0, upper, upper_start, layer,
             node = row[j]
             if visited_row[node] != tag:
                 visited_row[node] = tag
-                prefetch_row(vectors, node, PREFETCH_LINES)
+                prefetch_node(space, node, PREFETCH_LINES)
                 found[m] = node
                 m += 1
-        size, best = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i,
-                            pool_x, size, cap, size)
+        size, best = _admit(space, query, links0, found, m, pool_d, pool_i, pool_x, size,
+                            cap, size)
         cur = _advance(pool_x, size, cur, best)
     return size
 
@@ -157,8 +158,8 @@ def _allowed_near(links0, node, mask, visited_row, tag, found, limit):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def filtered_search(vectors, query, metric, links0, entry, mask, pool_d, pool_i, pool_x,
-                    cap, visited_row, tag, found):
+def filtered_search(space, query, links0, entry, mask, pool_d, pool_i, pool_x, cap,
+                    visited_row, tag, found):
     """Layer-0 beam search where only rows with mask[row] != 0 enter the pool, starting
     from `entry` (allowed or not). Non-allowed nodes are walked through: the allowed
     nodes two hops away count as neighbours. `found` is int32 scratch of at least
@@ -170,43 +171,42 @@ def filtered_search(vectors, query, metric, links0, entry, mask, pool_d, pool_i,
     if mask[entry] != 0:
         visited_row[entry] = tag
         size, _ = pool_insert(pool_d, pool_i, pool_x, 0, cap,
-                              proxy_distance(vectors[entry], query, metric), entry)
+                              query_distance(space, query, entry), entry)
     else:
         m = _allowed_near(links0, entry, mask, visited_row, tag, found, limit)
-        size, _ = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i, pool_x,
-                         0, cap, 0)
+        size, _ = _admit(space, query, links0, found, m, pool_d, pool_i, pool_x, 0, cap, 0)
     cur = 0
     while cur < size:
         node = pool_i[cur]
         pool_x[cur] = 1
         m = _allowed_near(links0, node, mask, visited_row, tag, found, limit)
         for j in range(m):
-            prefetch_row(vectors, found[j], PREFETCH_LINES)
-        size, best = _admit(vectors, query, metric, links0, found, m, pool_d, pool_i,
-                            pool_x, size, cap, size)
+            prefetch_node(space, found[j], PREFETCH_LINES)
+        size, best = _admit(space, query, links0, found, m, pool_d, pool_i, pool_x, size,
+                            cap, size)
         cur = _advance(pool_x, size, cur, best)
     return size
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def descend(vectors, query, metric, links0, upper, upper_start, entry, top, bottom,
-            pool_d, pool_i, pool_x, visited, tags, chunk, found):
+def descend(space, query, links0, upper, upper_start, entry, top, bottom, pool_d, pool_i,
+            pool_x, visited, tags, chunk, found):
     """Greedy search (ef = 1) from `entry` on layer `top` down to layer `bottom`
     (exclusive). Returns the node where it ends; the pool holds it at position 0."""
-    pool_d[0] = proxy_distance(vectors[entry], query, metric)
+    pool_d[0] = query_distance(space, query, entry)
     pool_i[0] = entry
     for layer in range(top, bottom, -1):
         tag = next_tag(visited, tags, chunk)
         visited[chunk, pool_i[0]] = tag
         pool_x[0] = 0
-        beam_search(vectors, query, metric, links0, upper, upper_start, layer,
-                    pool_d, pool_i, pool_x, 1, 1, visited[chunk], tag, found)
+        beam_search(space, query, links0, upper, upper_start, layer, pool_d, pool_i, pool_x,
+                    1, 1, visited[chunk], tag, found)
     return pool_i[0]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _search_range(vectors, queries, metric, links0, upper, upper_start, entry, top, ef,
-                  mask, use_mask, visited, tags, chunk, start, stop, out_i, out_d):
+def _search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
+                  use_mask, visited, tags, chunk, start, stop, out_i, out_d):
     """Search queries[start:stop] with worker `chunk`'s scratch into out_i / out_d (k =
     out_i.shape[1]); unfilled slots keep their -1 / +inf padding."""
     k = out_i.shape[1]
@@ -216,34 +216,34 @@ def _search_range(vectors, queries, metric, links0, upper, upper_start, entry, t
     pool_x = np.empty(cap, dtype=np.uint8)
     found = np.empty(links0.shape[1] * 2, dtype=np.int32)
     for q in range(start, stop):
-        query = queries[q]
-        node = descend(vectors, query, metric, links0, upper, upper_start, entry, top, 0,
-                       pool_d, pool_i, pool_x, visited, tags, chunk, found)
+        query = query_at(space, queries, q)
+        node = descend(space, query, links0, upper, upper_start, entry, top, 0, pool_d,
+                       pool_i, pool_x, visited, tags, chunk, found)
         tag = next_tag(visited, tags, chunk)
         if use_mask:
-            size = filtered_search(vectors, query, metric, links0, node, mask, pool_d,
-                                   pool_i, pool_x, cap, visited[chunk], tag, found)
+            size = filtered_search(space, query, links0, node, mask, pool_d, pool_i, pool_x,
+                                   cap, visited[chunk], tag, found)
         else:
             visited[chunk, node] = tag
             pool_x[0] = 0
-            size = beam_search(vectors, query, metric, links0, upper, upper_start, 0,
-                               pool_d, pool_i, pool_x, 1, cap, visited[chunk], tag, found)
+            size = beam_search(space, query, links0, upper, upper_start, 0, pool_d, pool_i,
+                               pool_x, 1, cap, visited[chunk], tag, found)
         for j in range(min(k, size)):
             out_i[q, j] = pool_i[j]
             out_d[q, j] = pool_d[j]
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def search_batch(vectors, queries, metric, links0, upper, upper_start, entry, top, ef,
-                 mask, use_mask, visited, tags, n_chunks, out_i, out_d):
-    """Search every row of `queries` (nq, d) float32 through the graph, splitting them
+def search_batch(space, queries, links0, upper, upper_start, entry, top, ef, mask,
+                 use_mask, visited, tags, n_chunks, out_i, out_d):
+    """Search every query of `queries` (in `space`'s form) through the graph, splitting them
     into `n_chunks` contiguous ranges run in parallel, chunk c using visited[c] / tags[c].
     When `use_mask`, only rows with mask[row] != 0 (uint8 (n,)) are returned.
     out_i int64 (nq, k) / out_d float32 (nq, k) must arrive filled with -1 / +inf; each
     row is written best first.
     """
-    nq = queries.shape[0]
+    nq = out_i.shape[0]
     for c in prange(n_chunks):
-        _search_range(vectors, queries, metric, links0, upper, upper_start, entry, top, ef,
-                      mask, use_mask, visited, tags, c, c * nq // n_chunks,
+        _search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
+                      use_mask, visited, tags, c, c * nq // n_chunks,
                       (c + 1) * nq // n_chunks, out_i, out_d)

@@ -13,12 +13,12 @@ Rows [start, stop) are inserted as one batch in two parallel phases:
 import numpy as np
 from numba import njit, prange
 
-from .distance import proxy_distance
 from .hnsw import beam_search, descend, links_row, next_tag, pool_insert
+from .space import node_distance, node_query
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def select_heuristic(vectors, metric, cand_d, cand_i, n_cand, m_max, out):
+def select_heuristic(space, cand_d, cand_i, n_cand, m_max, out):
     """The neighbour-selection heuristic: walk candidates (sorted by distance to the base
     node, cand_d float32 / cand_i int32) and keep one only if it is closer to the base
     than to every node kept so far, up to `m_max`. Writes kept ids to `out`; returns
@@ -28,7 +28,7 @@ def select_heuristic(vectors, metric, cand_d, cand_i, n_cand, m_max, out):
         node = cand_i[a]
         good = True
         for b in range(kept):
-            if proxy_distance(vectors[node], vectors[out[b]], metric) < cand_d[a]:
+            if node_distance(space, node, out[b]) < cand_d[a]:
                 good = False
                 break
         if good:
@@ -40,8 +40,8 @@ def select_heuristic(vectors, metric, cand_d, cand_i, n_cand, m_max, out):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _select_with_batch(vectors, metric, levels, q, start, layer, M, pool_d, pool_i, size,
-                       sel_d, sel_i, sel_x, row):
+def _select_with_batch(space, levels, q, start, layer, M, pool_d, pool_i, size, sel_d,
+                       sel_i, sel_x, row):
     """Select q's neighbours on `layer` among the pool and the batch's rows [start, q)
     that reach the layer; write them to `row` as [count, ids...]."""
     sel_d[:size] = pool_d[:size]
@@ -50,36 +50,34 @@ def _select_with_batch(vectors, metric, levels, q, start, layer, M, pool_d, pool
     cap = sel_d.shape[0]
     for j in range(start, q):
         if levels[j] >= layer:
-            d = proxy_distance(vectors[j], vectors[q], metric)
+            d = node_distance(space, q, j)
             n_sel, _ = pool_insert(sel_d, sel_i, sel_x, n_sel, cap, d, j)
-    row[0] = select_heuristic(vectors, metric, sel_d, sel_i, n_sel, M, row[1:])
+    row[0] = select_heuristic(space, sel_d, sel_i, n_sel, M, row[1:])
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _insert_one(vectors, metric, links0, upper, upper_start, levels, entry, top, q, start,
-                M, ef_c, visited, tags, chunk, pool_d, pool_i, pool_x, sel_d, sel_i, sel_x,
-                found):
-    query = vectors[q]
+def _insert_one(space, links0, upper, upper_start, levels, entry, top, q, start, M, ef_c,
+                visited, tags, chunk, pool_d, pool_i, pool_x, sel_d, sel_i, sel_x, found):
+    query = node_query(space, q)
     level = levels[q]
-    descend(vectors, query, metric, links0, upper, upper_start, entry, top, level,
-            pool_d, pool_i, pool_x, visited, tags, chunk, found)
+    descend(space, query, links0, upper, upper_start, entry, top, level, pool_d, pool_i,
+            pool_x, visited, tags, chunk, found)
     size = 1
     for layer in range(min(level, top), -1, -1):
         tag = next_tag(visited, tags, chunk)
         for j in range(size):
             visited[chunk, pool_i[j]] = tag
             pool_x[j] = 0
-        size = beam_search(vectors, query, metric, links0, upper, upper_start, layer,
-                           pool_d, pool_i, pool_x, size, ef_c, visited[chunk], tag, found)
-        _select_with_batch(vectors, metric, levels, q, start, layer, M, pool_d, pool_i,
-                           size, sel_d, sel_i, sel_x,
-                           links_row(links0, upper, upper_start, q, layer))
+        size = beam_search(space, query, links0, upper, upper_start, layer, pool_d, pool_i,
+                           pool_x, size, ef_c, visited[chunk], tag, found)
+        _select_with_batch(space, levels, q, start, layer, M, pool_d, pool_i, size, sel_d,
+                           sel_i, sel_x, links_row(links0, upper, upper_start, q, layer))
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def insert_search(vectors, metric, links0, upper, upper_start, levels, entry, top, start,
-                  stop, M, ef_c, visited, tags, n_chunks):
-    """Phase 1 for rows [start, stop) of `vectors` (n, d) float32: search the graph from
+def insert_search(space, links0, upper, upper_start, levels, entry, top, start, stop, M,
+                  ef_c, visited, tags, n_chunks):
+    """Phase 1 for rows [start, stop) of `space` (`space.py`): search the graph from
     `entry` (whose level is `top`) and write each new node's own link rows. Workers take
     contiguous ranges; worker c uses visited[c] (uint16 (n,)) and tags[c]."""
     count = stop - start
@@ -92,9 +90,9 @@ def insert_search(vectors, metric, links0, upper, upper_start, levels, entry, to
         sel_x = np.empty(ef_c, dtype=np.uint8)
         found = np.empty(links0.shape[1] * 2, dtype=np.int32)
         for q in range(start + c * count // n_chunks, start + (c + 1) * count // n_chunks):
-            _insert_one(vectors, metric, links0, upper, upper_start, levels, entry, top,
-                        q, start, M, ef_c, visited, tags, c, pool_d, pool_i, pool_x,
-                        sel_d, sel_i, sel_x, found)
+            _insert_one(space, links0, upper, upper_start, levels, entry, top, q, start, M,
+                        ef_c, visited, tags, c, pool_d, pool_i, pool_x, sel_d, sel_i, sel_x,
+                        found)
 
 
 @njit(cache=True, nogil=True)
@@ -131,7 +129,7 @@ def reverse_pairs(links0, upper, upper_start, levels, top, start, stop):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _link_target(vectors, metric, row, target, sources, cap):
+def _link_target(space, row, target, sources, cap):
     """Add `sources` to the [count, ids...] `row` of `target`, pruning with the
     heuristic to `cap` links when they do not all fit."""
     count = row[0]
@@ -143,14 +141,14 @@ def _link_target(vectors, metric, row, target, sources, cap):
     cand_i = np.concatenate((row[1:count + 1], sources))
     cand_d = np.empty(cand_i.shape[0], dtype=np.float32)
     for a in range(cand_i.shape[0]):
-        cand_d[a] = proxy_distance(vectors[cand_i[a]], vectors[target], metric)
+        cand_d[a] = node_distance(space, target, cand_i[a])
     order = np.argsort(cand_d)
-    row[0] = select_heuristic(vectors, metric, cand_d[order], cand_i[order],
-                              cand_i.shape[0], cap, row[1:])
+    row[0] = select_heuristic(space, cand_d[order], cand_i[order], cand_i.shape[0], cap,
+                              row[1:])
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def link_reverse(vectors, metric, links0, upper, upper_start, keys, sources, bounds, M):
+def link_reverse(space, links0, upper, upper_start, keys, sources, bounds, M):
     """Phase 2: apply the grouped in-links from `reverse_pairs` in parallel, one worker
     per target row."""
     n = links0.shape[0]
@@ -158,5 +156,5 @@ def link_reverse(vectors, metric, links0, upper, upper_start, keys, sources, bou
         a, b = bounds[g], bounds[g + 1]
         layer, target = keys[a] // n, keys[a] % n
         cap = 2 * M if layer == 0 else M
-        _link_target(vectors, metric, links_row(links0, upper, upper_start, target, layer),
-                     target, sources[a:b], cap)
+        _link_target(space, links_row(links0, upper, upper_start, target, layer), target,
+                     sources[a:b], cap)

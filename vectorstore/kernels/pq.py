@@ -27,7 +27,6 @@ from numba import njit, prange
 from .distance import proxy_distance
 from .heap import heap_push, heap_sort
 from .kmeans import random_init, update_centroids
-from .scan import scan_rows_topk
 
 KSUB = 256
 
@@ -258,20 +257,4 @@ def search_batch(queries: np.ndarray, coarse: np.ndarray, n_cand: int, metric: i
     for q in prange(nq):
         rows[q], dist[q] = search_one(queries[q], coarse[q], n_cand, metric, nprobe, index,
                                       mask, use_mask)
-    return rows, dist
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def rerank(vectors: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int,
-           metric: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k of each query among its candidate rows (int64 (nq, kc), -1 = none),
-    reading only those rows of vectors (n, d). Returns (rows int64 (nq, k),
-    proxy float32 (nq, k)), best first, padded -1 / +inf.
-    """
-    nq = queries.shape[0]
-    rows = np.empty((nq, k), dtype=np.int64)
-    dist = np.empty((nq, k), dtype=np.float32)
-    for q in prange(nq):
-        valid = candidates[q][candidates[q] >= 0]
-        rows[q], dist[q] = scan_rows_topk(vectors, valid, queries[q], k, metric)
     return rows, dist

@@ -88,3 +88,19 @@ def sort_heaps(dist: np.ndarray, idx: np.ndarray) -> None:
     """Sort each row's heap (bq, k) in place, best first."""
     for q in prange(dist.shape[0]):
         heap_sort(dist[q], idx[q])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def rerank(vectors: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int,
+           metric: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of each query among its candidate rows (int64 (nq, kc), -1 = none),
+    reading only those rows of vectors (n, d). Returns (rows int64 (nq, k),
+    proxy float32 (nq, k)), best first, padded -1 / +inf.
+    """
+    nq = queries.shape[0]
+    rows = np.empty((nq, k), dtype=np.int64)
+    dist = np.empty((nq, k), dtype=np.float32)
+    for q in prange(nq):
+        valid = candidates[q][candidates[q] >= 0]
+        rows[q], dist[q] = scan_rows_topk(vectors, valid, queries[q], k, metric)
+    return rows, dist

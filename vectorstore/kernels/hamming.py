@@ -1,0 +1,192 @@
+"""Binary codes: Hamming distance by 64-bit popcount, candidate selection by distance,
+and multi-probe bucket tables (the LSH index's kernels).
+
+A code of b bits is `b // 64` uint64 words; bit j of a code is bit j % 64 of word
+j // 64. Shapes used throughout:
+
+    codes    uint64 (n, words)          the segment's codes
+    qcodes   uint64 (nq, words)         the queries' codes
+    margins  float32 (nq, bits)         squared distance of the query to each bit's hyperplane
+    offsets  int64 (tables, 2**h + 1)   table t bucket c holds rows[t, offsets[t, c]:...[c+1]]
+    rows     int32 (tables, n)          segment rows grouped by bucket
+
+Table t is keyed by bits t*h .. t*h + h - 1 of the code (h = `key_bits`), so the
+tables need no hashing of their own. Selection keeps the `n_cand` rows of smallest
+Hamming distance by a histogram over the distances (0..bits), not a heap: two linear
+passes whatever n_cand is.
+"""
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+from .hnsw import next_tag
+from .scan import scan_rows_topk
+
+
+@intrinsic
+def popcount(typingctx, word):
+    """Set bits of a uint64 (LLVM's ctpop: one instruction with POPCNT)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+
+    return types.uint64(types.uint64), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hamming(codes, row, qcode, words):
+    """Hamming distance between codes[row] and qcode over the first `words` words."""
+    acc = np.uint64(0)
+    for w in range(words):
+        acc += popcount(codes[row, w] ^ qcode[w])
+    return np.uint16(acc)
+
+
+@njit(cache=True, nogil=True)
+def _select(cand, dist, m, n_cand, bits, out):
+    """Write to `out` the n_cand entries of cand[:m] with the smallest dist[:m] (ties
+    broken by position); return how many (min(m, n_cand))."""
+    hist = np.zeros(bits + 2, dtype=np.int64)
+    for j in range(m):
+        hist[dist[j]] += 1
+    want = min(m, n_cand)
+    radius, below = 0, 0
+    while below + hist[radius] < want:
+        below += hist[radius]
+        radius += 1
+    at_radius = want - below
+    got = 0
+    for j in range(m):
+        d = dist[j]
+        if d < radius or (d == radius and at_radius > 0):
+            if d == radius:
+                at_radius -= 1
+            out[got] = cand[j]
+            got += 1
+    return got
+
+
+@njit(cache=True, nogil=True)
+def scan_candidates(codes, qcode, words, mask, use_mask, n_cand, cand, dist, out):
+    """The n_cand allowed rows of smallest Hamming distance to qcode among all rows.
+    cand int32 / dist uint16 (n,) are scratch; writes rows to out; returns the count."""
+    m = 0
+    for i in range(codes.shape[0]):
+        if use_mask and mask[i] == 0:
+            continue
+        cand[m] = i
+        dist[m] = hamming(codes, i, qcode, words)
+        m += 1
+    return _select(cand, dist, m, n_cand, words * 64, out)
+
+
+@njit(cache=True, nogil=True)
+def probe_order(margins, probes, key_bits):
+    """Query-directed multi-probe (Lv et al. 2007): the `probes` bit-flip masks of one
+    table key, by increasing sum of the flipped bits' squared margins (float32
+    (key_bits,)), starting with the empty mask (the query's own bucket): the buckets a
+    near neighbour most likely fell into. Perturbation sets over the bits sorted by
+    margin come off a small heap, each popped set adding its "shift" and "expand"
+    successors. Returns int64 (<= probes,)."""
+    order = np.argsort(margins)
+    out = np.zeros(probes, dtype=np.int64)
+    cap = 2 * probes + 2
+    score = np.empty(cap, dtype=np.float64)
+    sets = np.empty(cap, dtype=np.int64)
+    last = np.empty(cap, dtype=np.int64)
+    size = 1
+    score[0], sets[0], last[0] = margins[order[0]], 1, 0
+    got = 1
+    while got < probes and size > 0:
+        best = np.argmin(score[:size])
+        s, a, top = score[best], sets[best], last[best]
+        size -= 1
+        score[best], sets[best], last[best] = score[size], sets[size], last[size]
+        flips = 0
+        for j in range(key_bits):
+            if a >> j & 1:
+                flips |= 1 << order[j]
+        out[got] = flips
+        got += 1
+        if top + 1 < key_bits and size + 2 <= cap:
+            nxt = margins[order[top + 1]]
+            score[size], sets[size], last[size] = s + nxt, a | 1 << (top + 1), top + 1
+            size += 1
+            score[size] = s - margins[order[top]] + nxt
+            sets[size], last[size] = (a & ~(1 << top)) | 1 << (top + 1), top + 1
+            size += 1
+    return out[:got]
+
+
+@njit(cache=True, nogil=True)
+def _table_key(code, table, key_bits):
+    """Bits table*key_bits .. + key_bits - 1 of a code (key_bits <= 32) as an int."""
+    first = table * key_bits
+    word, shift = first // 64, first % 64
+    key = code[word] >> np.uint64(shift)
+    if shift + key_bits > 64:
+        key |= code[word + 1] << np.uint64(64 - shift)
+    return np.int64(key & np.uint64((1 << key_bits) - 1))
+
+
+@njit(cache=True, nogil=True)
+def probe_candidates(codes, qcode, words, margins, offsets, rows, key_bits, probes, mask,
+                     use_mask, visited_row, tag, n_cand, cand, dist, out):
+    """The n_cand allowed rows of smallest Hamming distance among those in the `probes`
+    best buckets of every table. cand int32 / dist uint16 (n,) are scratch; visited_row
+    uint16 (n,) with a fresh `tag` dedups rows met in several tables. Returns the count."""
+    m = 0
+    for t in range(offsets.shape[0]):
+        key = _table_key(qcode, t, key_bits)
+        flips = probe_order(margins[t * key_bits:(t + 1) * key_bits], probes, key_bits)
+        for f in flips:
+            bucket = key ^ f
+            for p in range(offsets[t, bucket], offsets[t, bucket + 1]):
+                i = rows[t, p]
+                if visited_row[i] == tag or (use_mask and mask[i] == 0):
+                    continue
+                visited_row[i] = tag
+                cand[m] = i
+                dist[m] = hamming(codes, i, qcode, words)
+                m += 1
+    return _select(cand, dist, m, n_cand, words * 64, out)
+
+
+@njit(cache=True, nogil=True)
+def bucket_keys(codes, tables, key_bits):
+    """Bucket of every row in every table: int64 (tables, n)."""
+    keys = np.empty((tables, codes.shape[0]), dtype=np.int64)
+    for t in range(tables):
+        for i in range(codes.shape[0]):
+            keys[t, i] = _table_key(codes[i], t, key_bits)
+    return keys
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def search_batch(codes, qcodes, words, margins, offsets, rows, key_bits, probes, mask,
+                 use_mask, visited, tags, n_chunks, n_cand, vectors, queries, metric,
+                 out_i, out_d):
+    """For each query: the n_cand nearest allowed rows by Hamming distance over the first
+    `words` words (probes == 0: every row; else the tables' best buckets), re-scored on
+    float32 `vectors` into the top k = out_i.shape[1] (out_i int64 / out_d float32
+    (nq, k), arriving as -1 / +inf). Queries are split into n_chunks ranges run in
+    parallel, chunk c using visited[c] / tags[c]."""
+    nq, n = queries.shape[0], codes.shape[0]
+    k = out_i.shape[1]
+    for c in prange(n_chunks):
+        cand = np.empty(n, dtype=np.int32)
+        dist = np.empty(n, dtype=np.uint16)
+        picked = np.empty(min(n, n_cand), dtype=np.int64)
+        for q in range(c * nq // n_chunks, (c + 1) * nq // n_chunks):
+            if probes == 0:
+                got = scan_candidates(codes, qcodes[q], words, mask, use_mask, n_cand,
+                                      cand, dist, picked)
+            else:
+                tag = next_tag(visited, tags, c)
+                got = probe_candidates(codes, qcodes[q], words, margins[q], offsets, rows,
+                                       key_bits, probes, mask, use_mask, visited[c], tag,
+                                       n_cand, cand, dist, picked)
+            top_i, top_d = scan_rows_topk(vectors, picked[:got], queries[q], k, metric)
+            out_i[q] = top_i
+            out_d[q] = top_d
