@@ -36,7 +36,50 @@ class IvfPqIndex(Request):
     rerank: int | None = Field(None, ge=0, le=64, description="Exact re-ranking factor.")
 
 
-IndexSpec = Annotated[FlatIndex | HnswIndex | IvfPqIndex, Field(discriminator="type")]
+class HnswSq8Index(Request):
+    """HNSW walked on int8 codes, best rerank * k re-scored on float32: about a third of
+    HNSW's memory, float vectors left on disk. Omitted parameters take the defaults."""
+
+    type: Literal["hnsw_sq8"]
+    M: int | None = Field(None, ge=2, le=128, description="Links per node.")
+    ef_construction: int | None = Field(None, ge=1, le=2048, description="Build beam width.")
+    ef_search: int | None = Field(None, ge=1, le=4096, description="Default search beam width.")
+    rerank: int | None = Field(None, ge=1, le=64, description="Float32 re-ranking factor.")
+    quantile: float | None = Field(
+        None, gt=0.5, le=1.0, description="Share of each dimension inside its int8 range."
+    )
+
+
+class LshIndex(Request):
+    """Random-hyperplane binary codes scanned by Hamming distance, re-ranked on float32:
+    bits / 8 bytes per vector in RAM. Omitted parameters take the defaults."""
+
+    type: Literal["lsh"]
+    bits: int | None = Field(None, ge=64, le=4096, multiple_of=64, description="Code bits.")
+    rerank: int | None = Field(None, ge=1, le=1000, description="Float32 re-ranking factor.")
+    tables: int | None = Field(None, ge=0, le=64, description="Multi-probe tables (0: none).")
+    probes: int | None = Field(
+        None, ge=0, le=65536, description="Buckets read per table by default (0: scan all)."
+    )
+
+
+class RpForestIndex(Request):
+    """Annoy-style forest of random-projection trees. Omitted parameters take the
+    defaults."""
+
+    type: Literal["rp_forest"]
+    trees: int | None = Field(None, ge=1, le=1024, description="Trees.")
+    leaf_size: int | None = Field(None, ge=2, le=4096, description="Most rows in a leaf.")
+    search_k: int | None = Field(
+        None, ge=0, le=10_000_000, description="Rows read per search (0: trees * k * 8)."
+    )
+
+
+IndexSpec = Annotated[
+    FlatIndex | HnswIndex | IvfPqIndex | HnswSq8Index | LshIndex | RpForestIndex,
+    Field(discriminator="type"),
+]
+IndexType = Literal["flat", "hnsw", "ivf_pq", "hnsw_sq8", "lsh", "rp_forest"]
 
 
 class CollectionCreate(Request):
@@ -44,7 +87,7 @@ class CollectionCreate(Request):
 
     name: CollectionName
     metric: Metric = "cosine"
-    index: IndexSpec | Literal["flat", "hnsw", "ivf_pq"] = "hnsw"
+    index: IndexSpec | IndexType = "hnsw"
     dimension: int | None = Field(
         None, ge=1, le=8192, description="Vector length; omitted: the server model's."
     )

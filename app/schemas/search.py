@@ -18,9 +18,19 @@ Vector = Annotated[
 class SearchParams(Request):
     """Per-call index knobs; those the collection's index does not use are ignored."""
 
-    ef: int | None = Field(None, ge=1, le=4096, description="HNSW beam width.")
+    ef: int | None = Field(None, ge=1, le=4096, description="HNSW / HNSW-SQ8 beam width.")
     nprobe: int | None = Field(None, ge=1, le=65536, description="IVF-PQ lists to probe.")
-    rerank: int | None = Field(None, ge=0, le=64, description="IVF-PQ re-ranking factor.")
+    rerank: int | None = Field(
+        None, ge=0, le=1000, description="Float32 re-ranking factor (IVF-PQ, HNSW-SQ8, LSH)."
+    )
+    bits: int | None = Field(
+        None, ge=64, le=4096, multiple_of=64, description="LSH code bits used (a prefix)."
+    )
+    probes: int | None = Field(None, ge=0, le=65536, description="LSH buckets per table.")
+    search_k: int | None = Field(
+        None, ge=1, le=10_000_000, description="Forest rows read per search."
+    )
+    trees: int | None = Field(None, ge=1, le=1024, description="Forest trees used.")
 
 
 class SearchRequest(Request):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from vectorstore import Database
+from vectorstore.config import INDEX_CONFIGS
 
 from . import oracle
 from .strategies import filters, payloads
@@ -27,11 +28,13 @@ class StoreMachine(RuleBasedStateMachine):
         self.records: dict[str, tuple[np.ndarray, dict]] = {}
 
     @initialize(metric=st.sampled_from(["cosine", "dot", "l2"]), seal_rows=st.integers(3, 40),
-                index=st.sampled_from(["flat", "hnsw", "ivf_pq"]))
+                index=st.sampled_from(sorted(INDEX_CONFIGS)))
     def create(self, metric: str, seal_rows: int, index: str) -> None:
         """Segments this small are searched exactly by every index type (HNSW and IVF-PQ
-        plan an exact scan below their size thresholds), so results must equal the
-        oracle's whatever the index."""
+        plan an exact scan below their size thresholds, LSH and the forest re-rank every
+        row of so few on float32, HNSW-SQ8 walks them all and re-ranks the best 2k by an
+        int8 estimate that on 4-d vectors keeps the true top k), so results must equal
+        the oracle's whatever the index."""
         self.metric = metric
         self.col = self.db.create_collection("c", dim=DIM, metric=metric, index=index,
                                              seal_rows=seal_rows)
