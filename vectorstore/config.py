@@ -118,12 +118,12 @@ class LshConfig(IndexConfig):
 @dataclass(frozen=True)
 class RpForestConfig(IndexConfig):
     """Annoy-style forest of `trees` random-projection trees with leaves of at most
-    `leaf_size` rows; a search reads `search_k` candidate rows (0: trees * k * 4)."""
+    `leaf_size` rows; a search reads `search_k` candidate rows (0: trees * k * 16)."""
 
     type: str = "rp_forest"
     implementation: ClassVar[str] = "vectorstore.rpforest:RpForestIndex"
     trees: int = 32
-    leaf_size: int = 64
+    leaf_size: int = 256
     search_k: int = 0
     seed: int = 42
 

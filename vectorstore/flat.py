@@ -99,6 +99,10 @@ class FlatIndex:
     def __len__(self) -> int:
         return self.vectors.shape[0]
 
+    def nbytes(self) -> int:
+        """Bytes a search reads from RAM: every float32 vector."""
+        return self.vectors.nbytes
+
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)

@@ -29,7 +29,7 @@ from .metrics import Metric
 from .parallel import kernel_threads
 from .planner import VisitedPool, as_mask, as_queries, knob, planned_search, readonly
 
-SEARCH_K_PER_TREE = 8
+SEARCH_K_PER_TREE = 16
 EXACT_FRACTION = 0.05
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
 

@@ -71,7 +71,7 @@ class RpForestIndex(Request):
     trees: int | None = Field(None, ge=1, le=1024, description="Trees.")
     leaf_size: int | None = Field(None, ge=2, le=4096, description="Most rows in a leaf.")
     search_k: int | None = Field(
-        None, ge=0, le=10_000_000, description="Rows read per search (0: trees * k * 8)."
+        None, ge=0, le=10_000_000, description="Rows read per search (0: trees * k * 16)."
     )
 
 

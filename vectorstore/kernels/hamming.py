@@ -81,13 +81,46 @@ def scan_candidates(codes, qcode, words, mask, use_mask, n_cand, cand, dist, out
     return _select(cand, dist, m, n_cand, words * 64, out)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(score, sets, last, size, pos):
+    """Restore the min-heap (score; sets, last alongside) below `pos`."""
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            return
+        if child + 1 < size and score[child + 1] < score[child]:
+            child += 1
+        if score[pos] <= score[child]:
+            return
+        score[pos], score[child] = score[child], score[pos]
+        sets[pos], sets[child] = sets[child], sets[pos]
+        last[pos], last[child] = last[child], last[pos]
+        pos = child
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_add(score, sets, last, size, s, a, top):
+    """Push (s, a, top) on the min-heap of `size` entries; returns the new size."""
+    pos = size
+    score[pos], sets[pos], last[pos] = s, a, top
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if score[parent] <= score[pos]:
+            break
+        score[pos], score[parent] = score[parent], score[pos]
+        sets[pos], sets[parent] = sets[parent], sets[pos]
+        last[pos], last[parent] = last[parent], last[pos]
+        pos = parent
+    return size + 1
+
+
 @njit(cache=True, nogil=True)
 def probe_order(margins, probes, key_bits):
     """Query-directed multi-probe (Lv et al. 2007): the `probes` bit-flip masks of one
     table key, by increasing sum of the flipped bits' squared margins (float32
     (key_bits,)), starting with the empty mask (the query's own bucket): the buckets a
     near neighbour most likely fell into. Perturbation sets over the bits sorted by
-    margin come off a small heap, each popped set adding its "shift" and "expand"
+    margin come off a min-heap, each popped set adding its "shift" and "expand"
     successors. Returns int64 (<= probes,)."""
     order = np.argsort(margins)
     out = np.zeros(probes, dtype=np.int64)
@@ -95,27 +128,24 @@ def probe_order(margins, probes, key_bits):
     score = np.empty(cap, dtype=np.float64)
     sets = np.empty(cap, dtype=np.int64)
     last = np.empty(cap, dtype=np.int64)
-    size = 1
-    score[0], sets[0], last[0] = margins[order[0]], 1, 0
+    size = _heap_add(score, sets, last, 0, margins[order[0]], 1, 0)
     got = 1
     while got < probes and size > 0:
-        best = np.argmin(score[:size])
-        s, a, top = score[best], sets[best], last[best]
+        s, a, top = score[0], sets[0], last[0]
         size -= 1
-        score[best], sets[best], last[best] = score[size], sets[size], last[size]
+        score[0], sets[0], last[0] = score[size], sets[size], last[size]
+        _sift_down(score, sets, last, size, 0)
         flips = 0
         for j in range(key_bits):
             if a >> j & 1:
                 flips |= 1 << order[j]
         out[got] = flips
         got += 1
-        if top + 1 < key_bits and size + 2 <= cap:
+        if top + 1 < key_bits:
             nxt = margins[order[top + 1]]
-            score[size], sets[size], last[size] = s + nxt, a | 1 << (top + 1), top + 1
-            size += 1
-            score[size] = s - margins[order[top]] + nxt
-            sets[size], last[size] = (a & ~(1 << top)) | 1 << (top + 1), top + 1
-            size += 1
+            size = _heap_add(score, sets, last, size, s + nxt, a | 1 << (top + 1), top + 1)
+            size = _heap_add(score, sets, last, size, s - margins[order[top]] + nxt,
+                             (a & ~(1 << top)) | 1 << (top + 1), top + 1)
     return out[:got]
 
 

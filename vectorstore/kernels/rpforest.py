@@ -22,7 +22,9 @@ from numba import njit, prange
 from .distance import proxy_distance
 from .heap import heap_push, heap_sort
 from .hnsw import next_tag
+from .prefetch import prefetch_row
 
+PREFETCH_LINES = 4
 SPLIT_TRIES = 3
 MAX_IMBALANCE = 0.95
 
@@ -167,6 +169,8 @@ def search_one(normals, offsets, children, leaves, leaf_rows, roots, n_trees, ve
             size = _queue_push(prio, node, size, min(d, -margin), children[code, 0])
             continue
         leaf = -(code + 1)
+        for p in range(leaves[leaf, 0], leaves[leaf, 1]):
+            prefetch_row(vectors, leaf_rows[p], PREFETCH_LINES)
         for p in range(leaves[leaf, 0], leaves[leaf, 1]):
             row = leaf_rows[p]
             if use_mask and mask[row] == 0:
