@@ -167,13 +167,19 @@ def filtered(ours: HnswIndex, base: np.ndarray, queries: np.ndarray, repeats: in
           f"{at['filtered']:.0f} QPS, slowdown {at['all'] / at['filtered']:.2f}x")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every side-by-side ANN benchmark takes: data size, build threads, and
+    how many timed repeats."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--n", type=int, default=None, help="base rows (default: all)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2, help="build threads for all")
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = common_arguments(__doc__).parse_args()
     print(f"load average: {os.getloadavg()}, {os.cpu_count()} cpus, numba {numba.__version__}")
     base, queries, gt = load(args.n, args.queries)
     print(f"data: {base.shape[0]} x {base.shape[1]}, {queries.shape[0]} queries; "

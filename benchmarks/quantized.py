@@ -17,7 +17,6 @@ setting, build seconds, resident bytes per vector, and QPS ratios at equal recal
 (interpolated along each curve), each against its goal from issue #18.
 """
 
-import argparse
 import os
 import time
 from collections.abc import Callable
@@ -35,7 +34,18 @@ from vectorstore.lsh import LshIndex
 from vectorstore.metrics import METRICS
 from vectorstore.rpforest import RpForestIndex
 
-from .ann import EF_CONSTRUCTION, EFS, K, M, best_qps, build_hnswlib, load, qps_at, recall
+from .ann import (
+    EF_CONSTRUCTION,
+    EFS,
+    K,
+    M,
+    best_qps,
+    build_hnswlib,
+    common_arguments,
+    load,
+    qps_at,
+    recall,
+)
 
 METRIC = METRICS["cosine"]
 Curve = list[tuple[int, float, float]]  # (setting, recall@10, QPS)
@@ -86,10 +96,15 @@ def report_ratio(what: str, ours: Curve, theirs: Curve, target: float, goal: flo
           f"(goal >= {goal}x: {verdict})")
 
 
+def build_threads(threads: int) -> None:
+    """Let every library's build use `threads` threads."""
+    numba.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
 def bench_sq8(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) -> None:
     d, n = base.shape[1], base.shape[0]
-    numba.set_num_threads(args.threads)
-    faiss.omp_set_num_threads(args.threads)
+    build_threads(args.threads)
     config = HnswSq8Config(M=M, ef_construction=EF_CONSTRUCTION, rerank=args.sq8_rerank)
     ours, t_ours = timed(lambda: HnswSq8Index.build(base, METRIC, config))
     hnsw, t_hnsw, hnsw_bytes = build_hnswlib(base, args.threads)
@@ -138,8 +153,7 @@ def bench_sq8(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) -> No
 
 def bench_lsh(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) -> None:
     d, n = base.shape[1], base.shape[0]
-    numba.set_num_threads(args.threads)
-    faiss.omp_set_num_threads(args.threads)
+    build_threads(args.threads)
     for bits in args.lsh_bits:
         ours, t_ours = timed(lambda b=bits: LshIndex.build(base, METRIC, LshConfig(bits=b)))
         flsh = faiss.IndexLSH(d, bits, True, True)
@@ -172,7 +186,7 @@ def bench_lsh(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) -> No
 def bench_forest(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) -> None:
     d, n = base.shape[1], base.shape[0]
     trees = args.trees
-    numba.set_num_threads(args.threads)
+    build_threads(args.threads)
     ours, t_ours = timed(lambda: RpForestIndex.build(base, METRIC, RpForestConfig(trees=trees)))
     annoy = AnnoyIndex(d, "angular")
     annoy.set_seed(42)
@@ -193,11 +207,7 @@ def bench_forest(base: np.ndarray, queries: np.ndarray, gt: np.ndarray, args) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=None, help="base rows (default: all)")
-    parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2, help="build threads for all")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = common_arguments(__doc__)
     parser.add_argument("--only", nargs="+", choices=["sq8", "lsh", "forest"],
                         default=["sq8", "lsh", "forest"])
     parser.add_argument("--sq8-rerank", type=int, default=HnswSq8Config().rerank)
