@@ -27,6 +27,7 @@ from app.terminal import console, errors, fail, one_line_errors
 from ingest.embedding import Embedder, shared_embedder
 from ingest.files import FileSelector
 from ingest.pipeline import Ingestor
+from ingest.plan import make_plan
 from ingest.report import IngestReport
 from ingest.report import Progress as IngestProgress
 from ingest.store import MODEL_KEY, open_collection, recorded_model
@@ -95,16 +96,32 @@ def ingest(
     Exits 0 when every file went in, 2 when some failed (each listed with its reason and
     the rest ingested), 1 on an error that stopped the run.
     """
-    with (
-        one_line_errors(),
-        Database(data) as db,
-        _ingestor(db, collection, model, include, exclude, workers) as ingestor,
-        _progress_bar() as show,
-    ):
-        report = ingestor.ingest(paths, progress=show)
+    with one_line_errors(), Database(data) as db:
+        report = None if model else _report_if_nothing_to_do(db, collection, paths,
+                                                             FileSelector(include, exclude or ()))
+        if report is None:
+            with (
+                _ingestor(db, collection, model, include, exclude, workers) as ingestor,
+                _progress_bar() as show,
+            ):
+                report = ingestor.ingest(paths, progress=show)
     _print_report(report)
     if report.of("failed"):
         raise typer.Exit(2)
+
+
+def _report_if_nothing_to_do(db: Database, collection: str, paths: list[Path],
+                             selector: FileSelector) -> IngestReport | None:
+    """The report of a run in which no file is new, changed or removed, made without
+    loading the model (seconds saved on every `sleuth up` after the first); None when
+    there is work to do."""
+    started = time.perf_counter()
+    if collection not in db or MODEL_KEY not in db.get_collection(collection).metadata:
+        return None  # new, or not made by ingest: the Ingestor creates or refuses it
+    plan = make_plan(paths, db.get_collection(collection), selector)
+    if plan.tasks or plan.removals:
+        return None
+    return IngestReport(results=plan.results, seconds=time.perf_counter() - started)
 
 
 @contextmanager

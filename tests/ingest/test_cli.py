@@ -7,8 +7,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from app import cli
 from app.cli import app
 from ingest.embedding import DEFAULT_MODEL
+from ingest.embedding import shared_embedder as embedder_of
 from tests.ingest.conftest import sentences, write_pdf
 from vectorstore import Database
 
@@ -53,6 +55,21 @@ def test_ingest_search_collections_stats(docs, data):
 
     result = sleuth("ingest", str(docs), "--workers", "0")
     assert "0 added, 0 updated, 2 unchanged" in result.output
+
+
+def test_a_run_with_nothing_to_do_loads_no_model(docs, data, monkeypatch):
+    (docs / "a.md").write_text(f"# A\n\n{sentences('tides', 3)}\n")
+    (docs / "b.md").write_text(f"# B\n\n{sentences('ferns', 3)}\n")
+    assert sleuth("ingest", str(docs), "--workers", "0").exit_code == 0
+    loads = []
+    monkeypatch.setattr(cli, "shared_embedder", lambda *a: loads.append(a) or embedder_of(*a))
+    result = sleuth("ingest", str(docs), "--workers", "0")
+    assert "0 added, 0 updated, 2 unchanged, 0 removed, 0 failed" in result.output
+    assert result.exit_code == 0 and loads == []
+    (docs / "b.md").unlink()
+    result = sleuth("ingest", str(docs), "--workers", "0")
+    assert "0 added, 0 updated, 1 unchanged, 1 removed, 0 failed" in result.output
+    assert len(loads) == 1
 
 
 def test_failed_files_are_listed_and_exit_two(docs, data):
