@@ -1,0 +1,1 @@
+"""Retrieval-quality harness on labelled documentation sets: `python -m benchmarks.quality`."""

@@ -1,0 +1,3 @@
+from benchmarks.quality.harness import main
+
+main()

@@ -1,0 +1,158 @@
+"""The ingests a run measures: each source's HTML made into a Sleuth collection, per variant.
+
+A variant is one recipe for the chunks and what is embedded of them. `bare` is the product
+as users get it: `Ingestor` on the source's HTML root (loaders, chunking, embedding with the
+bundled all-MiniLM-L6-v2, store writes). `context` is the hook for issue #21 (chunks embedded
+with their document title and heading path): until the pipeline has that recipe, it is a
+preview built here from the `bare` chunks (same chunks and payloads, other vectors).
+
+Collections live in one `Database` under the harness's data folder and are reused: each
+records a fingerprint of everything that shapes it (the ingest package's code, the model,
+the variant's recipe); a mismatch drops and rebuilds it, with unchanged texts' embeddings
+coming from the on-disk cache. The `Ingestor` itself skips unchanged files.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import ingest
+from benchmarks.quality.cache import CachedEmbedder
+from benchmarks.quality.qrels import Source
+from ingest.files import FileSelector
+from ingest.pipeline import Ingestor
+from ingest.report import Progress
+from ingest.store import open_collection
+from vectorstore import Database
+
+FINGERPRINT_KEY = "quality_fingerprint"
+HTML_PAGES = FileSelector(include=["*.html"], exclude=["_*/*", "*/_*/*"])
+"""What is ingested of a root: its HTML pages, without the folders whose name starts with
+`_` (`_static`, `_images`, `_sources`, `_modules` source listings), as pages.jsonl counts
+them. genindex, search and the top index page are ingested and dropped when scored."""
+
+_PROGRESS_SECONDS = 30.0
+_UPSERT_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """The chunks of one ingest read back from its collection, in insertion order."""
+
+    collection: object
+    texts: list[str]
+    sources: list[str]
+    payloads: list[dict]
+    vectors: np.ndarray
+    """(n, dim) float32, unit length: what the collection stores."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ingest recipe. `fill` fills an empty collection for a source; `earlier` holds the
+    chunks of the variants built before this one in the run (in `VARIANTS` order)."""
+
+    name: str
+    about: str
+    recipe: str
+    """Everything that makes this variant's collection differ, for its fingerprint."""
+    fill: Callable[[object, Source, CachedEmbedder, dict[str, Chunks]], None]
+    needs: tuple[str, ...] = ()
+
+
+def fill_bare(collection, source: Source, embedder: CachedEmbedder,
+              earlier: dict[str, Chunks]) -> None:
+    """The product's pipeline on the source's HTML root."""
+    last = [time.monotonic()]
+
+    def tell(p: Progress) -> None:
+        if time.monotonic() - last[0] >= _PROGRESS_SECONDS:
+            last[0] = time.monotonic()
+            print(f"  {source.name}: {p.files_done}/{p.files_total} files, {p.chunks} chunks",
+                  flush=True)
+
+    with Ingestor(collection, embedder, selector=HTML_PAGES) as ingestor:
+        report = ingestor.ingest([source.root], progress=tell)
+    failed = report.of("failed")
+    if failed:
+        print(f"  {source.name}: {len(failed)} file(s) failed, e.g. {failed[0].source}: "
+              f"{failed[0].reason}")
+
+
+def context_text(payload: dict) -> str:
+    """What the `context` variant embeds: title, heading path, then the chunk text."""
+    title = payload.get("title") or ""
+    headings = [h for h in payload.get("heading_path") or [] if h != title]
+    lines = [title, " > ".join(headings), payload["text"]]
+    return "\n".join(line for line in lines if line)
+
+
+def fill_context(collection, source: Source, embedder: CachedEmbedder,
+                 earlier: dict[str, Chunks]) -> None:
+    """The `bare` chunks again, each embedded as `context_text` (a preview of #21)."""
+    bare = earlier["bare"]
+    ids = [p["_id"] for p in bare.payloads]
+    for start in range(0, len(ids), _UPSERT_BATCH):
+        payloads = bare.payloads[start:start + _UPSERT_BATCH]
+        vectors = embedder.embed([context_text(p) for p in payloads])
+        collection.upsert(ids[start:start + _UPSERT_BATCH], vectors,
+                          [{k: v for k, v in p.items() if k != "_id"} for p in payloads])
+
+
+VARIANTS = {
+    "bare": Variant("bare", "chunk text embedded alone (the pipeline today)",
+                    f"pipeline {HTML_PAGES.include} - {HTML_PAGES.exclude}", fill_bare),
+    "context": Variant("context", "title + heading path + chunk text embedded (#21 preview, "
+                       "built from the bare chunks)", "title\\nheadings > ...\\ntext",
+                       fill_context, needs=("bare",)),
+}
+
+
+def code_fingerprint(package_dir: Path = Path(ingest.__file__).parent) -> str:
+    """sha256 over the ingest package's source files: a loader or chunking change shows."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build(db: Database, source: Source, variant: Variant, embedder: CachedEmbedder,
+          earlier: dict[str, Chunks]) -> tuple[Chunks, float, bool]:
+    """The variant's collection for `source`, reused when its fingerprint matches.
+
+    Returns the chunks, the seconds spent filling, and whether it was (re)built.
+    """
+    parts = [code_fingerprint(), embedder.name, variant.recipe, str(source.root)]
+    parts += [_ids_digest(earlier[name]) for name in variant.needs]
+    fingerprint = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    name = f"{source.name}-{variant.name}"
+    if name in db and db.get_collection(name).metadata.get(FINGERPRINT_KEY) != fingerprint:
+        db.drop_collection(name)
+    collection = open_collection(db, name, embedder)
+    started = time.perf_counter()
+    rebuilt = FINGERPRINT_KEY not in collection.metadata
+    if rebuilt or variant.fill is fill_bare:  # the pipeline itself skips unchanged files
+        variant.fill(collection, source, embedder, earlier)
+        collection.flush()
+        collection.update_metadata({FINGERPRINT_KEY: fingerprint})
+    return read_chunks(collection), time.perf_counter() - started, rebuilt
+
+
+def _ids_digest(chunks: Chunks) -> str:
+    return hashlib.sha256("\n".join(p["_id"] for p in chunks.payloads).encode()).hexdigest()
+
+
+def read_chunks(collection) -> Chunks:
+    """Every live record of `collection`, payloads tagged with their record id as `_id`."""
+    records = collection.get(where={}, limit=None, include_vectors=True)
+    payloads = [{**r.payload, "_id": r.id} for r in records]
+    dim = collection.dim
+    vectors = (np.stack([r.vector for r in records]).astype(np.float32, copy=False)
+               if records else np.zeros((0, dim), np.float32))
+    return Chunks(collection, [p["text"] for p in payloads], [p["source"] for p in payloads],
+                  payloads, vectors)
