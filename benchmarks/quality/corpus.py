@@ -28,6 +28,7 @@ from ingest.pipeline import Ingestor
 from ingest.report import Progress
 from ingest.store import open_collection
 from vectorstore import Database
+from vectorstore.collection import Collection
 
 FINGERPRINT_KEY = "quality_fingerprint"
 HTML_PAGES = FileSelector(include=["*.html"], exclude=["_*/*", "*/_*/*"])
@@ -43,7 +44,7 @@ _UPSERT_BATCH = 512
 class Chunks:
     """The chunks of one ingest read back from its collection, in insertion order."""
 
-    collection: object
+    collection: Collection
     texts: list[str]
     sources: list[str]
     payloads: list[dict]
@@ -60,11 +61,14 @@ class Variant:
     about: str
     recipe: str
     """Everything that makes this variant's collection differ, for its fingerprint."""
-    fill: Callable[[object, Source, CachedEmbedder, dict[str, Chunks]], None]
+    fill: Callable[[Collection, Source, CachedEmbedder, dict[str, Chunks]], None]
     needs: tuple[str, ...] = ()
+    incremental: bool = False
+    """`fill` brings a filled collection up to date cheaply, so it runs on every build (the
+    pipeline skips unchanged files and replaces changed ones)."""
 
 
-def fill_bare(collection, source: Source, embedder: CachedEmbedder,
+def fill_bare(collection: Collection, source: Source, embedder: CachedEmbedder,
               earlier: dict[str, Chunks]) -> None:
     """The product's pipeline on the source's HTML root."""
     last = [time.monotonic()]
@@ -91,7 +95,7 @@ def context_text(payload: dict) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def fill_context(collection, source: Source, embedder: CachedEmbedder,
+def fill_context(collection: Collection, source: Source, embedder: CachedEmbedder,
                  earlier: dict[str, Chunks]) -> None:
     """The `bare` chunks again, each embedded as `context_text` (a preview of #21)."""
     bare = earlier["bare"]
@@ -105,7 +109,8 @@ def fill_context(collection, source: Source, embedder: CachedEmbedder,
 
 VARIANTS = {
     "bare": Variant("bare", "chunk text embedded alone (the pipeline today)",
-                    f"pipeline {HTML_PAGES.include} - {HTML_PAGES.exclude}", fill_bare),
+                    f"pipeline {HTML_PAGES.include} - {HTML_PAGES.exclude}", fill_bare,
+                    incremental=True),
     "context": Variant("context", "title + heading path + chunk text embedded (#21 preview, "
                        "built from the bare chunks)", "title\\nheadings > ...\\ntext",
                        fill_context, needs=("bare",)),
@@ -136,7 +141,7 @@ def build(db: Database, source: Source, variant: Variant, embedder: CachedEmbedd
     collection = open_collection(db, name, embedder)
     started = time.perf_counter()
     rebuilt = FINGERPRINT_KEY not in collection.metadata
-    if rebuilt or variant.fill is fill_bare:  # the pipeline itself skips unchanged files
+    if rebuilt or variant.incremental:
         variant.fill(collection, source, embedder, earlier)
         collection.flush()
         collection.update_metadata({FINGERPRINT_KEY: fingerprint})
@@ -147,7 +152,7 @@ def _ids_digest(chunks: Chunks) -> str:
     return hashlib.sha256("\n".join(p["_id"] for p in chunks.payloads).encode()).hexdigest()
 
 
-def read_chunks(collection) -> Chunks:
+def read_chunks(collection: Collection) -> Chunks:
     """Every live record of `collection`, payloads tagged with their record id as `_id`."""
     records = collection.get(where={}, limit=None, include_vectors=True)
     payloads = [{**r.payload, "_id": r.id} for r in records]

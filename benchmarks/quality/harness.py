@@ -55,27 +55,28 @@ class Score:
     seconds: float
     reference: bool
     about: str
+    per_query: dict[str, float]
+    """qid -> nDCG@10, to see which queries a change wins or loses."""
     ratio: float | None = None
     """nDCG@10 over the better of the references on the same source."""
 
 
-def evaluate(source: Source, ranked: list[list[str]]) -> tuple[float, float]:
-    """Mean nDCG@10 and Recall@10 over the source's queries of hit lists (best first)."""
-    ndcgs, recalls = [], []
+def score(name: str, ingest: str, source: Source, ranked: list[list[str]], seconds: float,
+          reference: bool = False, about: str = "") -> Score:
+    """Score hit lists (one per query of `source`, best first) by the set's recipe."""
+    ndcgs, recalls = {}, []
     for query, hits in zip(source.queries, ranked, strict=True):
-        ndcg, recall = ndcg_recall(top_pages(hits, source), query.relevant)
-        ndcgs.append(ndcg)
+        ndcgs[query.qid], recall = ndcg_recall(top_pages(hits, source), query.relevant)
         recalls.append(recall)
-    return sum(ndcgs) / len(ndcgs), sum(recalls) / len(recalls)
+    return Score(name, ingest, _mean(ndcgs.values()), _mean(recalls), seconds, reference,
+                 about, ndcgs)
 
 
 def measure(source: Source, system: System, run: Run) -> Score:
     started = time.perf_counter()
     ranked = system.search(run)
-    seconds = time.perf_counter() - started
-    ndcg, recall = evaluate(source, ranked)
-    return Score(system.name, system.ingest, ndcg, recall, seconds, system.reference,
-                 system.about)
+    return score(system.name, system.ingest, source, ranked, time.perf_counter() - started,
+                 system.reference, system.about)
 
 
 def measure_source(db, source: Source, embedder: CachedEmbedder, systems: list[System],
@@ -96,9 +97,9 @@ def measure_source(db, source: Source, embedder: CachedEmbedder, systems: list[S
     vectors = embedder.embed_queries(texts)
     scores = [measure(source, s, Run(source, chunks[s.ingest], texts, vectors)) for s in systems]
     started = time.perf_counter()
-    ndcg, recall = evaluate(source, readme_ranking(source, texts, data))
-    scores.append(Score(README_LINE, "README", ndcg, recall, time.perf_counter() - started,
-                        False, "the set's main-body text, 200-word chunks, 40 overlap"))
+    ranked = readme_ranking(source, texts, data)
+    scores.append(score(README_LINE, "README", source, ranked, time.perf_counter() - started,
+                        about="the set's main-body text, 200-word chunks, 40 overlap"))
     best = max((s.ndcg for s in scores if s.reference), default=0.0)
     for s in scores:
         s.ratio = s.ndcg / best if best > 0 else None
