@@ -335,7 +335,7 @@ def _await_api(url: str, children: Supervisor, timeout: float = 180.0) -> None:
     with SleuthClient(url) as client:
         while all(c.poll() is None for c in children.children):
             try:
-                if client.health().status == "ready":
+                if client.health().serving:
                     return
             except httpx.HTTPError:
                 pass

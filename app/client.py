@@ -101,7 +101,7 @@ class SleuthClient:
         while True:
             try:
                 health = self.health()
-                if health.status == "ready":
+                if health.serving:
                     return health
             except httpx.TransportError:
                 health = None

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import Forbidden, Unauthorized
 from app.services import Services
@@ -29,9 +30,12 @@ async def get_collection(
 ) -> Collection:
     """The collection named in the path; CollectionNotFound becomes a 404.
 
+    An open collection is returned at once; one not open yet is opened on a worker
+    thread (WAL replay and checksums take time), never on the event loop.
     This and `require_api_key` read the app state from the request rather than through
     further dependencies: every search solves them, and each level costs microseconds."""
-    return request.app.state.services.db.get_collection(name)
+    db = request.app.state.services.db
+    return db.opened(name) or await run_in_threadpool(db.get_collection, name)
 
 
 CollectionDep = Annotated[Collection, Depends(get_collection)]

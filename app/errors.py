@@ -18,8 +18,11 @@ from vectorstore.errors import (
     CollectionNotFound,
     DimensionMismatch,
     InvalidInput,
+    MaintenanceFailed,
+    StorageFull,
     StoreClosed,
     VectorStoreError,
+    WriteFailed,
 )
 
 
@@ -72,6 +75,9 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (CollectionExists, 409),
     (DimensionMismatch, 400),
     (InvalidInput, 400),
+    (StorageFull, 507),
+    (WriteFailed, 503),
+    (MaintenanceFailed, 503),
     (StoreClosed, 503),
     (ModelMismatch, 400),
 )
@@ -95,8 +101,9 @@ def code_of(error: Exception) -> str:
 
 
 def message_of(error: Exception) -> str:
-    """The error's first line, or its type name when it has no message."""
-    text = str(error).strip()
+    """The error's first line, or its type name when it has no message; characters
+    UTF-8 cannot carry (a lone surrogate quoted from bad input) are escaped."""
+    text = str(error).strip().encode("utf-8", "backslashreplace").decode("utf-8")
     return text.splitlines()[0] if text else type(error).__name__
 
 

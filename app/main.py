@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
-from app.metrics import MetricsMiddleware, RequestMetrics, StoreCollector
+from app.metrics import CollectionSample, MetricsMiddleware, RequestMetrics, StoreCollector
 from app.routers import collections, docs, documents, health, jobs, records, search
 from app.services import Services
 from app.settings import Settings, get_settings
+from vectorstore.errors import VectorStoreError
 
 ROUTERS = (health, docs, collections, documents, jobs, search, records)
 
@@ -79,12 +80,21 @@ def _services(app: FastAPI) -> Services | None:
     return getattr(app.state, "services", None)
 
 
-def _sizes(app: FastAPI) -> dict[str, int]:
+def _sizes(app: FastAPI) -> list[CollectionSample]:
+    """Samples of the open collections (a scrape never opens one, nor fails on one
+    dropped meanwhile)."""
     services = _services(app)
     if services is None or not services.store_open:
-        return {}
-    db = services.db
-    return {name: db.get_collection(name).count() for name in db.list_collections()}
+        return []
+    samples = []
+    for name, collection in services.db.open_collections().items():
+        try:
+            health = collection.health()
+            samples.append(CollectionSample(name, collection.count(), health.status != "ok",
+                                            health.failures_total))
+        except VectorStoreError:  # dropped or closed meanwhile
+            continue
+    return samples
 
 
 def _depth(app: FastAPI) -> int:

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latency per route, collection sizes, ingest queue depth.
+"""Prometheus metrics: requests and latency per route, collection sizes and health, ingest
+queue depth.
 
 Each app has its own registry, so several apps (tests) never clash. Request metrics are
 recorded by a plain ASGI middleware labelled with the route template (`/v1/collections/
@@ -7,9 +8,10 @@ recorded by a plain ASGI middleware labelled with the route template (`/v1/colle
 
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,20 +62,45 @@ class MetricsMiddleware:
             self.metrics.requests.labels(method, template, str(status)).inc()
 
 
-class StoreCollector(Collector):
-    """Collection sizes and the ingest queue depth, read at scrape time."""
+class CollectionSample(NamedTuple):
+    """What a scrape reports of one open collection."""
 
-    def __init__(self, sizes: Callable[[], dict[str, int]], depth: Callable[[], int]) -> None:
-        self._sizes = sizes
+    name: str
+    records: int
+    degraded: bool
+    maintenance_failures: int
+
+
+class StoreCollector(Collector):
+    """Collection sizes and health and the ingest queue depth, read at scrape time."""
+
+    def __init__(
+        self, collections: Callable[[], list[CollectionSample]], depth: Callable[[], int]
+    ) -> None:
+        self._collections = collections
         self._depth = depth
 
     def collect(self) -> Iterator[Metric]:
         sizes = GaugeMetricFamily(
             "sleuth_collection_records", "Live records per collection.", labels=["collection"]
         )
-        for name, count in self._sizes().items():
-            sizes.add_metric([name], count)
+        degraded = GaugeMetricFamily(
+            "sleuth_collection_degraded",
+            "1 when a collection reports a problem (see /health for the reason), else 0.",
+            labels=["collection"],
+        )
+        failures = CounterMetricFamily(
+            "sleuth_collection_maintenance_failures",
+            "Failed background sealing/compaction passes since the collection opened.",
+            labels=["collection"],
+        )
+        for sample in self._collections():
+            sizes.add_metric([sample.name], sample.records)
+            degraded.add_metric([sample.name], int(sample.degraded))
+            failures.add_metric([sample.name], sample.maintenance_failures)
         yield sizes
+        yield degraded
+        yield failures
         yield GaugeMetricFamily(
             "sleuth_ingest_queue_depth", "Uploaded files queued or being ingested.",
             value=self._depth(),

@@ -1,13 +1,41 @@
 """The heavy objects of a running server, opened in the lifespan and closed after it."""
 
+import logging
+import threading
 from dataclasses import dataclass
 
 from app.jobs import JobQueue
 from app.model import ModelLoader
+from app.schemas.health import Problem
 from app.settings import Settings
 from app.uploads import UploadStore
 from app.watcher import Watcher
 from vectorstore import Database
+from vectorstore.errors import VectorStoreError
+
+log = logging.getLogger(__name__)
+
+
+class CollectionOpener:
+    """Opens every collection on a worker thread at startup: WAL replay and segment
+    checksums take time, and must never run on the event loop. Readiness waits for it;
+    a collection that fails to open is reported (and stays closed), the others open."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.failed: dict[str, str] = {}
+        self.done = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name="open-collections").start()
+
+    def _run(self) -> None:
+        try:
+            self.failed = self._db.open_all()
+        except VectorStoreError as exc:  # the store closed while starting
+            log.warning("opening collections stopped: %s", exc)
+        finally:
+            self.done.set()
+        for name, reason in self.failed.items():
+            log.error("collection %r failed to open: %s", name, reason)
 
 
 @dataclass
@@ -20,11 +48,13 @@ class Services:
     uploads: UploadStore
     jobs: JobQueue
     watcher: Watcher | None
+    opener: CollectionOpener
     store_open: bool = True
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         db = Database(settings.data_dir)
+        opener = CollectionOpener(db)
         model = ModelLoader(settings.model)
         uploads = UploadStore(settings.data_dir)
         jobs = JobQueue(db, model, uploads, settings.ingest_workers)
@@ -33,11 +63,24 @@ class Services:
             watcher = Watcher(
                 db, model, settings.watch, settings.watch_collection, settings.ingest_workers
             )
-        return cls(settings, db, model, uploads, jobs, watcher)
+        return cls(settings, db, model, uploads, jobs, watcher, opener)
 
     @property
     def ready(self) -> bool:
-        return self.store_open and self.model.loaded
+        return self.store_open and self.model.loaded and self.opener.done.is_set()
+
+    def problems(self) -> list[Problem]:
+        """Collections that failed to open or report degraded health."""
+        found = [Problem(collection=n, reason=f"failed to open: {r}")
+                 for n, r in self.opener.failed.items()]
+        for name, collection in self.db.open_collections().items():
+            try:
+                health = collection.health()
+            except VectorStoreError:  # dropped meanwhile
+                continue
+            if health.status != "ok":
+                found.append(Problem(collection=name, reason=health.reason or health.status))
+        return found
 
     def close(self) -> None:
         """Stop the watcher and the job worker, then release the store."""

@@ -43,7 +43,7 @@ except (httpx.HTTPError, ApiError) as e:
         "Start it with `sleuth serve`, or everything with `sleuth up`, then reload this page."
     )
     st.stop()
-if health.status != "ready":
+if not health.serving:
     reason = health.model_error or "it is still loading the embedding model"
     st.warning(f"The Sleuth API is not ready yet: {reason}.")
     st.button("Check again")

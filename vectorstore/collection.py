@@ -1,17 +1,22 @@
 """A collection: durable writes through the WAL, reads from immutable snapshots.
 
-Write path: validate the whole batch, append it to the WAL (fsync), apply it to the
-growing segment, tombstones and payload index, publish a new snapshot. When the growing
-segment reaches `seal_rows` it is frozen and a background thread seals it into an
-indexed on-disk segment, swaps the manifest and retires the WAL before it.
+Write path: check the whole batch (`validate.py`), queue it for group commit
+(`commit.py`). The leader stages each queued batch in memory (id map, payload index,
+growing segment, tombstones: nothing readers can see), appends them all to the WAL with
+one fdatasync, then publishes one snapshot; if the WAL write fails every staged batch is
+rolled back and its writer gets the error. When the growing segment reaches
+`seal_rows` it is frozen and the maintenance thread (`maintenance.py`) seals it into
+an indexed on-disk segment, swaps the manifest and retires the WAL before it.
 Read path: take the current snapshot, compile the filter to a bitmap, search every
-segment with its mask and merge the top k.
+segment with its mask and merge the top k. Every read answers from one snapshot.
 """
 
-import queue
+import errno
+import json
+import logging
 import shutil
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +24,29 @@ import numpy as np
 from pyroaring import BitMap
 
 from . import records
+from .commit import GroupCommit, Request
 from .compaction import SegmentStats, plan_compaction
 from .config import CollectionConfig
-from .errors import DimensionMismatch, InvalidInput, StoreClosed
+from .errors import (
+    CollectionNotFound,
+    InvalidInput,
+    StorageFull,
+    StoreClosed,
+    WriteFailed,
+)
 from .filters import compile_filter
+from .filters import validate as validate_filter
+from .idmap import IdMap, IdView
+from .maintenance import Health, Maintenance, describe
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import METRICS
-from .payloads import PayloadIndex, key_value, validate_payloads
+from .payloads import PayloadIndex, key_value
 from .segment import GrowingSegment, GrowingView, SealedSegment, write_segment
 from .snapshot import Snapshot, local_positions, rows_array
-from .wal import WriteAheadLog
+from .validate import check_ids, check_payload, check_payloads, check_vectors
+from .wal import MAX_RECORD, WriteAheadLog
+
+log = logging.getLogger("vectorstore.collection")
 
 MAX_K = 10_000
 
@@ -47,34 +65,76 @@ class Record:
     payload: dict[str, Any]
 
 
-def _check_ids(ids: Any, what: str = "ids", unique: bool = True) -> list[str]:
-    if isinstance(ids, str) or not isinstance(ids, list | tuple):
-        raise InvalidInput(f"{what} must be a list of strings, got {type(ids).__name__}")
-    seen: set[str] = set()
-    for i, rid in enumerate(ids):
-        if not isinstance(rid, str) or not rid:
-            raise InvalidInput(f"{what}[{i}] must be a non-empty string, got {rid!r}")
-        if unique and rid in seen:
-            raise InvalidInput(f"{what}[{i}] {rid!r} appears twice in the batch")
-        seen.add(rid)
-    return list(ids)
+@dataclass(frozen=True)
+class _Upsert:
+    """A checked upsert waiting for group commit (vectors prepared by the metric)."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    payloads: list[bytes]
+    objects: list[dict[str, Any]]
+    delete: list[str]
+
+
+@dataclass(frozen=True)
+class _Delete:
+    """A checked delete waiting for group commit: by ids, or by a validated filter."""
+
+    ids: list[str] | None
+    where: dict[str, Any] | None
+
+
+@dataclass
+class _Undo:
+    """What staging one logged operation changed, to take it back."""
+
+    length: int
+    next_rowid: int
+    ids: list[tuple[str, int | None]] = field(default_factory=list)
+    rows: BitMap = field(default_factory=BitMap)
+    dead: BitMap = field(default_factory=BitMap)
+
+
+@dataclass(frozen=True)
+class _Committed:
+    """The writer's state as of its last commit: all that snapshots may show of it."""
+
+    growing: GrowingView
+    ids: IdView
+    row_limit: int
+    dead: BitMap
+
+
+def _write_failed(exc: OSError) -> WriteFailed:
+    kind = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else WriteFailed
+    return kind(f"write not applied, nothing of it is stored: {describe(exc)}")
 
 
 class Collection:
-    """Records of one fixed dimension and metric; open it through `Database`."""
+    """Records of one fixed dimension and metric; open it through `Database`.
 
-    def __init__(self, directory: Path, manifest: Manifest) -> None:
+    Locks, always taken in this order:
+    - `_write_lock`: one writer at a time (the group-commit leader, freezes, close);
+    - `_maintenance_lock`: one seal, compaction or manifest write at a time;
+    - `_state_lock`: swaps of the segment lists, tombstones, committed state and the
+      published snapshot (held briefly, never around I/O);
+    - the payload index's own lock, innermost.
+    """
+
+    def __init__(self, directory: Path, manifest: Manifest, group_commit: bool = True) -> None:
         self.directory = directory
         self.config = manifest.config
         self.metric = METRICS[manifest.config.metric]
         self._manifest = manifest
         self._write_lock = threading.Lock()
-        self._state_lock = threading.Lock()
         self._maintenance_lock = threading.Lock()
-        self._manifest_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._closed = False
+        self._dropped = False
+        self._write_error: str | None = None
+        self._quarantined = 0
         self._index = PayloadIndex()
-        self._ids: dict[str, int] = {}
+        self._ids = IdMap()
         self._sealed = tuple(SealedSegment(directory / "segments" / name, self.metric,
                                            self.config.index) for name in manifest.segments)
         self._frozen: list[tuple[GrowingView, int]] = []
@@ -83,15 +143,12 @@ class Collection:
         self._next_rowid = manifest.next_rowid
         self._remove_orphans()
         self._load_sealed()
-        self._commit()
         self._wal = WriteAheadLog(directory / "wal", self.config.wal_file_bytes)
-        for _, payload in self._wal.recover(manifest.checkpoint_seq):
-            self._apply(records.decode(payload))
-        self._seal_queue: queue.Queue[bool] = queue.Queue()
-        self._sealer = threading.Thread(target=self._seal_loop, daemon=True,
-                                        name=f"seal-{self.config.name}")
-        self._sealer.start()
-        self._maybe_freeze()
+        self._replay(manifest.checkpoint_seq)
+        self._commits = GroupCommit(self._write_lock, self._commit_group, group_commit)
+        self._maintenance = Maintenance(self.config.name, self._maintain)
+        with self._write_lock:
+            self._maybe_freeze()
 
     @classmethod
     def create(cls, directory: Path, config: CollectionConfig,
@@ -101,8 +158,8 @@ class Collection:
         return cls(directory, read_manifest(directory))
 
     @classmethod
-    def open(cls, directory: Path) -> "Collection":
-        return cls(directory, read_manifest(directory))
+    def open(cls, directory: Path, group_commit: bool = True) -> "Collection":
+        return cls(directory, read_manifest(directory), group_commit)
 
     # ---- properties -------------------------------------------------------------
 
@@ -124,8 +181,9 @@ class Collection:
 
     def update_metadata(self, values: dict[str, Any]) -> None:
         """Merge `values` into the collection's metadata and persist it."""
-        validate_payloads([values], 1)
-        self._write_manifest(metadata=values)
+        check_payload(values, "metadata")
+        with self._maintenance_lock:
+            self._write_manifest(metadata={**self._manifest.metadata, **values})
 
     # ---- opening ----------------------------------------------------------------
 
@@ -137,13 +195,53 @@ class Collection:
                 shutil.rmtree(path)
 
     def _load_sealed(self) -> None:
+        pairs = []
         for seg in self._sealed:
             for local, row in enumerate(seg.rowids.tolist()):
                 if row in self._dead:
                     continue
                 rid, payload = seg.record(local)
-                self._ids[rid] = row
+                pairs.append((rid, row))
                 self._index.add(row, payload)
+        self._ids.load(pairs)
+
+    def _replay(self, after_seq: int) -> None:
+        """Apply the WAL after the checkpoint. A record that cannot be decoded, fails
+        the write path's checks or cannot be applied is quarantined with the reason and
+        replay goes on: a collection always opens."""
+        for seq, payload in self._wal.recover(after_seq):
+            try:
+                op = self._checked(records.decode(payload))
+            except Exception as exc:  # whatever the record holds, it must not stop the open
+                self._quarantine(seq, payload, f"unreadable record: {describe(exc)}")
+                continue
+            try:
+                self._stage(op)
+            except Exception as exc:
+                self._quarantine(seq, payload, f"record could not be applied: {describe(exc)}")
+        with self._state_lock:
+            self._commit()
+
+    def _checked(self, op: records.Upsert | records.Delete) -> records.Upsert | records.Delete:
+        """A decoded record put through the write path's checks."""
+        if isinstance(op, records.Delete):
+            return records.Delete(check_ids(op.ids, "delete", unique=False))
+        ids = check_ids(op.ids)
+        vectors = check_vectors(op.vectors, len(ids), self.dim, self.metric, "vectors")
+        return replace(op, ids=ids, vectors=vectors, payloads=check_payloads(op.objects, len(ids)),
+                       deletes=check_ids(op.deletes, "delete", unique=False))
+
+    def _quarantine(self, seq: int, payload: bytes, reason: str) -> None:
+        self._quarantined += 1
+        span = records.row_span(payload)
+        if span is not None:  # never reuse its rows, should it apply on a later open
+            self._next_rowid = max(self._next_rowid, span[1])
+        try:
+            path = self._wal.quarantine(seq, payload, reason)
+        except OSError as exc:
+            path = f"(not copied: {describe(exc)})"
+        log.error("collection %r: WAL record %d quarantined, %s; copy at %s",
+                  self.name, seq, reason, path)
 
     # ---- writes -----------------------------------------------------------------
 
@@ -156,85 +254,153 @@ class Collection:
         one WAL record and one published snapshot, so a reader sees the collection
         before it or after it, never in between, and a crash keeps all of it or none.
         """
-        ids = _check_ids(ids)
-        gone = [] if delete is None else _check_ids(delete, "delete", unique=False)
+        ids = check_ids(ids)
+        gone = [] if delete is None else check_ids(delete, "delete", unique=False)
         matrix = self._check_vectors(vectors, len(ids), "vectors")
-        payloads = validate_payloads(payloads, len(ids))
+        encoded = check_payloads(payloads, len(ids))
         if not ids and not gone:
-            return
-        with self._write_lock:
             self._check_open()
-            upserted = set(ids)
-            gone = [rid for rid in dict.fromkeys(gone) if rid not in upserted and rid in self._ids]
-            if not ids and not gone:
-                return
-            op = records.Upsert(self._next_rowid, ids, self.metric.prepare(matrix), payloads,
-                                gone)
-            self._wal.append(records.encode_upsert(op))
-            self._apply(op)
-            self._maybe_freeze()
+            return
+        objects = [json.loads(data) for data in encoded]
+        self._submit(_Upsert(ids, self.metric.prepare(matrix), encoded, objects, gone))
 
     def delete(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> int:
         """Delete records by id or by filter; returns how many live records went."""
         if (ids is None) == (where is None):
             raise InvalidInput("delete takes exactly one of ids or where")
         if ids is not None:
-            ids = _check_ids(ids)
-        with self._write_lock:
-            self._check_open()
-            if where is not None:
-                ids = [rec.id for rec in self.get(where=where, limit=None)]
-            live = [rid for rid in ids if rid in self._ids]
-            if not live:
-                return 0
-            op = records.Delete(live)
-            self._wal.append(records.encode_delete(op))
-            self._apply(op)
-            return len(live)
-
-    def _apply(self, op: records.Upsert | records.Delete) -> None:
-        """Apply one logged operation to memory (live writes and WAL replay alike)."""
-        dead = BitMap()
-        if isinstance(op, records.Delete):
-            for rid in op.ids:
-                row = self._ids.pop(rid, None)
-                if row is not None:
-                    dead.add(row)
+            ids = check_ids(ids)
         else:
-            for rid in op.deletes:
-                row = self._ids.pop(rid, None)
-                if row is not None:
-                    dead.add(row)
-            n = len(op.ids)
-            rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
-            for rid, row, payload in zip(op.ids, rowids.tolist(), op.payloads, strict=True):
-                old = self._ids.get(rid)
-                if old is not None:
-                    dead.add(old)
-                self._ids[rid] = row
-                self._index.add(row, payload)
-            self._growing.append(rowids, op.vectors, op.ids, op.payloads)
-            self._next_rowid = max(self._next_rowid, op.first_rowid + n)
+            validate_filter(where)
+        return self._submit(_Delete(ids, where))
+
+    def _submit(self, work: _Upsert | _Delete) -> Any:
+        self._check_open()
+        return self._commits.submit(work)
+
+    def _commit_group(self, group: list[Request]) -> None:
+        """Stage, log (one fsync) and publish a group of requests (writer lock held)."""
+        if self._closed:
+            for request in group:
+                request.finish(error=self._closed_error())
+            return
+        staged: list[tuple[Request, _Undo, Any]] = []
+        logged: list[bytes] = []
+        for request in group:
+            try:
+                op, result = self._plan(request.work)
+                if op is None:
+                    request.finish(result)
+                    continue
+                data = records.encode(op)
+                if len(data) >= MAX_RECORD:
+                    raise InvalidInput(f"batch is {len(data)} bytes in the WAL; at most "
+                                       f"{MAX_RECORD - 1}: split it")
+                staged.append((request, self._stage(op), result))
+                logged.append(data)
+            except Exception as exc:  # this request fails alone; the group goes on
+                request.finish(error=exc)
+        if not staged:
+            return
+        try:
+            self._wal.append_many(logged)
+        except BaseException as exc:
+            for _, undo, _ in reversed(staged):
+                self._undo(undo)
+            self._write_error = describe(exc)
+            for request, _, _ in staged:
+                request.finish(error=_write_failed(exc) if isinstance(exc, OSError) else exc)
+            if not isinstance(exc, OSError):
+                raise
+            return
+        self._write_error = None
         with self._state_lock:
-            if dead:
-                self._dead = self._dead | dead
             self._commit()
+        for request, _, result in staged:
+            request.finish(result)
+        self._maybe_freeze()
+
+    def _plan(self, work: _Upsert | _Delete) -> tuple[records.Upsert | records.Delete | None,
+                                                       Any]:
+        """The WAL record of a request against the writer's current state (None when
+        it changes nothing) and the request's result."""
+        if isinstance(work, _Upsert):
+            upserted = set(work.ids)
+            gone = [rid for rid in dict.fromkeys(work.delete)
+                    if rid not in upserted and rid in self._ids]
+            if not work.ids and not gone:
+                return None, None
+            return records.Upsert(self._next_rowid, work.ids, work.vectors, work.payloads,
+                                  work.objects, gone), None
+        ids = work.ids if work.where is None else self._select(self._working(), work.where)
+        live = [rid for rid in ids if rid in self._ids]
+        return (records.Delete(live) if live else None), len(live)
+
+    def _stage(self, op: records.Upsert | records.Delete) -> _Undo:
+        """Apply one logged operation to the writer's state, unseen by readers until
+        the next commit (live writes and WAL replay alike). All or nothing: on any
+        error what it changed is undone and the error raised."""
+        undo = _Undo(self._growing.length, self._next_rowid)
+        try:
+            self._remove(op.deletes if isinstance(op, records.Upsert) else op.ids, undo)
+            if isinstance(op, records.Upsert):
+                n = len(op.ids)
+                rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
+                for rid, row, obj in zip(op.ids, rowids.tolist(), op.objects, strict=True):
+                    old = self._ids.set(rid, row)
+                    undo.ids.append((rid, old))
+                    if old is not None:
+                        undo.dead.add(old)
+                    undo.rows.add(row)
+                    self._index.add(row, obj)
+                self._growing.append(rowids, op.vectors, op.ids, op.payloads)
+                self._next_rowid = max(self._next_rowid, op.first_rowid + n)
+            with self._state_lock:
+                self._dead |= undo.dead
+        except BaseException:
+            self._undo(undo)
+            raise
+        return undo
+
+    def _remove(self, ids: list[str], undo: _Undo) -> None:
+        for rid in ids:
+            old = self._ids.set(rid, None)
+            if old is not None:
+                undo.ids.append((rid, old))
+                undo.dead.add(old)
+
+    def _undo(self, undo: _Undo) -> None:
+        for rid, old in reversed(undo.ids):
+            self._ids.set(rid, old)
+        if undo.rows:
+            self._index.drop_rows(undo.rows)
+        self._growing.truncate(undo.length)
+        self._next_rowid = undo.next_rowid
+        with self._state_lock:
+            self._dead -= undo.dead
 
     def _commit(self) -> None:
-        """Make the writer's state visible: record the growing buffer's length, the live
-        count and the row limit, then publish (state lock held, or at open).
-
-        Only what a commit recorded is published, so a seal or compaction publishing
-        while a write is being applied never exposes half of it."""
-        self._committed = (self._growing.view(), len(self._ids), self._next_rowid)
+        """Make the writer's state visible: record it as committed and publish (state
+        lock held, or at open). Only committed state is ever published, so a seal or a
+        compaction publishing meanwhile never shows a staged batch."""
+        self._committed = _Committed(self._growing.view(), self._ids.view(), self._next_rowid,
+                                     BitMap(self._dead))
         self._publish()
 
     def _publish(self) -> None:
-        growing, count, row_limit = self._committed
-        self._snapshot = Snapshot(self._sealed, tuple(v for v, _ in self._frozen), growing,
-                                  BitMap(self._dead), count, row_limit)
+        c = self._committed
+        self._snapshot = Snapshot(self._sealed, tuple(v for v, _ in self._frozen), c.growing,
+                                  c.dead, c.ids, c.row_limit)
 
-    # ---- sealing ----------------------------------------------------------------
+    def _working(self) -> Snapshot:
+        """A snapshot of the writer's state including staged batches (writer lock held):
+        what a delete by filter selects from."""
+        with self._state_lock:
+            return Snapshot(self._sealed, tuple(v for v, _ in self._frozen),
+                            self._growing.view(), BitMap(self._dead), self._ids.view(),
+                            self._next_rowid)
+
+    # ---- sealing and compaction (the maintenance thread) -------------------------
 
     def _maybe_freeze(self, force: bool = False) -> None:
         """Freeze the growing segment for sealing once it is full (writer lock held)."""
@@ -245,57 +411,84 @@ class Collection:
             self._frozen.append((self._growing.view(), self._wal.next_seq - 1))
             self._growing = GrowingSegment(self.config.dim, self.metric)
             self._commit()
-        self._wal.rotate()
-        self._seal_queue.put(True)
+        try:
+            self._wal.rotate()
+        except OSError as exc:  # the next append starts the new file instead
+            log.warning("collection %r: WAL rotation failed: %s", self.name, describe(exc))
+        self._maintenance.kick()
 
-    def _seal_loop(self) -> None:
-        while self._seal_queue.get():
-            try:
-                self._seal_oldest()
-                self._compact(force=False)
-            finally:
-                self._seal_queue.task_done()
-        self._seal_queue.task_done()
+    def _maintain(self) -> None:
+        """One maintenance pass: seal every frozen segment, then merge small ones."""
+        while self._frozen and not self._dropped:
+            self._seal_oldest()
+        if not self._dropped:
+            self._compact(force=False)
+
+    def _segment_dir(self, number: int) -> Path:
+        """A fresh directory name for segment `number` (leftovers of a failed attempt,
+        never in the manifest, are removed)."""
+        path = self.directory / "segments" / f"{number:012d}"
+        shutil.rmtree(path, ignore_errors=True)
+        return path
 
     def _seal_oldest(self) -> None:
         with self._maintenance_lock:
             view, end_seq = self._frozen[0]
-            name = f"{self._manifest.next_segment:012d}"
-            seg = write_segment(self.directory / "segments" / name, view.rowids, view.vectors,
+            number = self._manifest.next_segment
+            seg = write_segment(self._segment_dir(number), view.rowids, view.vectors,
                                 view.ids[:len(view)], view.payload_bytes(), self.metric,
                                 self.config.index)
-            with self._state_lock:
-                self._sealed = (*self._sealed, seg)
-                self._frozen.pop(0)
-                self._publish()
-            self._write_manifest(next_segment=self._manifest.next_segment + 1,
-                                 checkpoint_seq=end_seq,
-                                 next_rowid=int(view.rowids[-1]) + 1)
+            self._install([seg], [], BitMap(), sealed_frozen=True, next_segment=number + 1,
+                          checkpoint_seq=end_seq, next_rowid=int(view.rowids[-1]) + 1)
             self._wal.retire(end_seq)
 
-    def _write_manifest(self, metadata: dict[str, Any] | None = None, **changes: Any) -> None:
-        """Persist the manifest with the current segments and tombstones, merging
-        `metadata` into the stored metadata.
+    def _install(self, news: list[SealedSegment], olds: list[SealedSegment], dropped: BitMap,
+                 sealed_frozen: bool = False, **changes: Any) -> None:
+        """Swap sealed segments: the manifest first (so a failure leaves memory and disk
+        as they were, and the new files are removed), then memory (maintenance lock held).
+        `sealed_frozen`: the new segment is the oldest frozen one, which leaves the list."""
+        sealed = [seg for seg in self._sealed if seg not in olds] + news
+        sealed.sort(key=lambda s: int(s.rowids[0]))
+        try:
+            self._write_manifest(segments=tuple(seg.name for seg in sealed), dropped=dropped,
+                                 **changes)
+        except BaseException:
+            for seg in news:
+                shutil.rmtree(seg.directory, ignore_errors=True)
+            raise
+        with self._state_lock:
+            self._sealed = tuple(sealed)
+            if sealed_frozen:
+                self._frozen.pop(0)
+            if dropped:
+                self._dead -= dropped
+                self._committed = replace(self._committed, dead=self._committed.dead - dropped)
+            self._publish()
+
+    def _write_manifest(self, dropped: BitMap | None = None, **changes: Any) -> None:
+        """Persist the manifest with the committed tombstones (less `dropped`) and
+        `changes` (maintenance lock held).
 
         Tombstones may run ahead of the checkpoint: replaying the WAL after it re-applies
-        the same deletes, so they are idempotent.
+        the same deletes, so they are idempotent. Staged, not yet durable deletes are
+        never written.
         """
-        with self._manifest_lock:
-            with self._state_lock:
-                segments = tuple(seg.name for seg in self._sealed)
-                dead = BitMap(self._dead)
-            if metadata:
-                changes["metadata"] = {**self._manifest.metadata, **metadata}
-            manifest = replace(self._manifest, segments=segments, tombstones=dead, **changes)
-            write_manifest(self.directory, manifest)
-            self._manifest = manifest
+        with self._state_lock:
+            dead = self._committed.dead - (dropped or BitMap())
+            changes.setdefault("segments", tuple(seg.name for seg in self._sealed))
+        manifest = replace(self._manifest, tombstones=dead, **changes)
+        write_manifest(self.directory, manifest)
+        self._manifest = manifest
 
     def flush(self) -> None:
-        """Seal the growing segment now and wait until every pending seal is on disk."""
+        """Seal the growing segment now and wait until every pending seal is on disk.
+
+        Raises MaintenanceFailed if a seal fails meanwhile (the data stays in the WAL and
+        the worker retries) instead of waiting for ever."""
         with self._write_lock:
             self._check_open()
             self._maybe_freeze(force=True)
-        self._seal_queue.join()
+        self._maintenance.wait(lambda: not self._frozen)
 
     def compact(self) -> None:
         """Rewrite sealed segments without their dead rows and merge small ones."""
@@ -320,59 +513,50 @@ class Collection:
                 for seg, gone in zip(olds, dead, strict=True)]
         dropped = BitMap(np.concatenate([seg.rowids[gone] for seg, gone in
                                          zip(olds, dead, strict=True)]))
-        new = None
+        number = self._manifest.next_segment
+        news = []
         if sum(live.size for live in keep):
-            name = f"{self._manifest.next_segment:012d}"
-            new = write_segment(
-                self.directory / "segments" / name,
+            news.append(write_segment(
+                self._segment_dir(number),
                 np.concatenate([seg.rowids[live] for seg, live in zip(olds, keep, strict=True)]),
                 np.concatenate([seg.vectors[live] for seg, live in zip(olds, keep, strict=True)]),
                 [seg.record_id(i) for seg, live in zip(olds, keep, strict=True) for i in live],
                 [seg.payload_bytes(i) for seg, live in zip(olds, keep, strict=True)
                  for i in live],
-                self.metric, self.config.index)
-        with self._state_lock:
-            sealed = [seg for seg in self._sealed if seg not in olds]
-            if new is not None:
-                sealed.append(new)
-            self._sealed = tuple(sorted(sealed, key=lambda s: int(s.rowids[0])))
-            self._dead = self._dead - dropped
-            self._publish()
+                self.metric, self.config.index))
+        self._install(news, olds, dropped, next_segment=number + len(news))
         self._index.drop_rows(dropped)
-        self._write_manifest(next_segment=self._manifest.next_segment + (new is not None))
         for seg in olds:
             shutil.rmtree(seg.directory, ignore_errors=True)
 
     # ---- reads ------------------------------------------------------------------
 
+    def _closed_error(self) -> Exception:
+        if self._dropped:
+            return CollectionNotFound(f"collection {self.name!r} not found (dropped)")
+        return StoreClosed(f"collection {self.name!r} is closed")
+
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreClosed(f"collection {self.name!r} is closed")
+            raise self._closed_error()
+
+    def _snap(self) -> Snapshot:
+        """The current snapshot, for one read to answer from."""
+        self._check_open()
+        return self._snapshot
 
     def _check_vectors(self, vectors: Any, n: int | None, what: str) -> np.ndarray:
-        try:
-            matrix = np.asarray(vectors, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{what} must be numbers: {exc}") from None
-        if matrix.ndim == 1 and n is None:
-            matrix = matrix[None, :]
-        if n == 0 and matrix.size == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if matrix.ndim != 2 or (n is not None and matrix.shape[0] != n and matrix.size):
-            raise InvalidInput(f"{what} must have shape ({n if n is not None else 'n'}, "
-                               f"{self.dim}), got {matrix.shape}")
-        if matrix.size and matrix.shape[1] != self.dim:
-            raise DimensionMismatch(f"{what} have dimension {matrix.shape[1]}, collection "
-                                    f"{self.name!r} expects {self.dim}")
-        bad = ~np.isfinite(matrix).all(axis=1) if matrix.size else np.zeros(0, bool)
-        if bad.any():
-            raise InvalidInput(f"{what}[{int(np.flatnonzero(bad)[0])}] contains NaN or inf")
-        return matrix
+        return check_vectors(vectors, n, self.dim, self.metric, what)
 
     def _allowed(self, snap: Snapshot, where: dict[str, Any] | None) -> BitMap | None:
         if where is None:
             return None
         return snap.visible(compile_filter(where, self._index))
+
+    def _select(self, snap: Snapshot, where: dict[str, Any]) -> list[str]:
+        """Ids of the records of `snap` matching `where`, in insertion order."""
+        found = snap.locate(rows_array(self._allowed(snap, where)))
+        return [seg.record_id(local) for seg, local in filter(None, found)]
 
     def search(self, vectors: Any, k: int = 10, where: dict[str, Any] | None = None,
                params: dict[str, Any] | None = None) -> list[Hit] | list[list[Hit]]:
@@ -384,7 +568,7 @@ class Collection:
             raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         if params is not None and not isinstance(params, dict):
             raise InvalidInput("params must be an object")
-        snap = self._snapshot
+        snap = self._snap()
         masks = snap.masks(self._allowed(snap, where))
         found_d, found_seg, found_row = [], [], []
         for pos, (seg, mask) in enumerate(zip(snap.segments, masks, strict=True)):
@@ -419,26 +603,28 @@ class Collection:
             ) -> list[Record | None] | list[Record]:
         """Records by id (None where absent, in the order asked) or by filter (ordered
         by insertion, paged with limit/offset)."""
-        snap = self._snapshot
+        snap = self._snap()
         if ids is not None:
-            ids = _check_ids(ids)
-            rows = [self._ids.get(rid) for rid in ids]
+            ids = check_ids(ids)
+            rows = [snap.ids.get(rid) for rid in ids]
             known = np.array([r for r in rows if r is not None], dtype=np.uint32)
             located = iter(snap.locate(known))
-            return [None if r is None else self._record(*next(located), include_vectors)
+            return [None if r is None else self._record(next(located), include_vectors)
                     for r in rows]
         allowed = self._allowed(snap, where if where is not None else {})
         wanted = rows_array(allowed)[offset:None if limit is None else offset + limit]
-        return [self._record(seg, local, include_vectors)
-                for seg, local in snap.locate(wanted)]
+        return [self._record(found, include_vectors) for found in snap.locate(wanted) if found]
 
-    def _record(self, seg: Any, local: int, include_vectors: bool) -> Record:
+    def _record(self, found: tuple[Any, int] | None, include_vectors: bool) -> Record | None:
+        if found is None:
+            return None
+        seg, local = found
         rid, payload = seg.record(local)
         return Record(rid, seg.vector(local) if include_vectors else None, payload)
 
     def count(self, where: dict[str, Any] | None = None) -> int:
         """Live records, or live records matching `where`."""
-        snap = self._snapshot
+        snap = self._snap()
         if where is None:
             return snap.count
         return len(self._allowed(snap, where))
@@ -446,30 +632,49 @@ class Collection:
     def facet(self, field: str) -> dict[Any, int]:
         """Distinct values of a payload field with the number of live records holding
         each, most frequent first."""
-        snap = self._snapshot
+        snap = self._snap()
         counts = {key_value(key): len(snap.visible(rows)) for key, rows in
                   self._index.facet(field).items()}
         return dict(sorted(((v, c) for v, c in counts.items() if c),
                            key=lambda item: (-item[1], str(item[0]))))
 
+    def health(self) -> Health:
+        """`ok`, or `degraded` with the reason: background sealing failing, the last
+        write failing, or WAL records quarantined at open."""
+        health = self._maintenance.health()
+        if health.status != "ok":
+            return health
+        if self._write_error is not None:
+            return replace(health, status="degraded",
+                           reason=f"the last write failed: {self._write_error}")
+        if self._quarantined:
+            return replace(health, status="degraded",
+                           reason=f"{self._quarantined} WAL record(s) quarantined at open "
+                                  f"(see {self.directory / 'quarantine'})")
+        return health
+
     def stats(self) -> dict[str, Any]:
-        snap = self._snapshot
-        wal_bytes = sum(p.stat().st_size for p in (self.directory / "wal").glob("*.wal"))
+        snap = self._snap()
+        health = self.health()
         return {
             "name": self.name, "dim": self.dim, "metric": self.config.metric,
             "index": self.config.index.type, "count": snap.count,
             "sealed_segments": len(snap.sealed), "sealed_rows": sum(map(len, snap.sealed)),
             "growing_rows": len(snap.growing) + sum(map(len, snap.frozen)),
             "deleted_rows": len(snap.dead),
-            "disk_bytes": wal_bytes + sum(seg.disk_bytes() for seg in snap.sealed),
+            "disk_bytes": self._wal.disk_bytes() + sum(seg.disk_bytes() for seg in snap.sealed),
+            "health": health.status, "health_reason": health.reason,
+            "maintenance_failures": health.failures_total, "quarantined": self._quarantined,
         }
 
-    def close(self) -> None:
-        """Finish pending seals and release files; the WAL already holds every write."""
+    def close(self, dropped: bool = False) -> None:
+        """Stop taking writes (an in-flight group finishes first), let the maintenance
+        thread finish a pending seal unless `dropped`, release files. The WAL already
+        holds every acknowledged write. After a drop, every call raises
+        CollectionNotFound."""
         with self._write_lock:
             if self._closed:
                 return
-            self._closed = True
-        self._seal_queue.put(False)
-        self._sealer.join()
+            self._closed, self._dropped = True, dropped
+        self._maintenance.stop(drain=not dropped)
         self._wal.close()

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from .collection import Collection
 from .config import CollectionConfig, parse_index_config
 from .errors import CollectionExists, CollectionNotFound, DatabaseLocked, InvalidConfig, StoreClosed
 from .fsutil import fsync_dir
-from .payloads import validate_payloads
+from .validate import check_payload
 
 OPTIONS = ["merge_rows", "seal_rows", "wal_file_bytes"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -25,15 +26,34 @@ def _check_name(name: Any) -> str:
     return name
 
 
+class _Opening:
+    """A collection being opened by one thread; others wait for its outcome."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.collection: Collection | None = None
+        self.error: BaseException | None = None
+
+    def wait(self) -> Collection:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.collection
+
+
 class Database:
     """`Database("path")` creates or opens a store; collections live under it.
 
     The directory is locked with an OS file lock for the life of the object: a second
     opener, in this process or another, gets `DatabaseLocked` naming the holder's pid.
+    Collections open on first use (or all at once with `open_all`, as a server does at
+    startup on a worker thread); opening one never blocks access to the others.
+    `group_commit=False` gives every write its own fsync (for comparison only).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, group_commit: bool = True) -> None:
         self.path = Path(path)
+        self.group_commit = group_commit
         (self.path / "collections").mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.path / "LOCK", "a+")  # noqa: SIM115 - held while open
         try:
@@ -48,8 +68,10 @@ class Database:
         self._lock_file.write(str(os.getpid()))
         self._lock_file.flush()
         self._collections: dict[str, Collection] = {}
+        self._opening: dict[str, _Opening] = {}
         self._mutex = threading.Lock()
         self._closed = False
+        self._remove_leftovers()
 
     def __enter__(self) -> "Database":
         return self
@@ -63,6 +85,16 @@ class Database:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosed(f"database {self.path} is closed")
+
+    def _remove_leftovers(self) -> None:
+        """Remove what an interrupted create or drop left (`*.tmp` directories)."""
+        for path in (self.path / "collections").iterdir():
+            if path.name.endswith(".tmp"):
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _exists(self, name: Any) -> bool:
+        return isinstance(name, str) and bool(NAME.match(name)) and \
+            not name.endswith(".tmp") and (self._dir(name) / "manifest.json").exists()
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine",
                           index: Any = None, metadata: dict[str, Any] | None = None,
@@ -79,30 +111,80 @@ class Database:
             raise InvalidConfig(f"unknown collection option(s) {unknown}; known: {OPTIONS}")
         config = CollectionConfig(name=name, dim=dim, metric=metric,
                                   index=parse_index_config(index), **options)
-        validate_payloads([metadata or {}], 1)
+        check_payload(metadata or {}, "metadata")
         with self._mutex:
             self._check_open()
             target = self._dir(name)
-            if target.exists():
+            if target.exists() or name in self._opening:
                 raise CollectionExists(f"collection {name!r} already exists")
             tmp = target.with_name(name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             Collection.create(tmp, config, metadata or {}).close()
             os.replace(tmp, target)
             fsync_dir(target.parent)
-            collection = Collection.open(target)
+            collection = Collection.open(target, self.group_commit)
             self._collections[name] = collection
             return collection
 
     def get_collection(self, name: str) -> Collection:
+        """The collection `name`, opened now if it is not yet (CollectionNotFound if
+        there is none). Only the thread opening it waits for it."""
         with self._mutex:
             self._check_open()
-            if name not in self._collections:
-                if not isinstance(name, str) or not NAME.match(name) or \
-                        not (self._dir(name) / "manifest.json").exists():
-                    raise CollectionNotFound(f"collection {name!r} not found")
-                self._collections[name] = Collection.open(self._dir(name))
-            return self._collections[name]
+            collection = self._collections.get(name)
+            if collection is not None:
+                return collection
+            opening = self._opening.get(name)
+            if opening is not None:
+                opener = False
+            elif not self._exists(name):
+                raise CollectionNotFound(f"collection {name!r} not found")
+            else:
+                opening = self._opening[name] = _Opening()
+                opener = True
+        if not opener:
+            return opening.wait()
+        try:
+            collection = Collection.open(self._dir(name), self.group_commit)
+        except BaseException as exc:
+            opening.error = exc
+            with self._mutex:
+                del self._opening[name]
+            opening.done.set()
+            raise
+        with self._mutex:
+            del self._opening[name]
+            if self._closed:
+                collection.close()
+                opening.error = StoreClosed(f"database {self.path} is closed")
+            else:
+                self._collections[name] = collection
+                opening.collection = collection
+        opening.done.set()
+        return opening.wait()
+
+    def opened(self, name: str) -> Collection | None:
+        """The collection if it is open already, else None; never blocks (for callers
+        on an event loop, who must open collections elsewhere)."""
+        return self._collections.get(name)
+
+    def open_collections(self) -> dict[str, Collection]:
+        """The collections open now, by name."""
+        with self._mutex:
+            return dict(self._collections)
+
+    def open_all(self) -> dict[str, str]:
+        """Open every collection (a server's startup, on a worker thread); the ones that
+        failed to open, with the reason (they stay closed, and using them raises)."""
+        failed = {}
+        for name in self.list_collections():
+            try:
+                self.get_collection(name)
+            except CollectionNotFound:  # dropped meanwhile
+                continue
+            except Exception as exc:  # reported to the caller, not raised: others go on
+                failed[name] = f"{type(exc).__name__}: {exc}"
+        return failed
 
     def __contains__(self, name: str) -> bool:
         return name in self.list_collections()
@@ -113,18 +195,24 @@ class Database:
                       and not p.name.endswith(".tmp"))
 
     def drop_collection(self, name: str) -> None:
-        """Delete a collection and all its files."""
-        with self._mutex:
-            self._check_open()
-            if not (self._dir(name) / "manifest.json").exists() or not NAME.match(name):
-                raise CollectionNotFound(f"collection {name!r} not found")
-            collection = self._collections.pop(name, None)
-            if collection is not None:
-                collection.close()
-            trash = self._dir(name).with_name(name + ".dropped.tmp")
-            os.replace(self._dir(name), trash)
-            fsync_dir(trash.parent)
-            shutil.rmtree(trash)
+        """Delete a collection and all its files. A write in flight finishes first;
+        later calls on the dropped collection raise CollectionNotFound."""
+        while True:
+            with self._mutex:
+                self._check_open()
+                opening = self._opening.get(name)
+                if opening is None:
+                    if not self._exists(name):
+                        raise CollectionNotFound(f"collection {name!r} not found")
+                    collection = self._collections.pop(name, None)
+                    trash = self._dir(name).with_name(f"{name}.{uuid.uuid4().hex}.dropped.tmp")
+                    if collection is not None:
+                        collection.close(dropped=True)
+                    os.replace(self._dir(name), trash)
+                    fsync_dir(trash.parent)
+                    break
+            opening.done.wait()  # let the open finish, then drop what it opened
+        shutil.rmtree(trash, ignore_errors=True)
 
     def close(self) -> None:
         """Close every collection and release the directory lock."""

@@ -46,3 +46,17 @@ class CorruptLog(CorruptFile):
 
 class StoreClosed(VectorStoreError):
     """The collection or database was closed."""
+
+
+class WriteFailed(VectorStoreError):
+    """A write could not be made durable (an I/O error on the WAL): nothing of it was
+    applied, earlier writes are intact, and it can be retried."""
+
+
+class StorageFull(WriteFailed):
+    """A write failed because the disk is full; writes succeed again once space is freed."""
+
+
+class MaintenanceFailed(VectorStoreError):
+    """Background sealing or compaction is failing (the reason says why); every
+    acknowledged write is still in the WAL and the worker keeps retrying."""

@@ -15,6 +15,7 @@ from .payloads import KEY_TYPES, PayloadIndex
 
 LOGICAL = {"$and", "$or", "$not"}
 COMPARISON = {"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"}
+MAX_DEPTH = 32
 RANGE = {"$gt": ("low", False), "$gte": ("low", True), "$lt": ("high", False),
          "$lte": ("high", True)}
 
@@ -27,26 +28,35 @@ def _is_orderable(value: Any) -> bool:
     return isinstance(value, int | float | str) and not isinstance(value, bool)
 
 
-def validate(where: Any, at: str = "where") -> None:
-    """Raise InvalidFilter if `where` is not a well-formed filter."""
-    if not isinstance(where, dict):
-        raise InvalidFilter(f"{at}: a filter must be an object, got {type(where).__name__}")
-    for key, value in where.items():
-        here = f"{at}.{key}"
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not value:
-                raise InvalidFilter(f"{here}: expects a non-empty list of filters")
-            for i, sub in enumerate(value):
-                validate(sub, f"{here}[{i}]")
-        elif key == "$not":
-            validate(value, here)
-        elif key.startswith("$"):
-            known = sorted(LOGICAL)
-            raise InvalidFilter(f"{here}: unknown operator {key!r} at top level; known: {known}")
-        elif not key:
-            raise InvalidFilter(f"{here}: empty field name")
-        else:
-            _validate_condition(value, here)
+def validate(where: Any) -> None:
+    """Raise InvalidFilter if `where` is not a well-formed filter nested at most
+    MAX_DEPTH logical operators deep (checked iteratively, so any depth is refused
+    cleanly; compiling then recurses at most MAX_DEPTH levels)."""
+    pending: list[tuple[Any, str, int]] = [(where, "where", 0)]
+    while pending:
+        node, at, depth = pending.pop()
+        if not isinstance(node, dict):
+            raise InvalidFilter(f"{at}: a filter must be an object, got {type(node).__name__}")
+        if depth > MAX_DEPTH:
+            raise InvalidFilter(f"{at}: filter nested deeper than {MAX_DEPTH} levels of "
+                                "$and/$or/$not")
+        for key, value in node.items():
+            here = f"{at}.{key}"
+            if key in ("$and", "$or"):
+                if not isinstance(value, list) or not value:
+                    raise InvalidFilter(f"{here}: expects a non-empty list of filters")
+                pending.extend(reversed([(sub, f"{here}[{i}]", depth + 1)
+                                         for i, sub in enumerate(value)]))
+            elif key == "$not":
+                pending.append((value, here, depth + 1))
+            elif key.startswith("$"):
+                known = sorted(LOGICAL)
+                raise InvalidFilter(f"{here}: unknown operator {key!r} at top level; "
+                                    f"known: {known}")
+            elif not key:
+                raise InvalidFilter(f"{here}: empty field name")
+            else:
+                _validate_condition(value, here)
 
 
 def _validate_condition(cond: Any, at: str) -> None:

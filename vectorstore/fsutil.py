@@ -22,3 +22,22 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+
+def file_bytes(path: Path) -> int:
+    """A file's size; 0 if it was removed meanwhile (a retired WAL file, a segment a
+    compaction replaced)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def tree_bytes(directory: Path) -> int:
+    """Bytes of the files directly in `directory` (0 if it is gone)."""
+    try:
+        paths = list(directory.iterdir())
+    except FileNotFoundError:
+        return 0
+    return sum(file_bytes(path) for path in paths)

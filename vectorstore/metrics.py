@@ -24,7 +24,11 @@ class Metric:
         """Return float32 C-contiguous vectors ready to store or query with."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.normalise:
-            norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+            with np.errstate(over="ignore"):
+                norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+            if not np.isfinite(norms).all():  # finite values whose norm overflows float32
+                norms = np.linalg.norm(vectors.astype(np.float64), axis=-1, keepdims=True)
+                return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
             vectors = vectors / np.where(norms == 0, 1, norms).astype(np.float32)
         return vectors
 

@@ -1,7 +1,8 @@
-"""Payload validation and the per-field inverted index that filters compile against.
+"""The per-field inverted index of payloads that filters compile against.
 
-Every payload is a JSON object. Its fields are indexed by dotted path (nested objects
-are flattened; a list indexes each scalar element under the list's path):
+Every payload is a JSON object (checked by `validate.py` before it gets here). Its
+fields are indexed by dotted path (nested objects are flattened; a list indexes each
+scalar element under the list's path):
 - equality: path -> typed value -> roaring bitmap of row ids (strings, numbers, bools, null);
 - numeric ranges: path -> (values, row ids) sorted by value, rebuilt lazily after writes;
 - presence: path -> bitmap of rows that have the path at all.
@@ -9,7 +10,6 @@ Rows are never removed except by `drop_rows` (compaction); tombstones are subtra
 the caller, so deleting is one bitmap update and no index surgery.
 """
 
-import json
 import math
 import threading
 from collections import defaultdict
@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
-
-from .errors import InvalidInput
 
 Scalar = str | int | float | bool | None
 KEY_TYPES = (str, bool, int, float, type(None))
@@ -44,45 +42,26 @@ def key_value(key: tuple) -> Scalar:
     return value
 
 
-def flatten(payload: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def flatten(payload: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Yield (dotted path, scalar) for every indexable value of a payload; the value is
-    Ellipsis for a path that is present but holds no scalar (an object, an empty list)."""
-    for name, value in payload.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, dict):
-            yield path, ...
-            yield from flatten(value, path + ".")
-        elif isinstance(value, list | tuple):
-            yield path, ...
-            for item in value:
-                if isinstance(item, KEY_TYPES):
-                    yield path, item
-        else:
-            yield path, value
+    Ellipsis for a path that is present but holds no scalar (an object, an empty list).
 
-
-def validate_payloads(payloads: list[Any] | None, n: int) -> list[dict[str, Any]]:
-    """Check there is one JSON object per record; return them as plain dicts.
-
-    Raises InvalidInput naming the position of the first bad payload.
-    """
-    if payloads is None:
-        return [{} for _ in range(n)]
-    if not isinstance(payloads, list | tuple) or len(payloads) != n:
-        got = len(payloads) if isinstance(payloads, list | tuple) else type(payloads).__name__
-        raise InvalidInput(f"payloads must be a list of {n} objects, got {got}")
-    out = []
-    for i, payload in enumerate(payloads):
-        if not isinstance(payload, dict):
-            raise InvalidInput(f"payloads[{i}] must be a JSON object, got {type(payload).__name__}")
-        try:
-            json.dumps(payload, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"payloads[{i}] is not JSON-serialisable: {exc}") from None
-        if any(not isinstance(k, str) for k in payload):
-            raise InvalidInput(f"payloads[{i}] has a non-string key")
-        out.append(payload)
-    return out
+    Iterative, so no payload is too deep for it."""
+    pending: list[tuple[str, dict[str, Any]]] = [("", payload)]
+    while pending:
+        prefix, obj = pending.pop()
+        for name, value in obj.items():
+            path = f"{prefix}{name}"
+            if isinstance(value, dict):
+                yield path, ...
+                pending.append((path + ".", value))
+            elif isinstance(value, list | tuple):
+                yield path, ...
+                for item in value:
+                    if isinstance(item, KEY_TYPES):
+                        yield path, item
+            else:
+                yield path, value
 
 
 class _Numeric:
@@ -117,13 +96,16 @@ class PayloadIndex:
         self.numeric: dict[str, _Numeric] = defaultdict(_Numeric)
 
     def add(self, row: int, payload: dict[str, Any]) -> None:
+        """Index one row's payload. Its keys are computed before anything is changed,
+        so a value the index cannot take leaves the index as it was."""
+        keys = [(path, None if value is ... else value_key(value))
+                for path, value in flatten(payload)]
         with self.lock:
             self.universe.add(row)
-            for path, value in flatten(payload):
+            for path, key in keys:
                 self.present[path].add(row)
-                if value is ...:
+                if key is None:
                     continue
-                key = value_key(value)
                 bucket = self.equal[path]
                 if key not in bucket:
                     bucket[key] = BitMap()

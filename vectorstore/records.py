@@ -2,9 +2,11 @@
 
 upsert: b"U" | n u32 | dim u32 | first_rowid u64 | meta_len u32 | meta JSON | vectors
 delete: b"D" | JSON {"ids": [...]}
-meta holds the ids, the payloads and `delete`: ids removed by the same atomic batch
-(absent in records written before atomic replace existed). Vectors are raw float32,
-already prepared by the metric, so replay applies exactly what was acknowledged.
+meta is {"ids": [...], "payloads": [...], "delete": [...]}: `delete` lists ids removed
+by the same atomic batch (absent when none, and in records written before atomic
+replace existed). Payloads are spliced in as their canonical JSON. Vectors are raw
+float32, already prepared by the metric, so replay applies exactly what was
+acknowledged.
 """
 
 import json
@@ -24,7 +26,10 @@ class Upsert:
     first_rowid: int
     ids: list[str]
     vectors: np.ndarray
-    payloads: list[dict[str, Any]]
+    payloads: list[bytes]
+    """Each payload's canonical JSON (`validate.encode_payload`)."""
+    objects: list[dict[str, Any]]
+    """The same payloads as objects, for the payload index."""
     deletes: list[str] = field(default_factory=list)
 
 
@@ -33,22 +38,40 @@ class Delete:
     ids: list[str]
 
 
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def encode_upsert(op: Upsert) -> bytes:
-    body = {"ids": op.ids, "payloads": op.payloads}
+    parts = [b'{"ids":', _json(op.ids), b',"payloads":[', b",".join(op.payloads), b"]"]
     if op.deletes:
-        body["delete"] = op.deletes
-    meta = json.dumps(body, separators=(",", ":")).encode()
+        parts += [b',"delete":', _json(op.deletes)]
+    meta = b"".join([*parts, b"}"])
     n, dim = op.vectors.shape
     return UPSERT_HEAD.pack(b"U", n, dim, op.first_rowid, len(meta)) + meta + \
         op.vectors.astype(np.float32, copy=False).tobytes()
 
 
 def encode_delete(op: Delete) -> bytes:
-    return b"D" + json.dumps({"ids": op.ids}, separators=(",", ":")).encode()
+    return b"D" + _json({"ids": op.ids})
+
+
+def encode(op: Upsert | Delete) -> bytes:
+    return encode_upsert(op) if isinstance(op, Upsert) else encode_delete(op)
+
+
+def row_span(payload: bytes) -> tuple[int, int] | None:
+    """[first, end) of the row ids an upsert record claims, read from its fixed header
+    alone (so even a record whose meta cannot be decoded); None for anything else."""
+    if payload[:1] != b"U" or len(payload) < UPSERT_HEAD.size:
+        return None
+    _, n, _, first_rowid, _ = UPSERT_HEAD.unpack_from(payload, 0)
+    return first_rowid, first_rowid + n
 
 
 def decode(payload: bytes) -> Upsert | Delete:
-    """Decode a record written by `encode_upsert` or `encode_delete`."""
+    """Decode a record written by `encode_upsert` or `encode_delete`. The payloads'
+    bytes are left empty: replay re-encodes (and re-checks) the objects."""
     kind = payload[:1]
     if kind == b"D":
         return Delete(json.loads(payload[1:])["ids"])
@@ -58,4 +81,5 @@ def decode(payload: bytes) -> Upsert | Delete:
     start = UPSERT_HEAD.size
     meta = json.loads(payload[start:start + meta_len])
     vectors = np.frombuffer(payload, dtype=np.float32, offset=start + meta_len).reshape(n, dim)
-    return Upsert(first_rowid, meta["ids"], vectors, meta["payloads"], meta.get("delete", []))
+    return Upsert(first_rowid, meta["ids"], vectors, [], meta["payloads"],
+                  meta.get("delete", []))

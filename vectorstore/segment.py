@@ -20,7 +20,7 @@ import numpy as np
 from .arrayfile import read_array, write_array
 from .config import INDEX_CONFIGS, IndexConfig
 from .flat import exact_search
-from .fsutil import fsync_dir
+from .fsutil import fsync_dir, tree_bytes
 from .metrics import Metric
 
 
@@ -37,7 +37,9 @@ class GrowingView:
     vectors: np.ndarray
     rowids: np.ndarray
     ids: list[str]
-    payloads: list[dict[str, Any]]
+    payloads: list[bytes]
+    """Canonical JSON of each row's payload (decoded on every read, like a sealed
+    segment's, so no reader shares or alters the stored object)."""
     metric: Metric
 
     def __len__(self) -> int:
@@ -48,14 +50,16 @@ class GrowingView:
         return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
 
     def record(self, local: int) -> tuple[str, dict[str, Any]]:
-        return self.ids[local], self.payloads[local]
+        return self.ids[local], json.loads(self.payloads[local])
+
+    def record_id(self, local: int) -> str:
+        return self.ids[local]
 
     def vector(self, local: int) -> np.ndarray:
         return np.array(self.vectors[local])
 
     def payload_bytes(self) -> list[bytes]:
-        return [json.dumps(p, separators=(",", ":")).encode() for p in
-                self.payloads[:len(self)]]
+        return self.payloads[:len(self)]
 
 
 class GrowingSegment:
@@ -67,11 +71,11 @@ class GrowingSegment:
         self._vectors = np.empty((capacity, dim), dtype=np.float32)
         self._rowids = np.empty(capacity, dtype=np.uint32)
         self._ids: list[str] = []
-        self._payloads: list[dict[str, Any]] = []
+        self._payloads: list[bytes] = []
         self.length = 0
 
     def append(self, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
-               payloads: list[dict[str, Any]]) -> None:
+               payloads: list[bytes]) -> None:
         n = len(ids)
         end = self.length + n
         if end > self._rowids.shape[0]:
@@ -86,6 +90,12 @@ class GrowingSegment:
         self._ids.extend(ids)
         self._payloads.extend(payloads)
         self.length = end
+
+    def truncate(self, length: int) -> None:
+        """Forget the rows from `length` on (undoing an append no view has seen)."""
+        self.length = length
+        del self._ids[length:]
+        del self._payloads[length:]
 
     def view(self) -> GrowingView:
         n = self.length
@@ -147,7 +157,7 @@ class SealedSegment:
         return np.array(self.vectors[local])
 
     def disk_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.directory.iterdir())
+        return tree_bytes(self.directory)
 
 
 def write_segment(directory: Path, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],

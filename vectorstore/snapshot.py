@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from .idmap import IdView
 from .segment import GrowingView, SealedSegment
 
 Segment = SealedSegment | GrowingView
@@ -39,8 +40,8 @@ class Snapshot:
     frozen: tuple[GrowingView, ...]
     growing: GrowingView
     dead: BitMap
-    count: int
-    """Live records."""
+    ids: IdView
+    """Record id -> row of the live records."""
     row_limit: int
     """Rows from here on were written after this snapshot: the payload index, which
     readers share with the writer, may already hold them."""
@@ -89,17 +90,22 @@ class Snapshot:
         mask[dead] = 0
         return mask
 
-    def locate(self, rows: np.ndarray) -> list[tuple[Segment, int]]:
-        """(segment, local row) of each global row id in `rows` that the snapshot holds,
-        in the order of `rows`."""
+    @property
+    def count(self) -> int:
+        """Live records."""
+        return len(self.ids)
+
+    def locate(self, rows: np.ndarray) -> list[tuple[Segment, int] | None]:
+        """(segment, local row) of each global row id in `rows`, in the order of `rows`;
+        None for a row the snapshot does not hold."""
         order = np.argsort(rows, kind="stable")
         ordered = rows[order]
-        found: dict[int, tuple[Segment, int]] = {}
+        found: list[tuple[Segment, int] | None] = [None] * rows.size
         for seg in self.segments:
             if len(seg) == 0:
                 continue
             pos = np.minimum(np.searchsorted(seg.rowids, ordered), len(seg) - 1)
             hit = seg.rowids[pos] == ordered
-            for i in np.flatnonzero(hit):
+            for i in np.flatnonzero(hit).tolist():
                 found[int(order[i])] = (seg, int(pos[i]))
-        return [found[i] for i in range(rows.size) if i in found]
+        return found

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import CorruptLog
-from .fsutil import fsync_dir
+from .fsutil import file_bytes, fsync_dir
 
 MAGIC = b"SLWAL\x00\x00\x00"
 VERSION = 1
@@ -92,14 +92,18 @@ def _torn_or_corrupt(path: Path, is_last: bool, offset: int,
 class WriteAheadLog:
     """Append-only, fsync'd log of a collection's writes, rotated by size.
 
-    Not thread-safe on its own: the collection's writer lock serialises appends.
+    Not thread-safe on its own: the collection's writer lock serialises appends. Writes
+    go straight to the file descriptor (no buffer that could replay failed bytes later);
+    an append that fails (disk full, I/O error) is cut back off the file, so the log
+    holds whole records only and later appends continue after the last good one.
     """
 
     def __init__(self, directory: Path, file_bytes: int) -> None:
         self.directory = directory
         self.file_bytes = file_bytes
         directory.mkdir(parents=True, exist_ok=True)
-        self._file = None
+        self._fd: int | None = None
+        self._size = 0
         self.next_seq = 1
 
     def recover(self, after_seq: int) -> Iterator[tuple[int, bytes]]:
@@ -120,7 +124,8 @@ class WriteAheadLog:
                 self.next_seq = max(self.next_seq, seq + 1)
             expected = scan.records[-1][0] + 1 if scan.records else expected
         if files and (self.directory / files[-1].name).exists():
-            self._file = open(files[-1], "ab")  # noqa: SIM115 - owned until close()
+            self._fd = os.open(files[-1], os.O_WRONLY | os.O_APPEND)
+            self._size = os.fstat(self._fd).st_size
 
     def _truncate(self, path: Path, valid_end: int) -> None:
         if valid_end == 0:
@@ -133,28 +138,59 @@ class WriteAheadLog:
 
     def append(self, payload: bytes) -> int:
         """Append one record and fsync it; return its sequence number."""
-        if len(payload) >= MAX_RECORD:
-            raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
-        if self._file is None or self._file.tell() >= self.file_bytes:
+        return self.append_many([payload])
+
+    def append_many(self, payloads: list[bytes]) -> int:
+        """Append records with consecutive sequence numbers and make them durable with
+        one fdatasync; return the first one's number. All or none: on an OSError the
+        file is cut back to where it was and the error raised."""
+        for payload in payloads:
+            if len(payload) >= MAX_RECORD:
+                raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
+        if self._fd is None or self._size >= self.file_bytes:
             self.rotate()
-        seq = self.next_seq
-        self._file.write(RECORD_HEADER.pack(len(payload), seq, _record_crc(seq, payload)))
-        self._file.write(payload)
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
-        self.next_seq = seq + 1
-        return seq
+        first = self.next_seq
+        frames = []
+        for seq, payload in enumerate(payloads, first):
+            frames.append(RECORD_HEADER.pack(len(payload), seq, _record_crc(seq, payload)))
+            frames.append(payload)
+        try:
+            _write_all(self._fd, b"".join(frames))
+            os.fdatasync(self._fd)
+        except OSError:
+            self._cut_back()
+            raise
+        self._size = os.fstat(self._fd).st_size
+        self.next_seq = first + len(payloads)
+        return first
+
+    def _cut_back(self) -> None:
+        """Drop whatever a failed append left after the last whole record; if even that
+        fails, abandon the file so the next append starts a new one."""
+        try:
+            os.ftruncate(self._fd, self._size)
+            os.fsync(self._fd)
+        except OSError:
+            os.close(self._fd)
+            self._fd = None
+            raise
 
     def rotate(self) -> None:
         """Start a new log file at the next sequence number."""
-        if self._file is not None:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         path = self.directory / f"{self.next_seq:020d}.wal"
-        self._file = open(path, "wb")  # noqa: SIM115 - owned until close()
-        self._file.write(_file_header(self.next_seq))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        fsync_dir(self.directory)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, _file_header(self.next_seq))
+            os.fsync(fd)
+            fsync_dir(self.directory)
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self._fd, self._size = fd, FILE_HEADER_SIZE
 
     def retire(self, upto_seq: int) -> None:
         """Delete log files whose records all have seq <= `upto_seq` (now checkpointed)."""
@@ -164,7 +200,27 @@ class WriteAheadLog:
                 path.unlink()
         fsync_dir(self.directory)
 
+    def disk_bytes(self) -> int:
+        """Bytes of the log files now on disk."""
+        return sum(file_bytes(path) for path in _log_files(self.directory))
+
+    def quarantine(self, seq: int, payload: bytes, reason: str) -> Path:
+        """Keep a copy of a record replay could not apply, with the reason, in
+        `quarantine/` next to the log (for inspection; replay goes on without it)."""
+        folder = self.directory.parent / "quarantine"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{seq:020d}.rec"
+        path.write_bytes(payload)
+        path.with_suffix(".txt").write_text(reason + "\n")
+        return path
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

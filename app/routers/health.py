@@ -17,16 +17,26 @@ router = APIRouter(tags=["health"])
     responses={503: {"model": Health, "description": "Not ready yet."}},
 )
 def health(services: ServicesDep) -> JSONResponse:
-    """Liveness (any answer) and readiness (200 once the store is open and the model loaded)."""
-    state = "ready" if services.ready else "failed" if services.model.error else "starting"
+    """Liveness (any answer) and readiness: 200 once the store and every collection are
+    open and the model loaded (`degraded`, still 200, when a collection reports a
+    problem, each with its reason), 503 before or when the model failed to load."""
+    problems = services.problems() if services.store_open else []
+    if services.model.error:
+        state = "failed"
+    elif not services.ready:
+        state = "starting"
+    else:
+        state = "degraded" if problems else "ready"
     body = Health(
         status=state,
         store_open=services.store_open,
+        collections_open=services.opener.done.is_set(),
         model_loaded=services.model.loaded,
         model=services.model.name,
         model_error=services.model.error,
+        problems=problems,
     )
-    return JSONResponse(body.model_dump(), status_code=200 if services.ready else 503)
+    return JSONResponse(body.model_dump(), status_code=200 if body.serving else 503)
 
 
 @router.get(
