@@ -25,7 +25,7 @@ from .config import HnswSq8Config
 from .errors import CorruptFile
 from .hnsw import HnswIndex, build_graph, read_graph, use_exact_scan
 from .kernels.scan import rerank
-from .kernels.space import Sq8Queries, Sq8Space
+from .kernels.space import Sq8Queries, Sq8Space, sq8_encode
 from .metrics import METRIC_IP, Metric
 from .parallel import kernel_threads
 from .planner import as_mask, as_queries, knob, planned_search, readonly
@@ -70,16 +70,7 @@ def quantise(vectors: np.ndarray, offsets: np.ndarray, scales: np.ndarray, metri
 def sq8_queries(queries: np.ndarray, offsets: np.ndarray, scales: np.ndarray, metric: int
                 ) -> Sq8Queries:
     """Queries (m, d) float32 as int8 codes with their scale and constant."""
-    weighted = queries * scales
-    step = np.abs(weighted).max(axis=1) / LEVELS
-    step[step == 0] = 1
-    codes = np.rint(weighted / step[:, None]).astype(np.int8)
-    shift = queries @ offsets
-    if metric == METRIC_IP:
-        alphas, consts = -step, -shift
-    else:
-        alphas, consts = -2 * step, np.einsum("ij,ij->i", queries, queries) - 2 * shift
-    return Sq8Queries(codes, alphas.astype(np.float32), consts.astype(np.float32))
+    return Sq8Queries(*sq8_encode(queries, offsets, scales, LEVELS, metric))
 
 
 class HnswSq8Index(HnswIndex):

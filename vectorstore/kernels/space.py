@@ -125,7 +125,9 @@ def _prefetch_node(space, row, lines):
     if _kind(space) is FloatSpace:
         return lambda space, row, lines: prefetch_row(space.vectors, row, lines)
     if _kind(space) is Sq8Space:
-        return lambda space, row, lines: prefetch_row(space.codes, row, lines)
+        # A code row is a few lines (6 at d = 384): hint all of it, not just `lines`.
+        return lambda space, row, lines: prefetch_row(space.codes, row,
+                                                      (space.codes.shape[1] + 63) // 64)
     return None
 
 
@@ -133,3 +135,34 @@ def _prefetch_node(space, row, lines):
 def node_distance(space, a, b):
     """Proxy distance from stored row a (as the query) to stored row b."""
     return query_distance(space, node_query(space, a), b)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sq8_encode(vectors, offsets, scales, levels, metric):
+    """Rows of vectors (m, d) float32 as SQ8 queries: (codes int8 (m, d), alphas float32
+    (m,), consts float32 (m,)) as described at the top, each row at its own step
+    max_j |v_j * scale_j| / levels."""
+    m, d = vectors.shape
+    codes = np.empty((m, d), dtype=np.int8)
+    alphas = np.empty(m, dtype=np.float32)
+    consts = np.empty(m, dtype=np.float32)
+    weighted = np.empty(d, dtype=np.float32)
+    for i in range(m):
+        top = np.float32(0.0)
+        shift = np.float32(0.0)
+        norm = np.float32(0.0)
+        for j in range(d):
+            v = vectors[i, j]
+            weighted[j] = v * scales[j]
+            top = max(top, abs(weighted[j]))
+            shift += v * offsets[j]
+            norm += v * v
+        step = top / levels if top > 0 else np.float32(1.0)
+        for j in range(d):
+            codes[i, j] = np.int8(np.rint(weighted[j] / step))
+        if metric == 0:
+            alphas[i], consts[i] = -step, -shift
+        else:
+            alphas[i], consts[i] = -2 * step, norm - 2 * shift
+    return codes, alphas, consts
+
