@@ -69,16 +69,28 @@ def _select(cand, dist, m, n_cand, bits, out):
 
 @njit(cache=True, nogil=True)
 def scan_candidates(codes, qcode, words, mask, use_mask, n_cand, cand, dist, out):
-    """The n_cand allowed rows of smallest Hamming distance to qcode among all rows.
+    """The n_cand allowed rows of smallest Hamming distance to qcode among all rows, in
+    one pass: a row is kept only within the current radius, the smallest distance that
+    n_cand kept rows reach, which shrinks as the scan goes, so few rows are written.
     cand int32 / dist uint16 (n,) are scratch; writes rows to out; returns the count."""
-    m = 0
+    bits = words * 64
+    hist = np.zeros(bits + 2, dtype=np.int64)
+    radius, inside, m = bits, 0, 0
     for i in range(codes.shape[0]):
         if use_mask and mask[i] == 0:
             continue
+        h = hamming(codes, i, qcode, words)
+        if h > radius:
+            continue
         cand[m] = i
-        dist[m] = hamming(codes, i, qcode, words)
+        dist[m] = h
         m += 1
-    return _select(cand, dist, m, n_cand, words * 64, out)
+        hist[h] += 1
+        inside += 1
+        while inside - hist[radius] >= n_cand:
+            inside -= hist[radius]
+            radius -= 1
+    return _select(cand, dist, m, n_cand, bits, out)
 
 
 @njit(cache=True, nogil=True, inline="always")
