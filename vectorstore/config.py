@@ -101,8 +101,8 @@ class LshConfig(IndexConfig):
 
     type: str = "lsh"
     implementation: ClassVar[str] = "vectorstore.lsh:LshIndex"
-    bits: int = 512
-    rerank: int = 40
+    bits: int = 256
+    rerank: int = 20
     tables: int = 0
     probes: int = 0
     seed: int = 42

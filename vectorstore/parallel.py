@@ -19,6 +19,9 @@ def kernel_threads(n: int) -> Iterator[int]:
     """
     before = numba.get_num_threads()
     threads = max(1, min(n, before))
+    if threads == before:  # nothing to change: skip numba's two checked calls
+        yield threads
+        return
     numba.set_num_threads(threads)
     try:
         yield threads
