@@ -16,12 +16,12 @@ def _info(payload: dict[str, Any], chunks: int) -> DocumentInfo:
     return DocumentInfo(
         id=payload["doc_id"],
         source=str(payload.get("source", "")),
-        filename=payload.get("filename"),
-        title=payload.get("title"),
-        file_type=payload.get("file_type"),
+        filename=_text(payload.get("filename")),
+        title=_text(payload.get("title")),
+        file_type=_text(payload.get("file_type")),
         chunks=chunks,
-        size=payload.get("size"),
-        modified=payload.get("mtime"),
+        size=_number(payload.get("size"), int),
+        modified=_number(payload.get("mtime"), int | float),
         author=_text(payload.get("author")),
         date=_text(payload.get("date")),
     )
@@ -30,6 +30,11 @@ def _info(payload: dict[str, Any], chunks: int) -> DocumentInfo:
 def _text(value: Any) -> str | None:
     """A string payload field; anything else (raw records may hold any JSON) is absent."""
     return value if isinstance(value, str) else None
+
+
+def _number(value: Any, kind: Any) -> Any:
+    """A numeric payload field of `kind`; anything else (bools included) is absent."""
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def first_chunks(collection: Any, where: dict[str, Any] | None = None) -> dict[str, dict]:

@@ -136,7 +136,7 @@ def _walk(payload: dict[str, Any], where: str, paths: bool, text: bool = False) 
                 if not isinstance(key, str):
                     raise InvalidInput(f"{path} has a non-string key {key!r}")
                 if text:
-                    _check_text(key, f"{path} key {_printable(key)!r}")
+                    _check_text(key, f"{path} key '{_printable(key)}'")
                 pending.append((item, f"{path}.{_printable(key)}" if paths else path,
                                 depth + 1))
         elif isinstance(value, list | tuple):
