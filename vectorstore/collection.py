@@ -1,10 +1,11 @@
 """A collection: durable writes through the WAL, reads from immutable snapshots.
 
-Write path: check the whole batch (`validate.py`), queue it for group commit
-(`commit.py`). The leader stages each queued batch in memory (id map, payload index,
-growing segment, tombstones: nothing readers can see), appends them all to the WAL with
-one fdatasync, then publishes one snapshot; if the WAL write fails every staged batch is
-rolled back and its writer gets the error. When the growing segment reaches
+Write path: check the whole batch (`validate.py`); under the writer lock stage it in
+memory (id map, payload index, growing segment, tombstones: nothing readers can see)
+and append its record to the WAL; then wait, outside the lock, for an fdatasync that
+covers it (group commit, `commit.py`), after which it is published and answered. A
+failed write or fsync rolls back every batch not yet durable and fails its writer;
+acknowledged data is untouched. When the growing segment reaches
 `seal_rows` it is frozen and the maintenance thread (`maintenance.py`) seals it into
 an indexed on-disk segment, swaps the manifest and retires the WAL before it.
 Read path: take the current snapshot, compile the filter to a bitmap, search every
@@ -12,7 +13,6 @@ segment with its mask and merge the top k. Every read answers from one snapshot.
 """
 
 import errno
-import json
 import logging
 import shutil
 import threading
@@ -24,7 +24,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from . import records
-from .commit import GroupCommit, Request
+from .commit import Pending, Request, SyncQueue
 from .compaction import SegmentStats, plan_compaction
 from .config import CollectionConfig
 from .errors import (
@@ -49,6 +49,8 @@ from .wal import MAX_RECORD, WriteAheadLog
 log = logging.getLogger("vectorstore.collection")
 
 MAX_K = 10_000
+MAX_PREALLOCATED = 1 << 16
+"""Rows a growing segment reserves room for up front (it grows past them if needed)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,18 @@ class _Undo:
 
 
 @dataclass(frozen=True)
+class _Staged:
+    """A batch logged but not yet durable: how to undo it, and the writer's state just
+    after it, to publish once it is durable."""
+
+    undo: _Undo
+    growing: GrowingView
+    ids: IdView
+    row_limit: int
+    result: Any
+
+
+@dataclass(frozen=True)
 class _Committed:
     """The writer's state as of its last commit: all that snapshots may show of it."""
 
@@ -105,8 +119,11 @@ class _Committed:
     dead: BitMap
 
 
-def _write_failed(exc: OSError) -> WriteFailed:
+def _write_failed(exc: OSError, maybe_kept: bool = False) -> WriteFailed:
     kind = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else WriteFailed
+    if maybe_kept:
+        return kind(f"write not acknowledged, the WAL fsync failed ({describe(exc)}): it is "
+                    "not visible now, and the disk may or may not have kept it")
     return kind(f"write not applied, nothing of it is stored: {describe(exc)}")
 
 
@@ -138,14 +155,16 @@ class Collection:
         self._sealed = tuple(SealedSegment(directory / "segments" / name, self.metric,
                                            self.config.index) for name in manifest.segments)
         self._frozen: list[tuple[GrowingView, int]] = []
-        self._growing = GrowingSegment(self.config.dim, self.metric)
+        self._growing = self._new_growing()
         self._dead = BitMap(manifest.tombstones)
         self._next_rowid = manifest.next_rowid
         self._remove_orphans()
         self._load_sealed()
         self._wal = WriteAheadLog(directory / "wal", self.config.wal_file_bytes)
         self._replay(manifest.checkpoint_seq)
-        self._commits = GroupCommit(self._write_lock, self._commit_group, group_commit)
+        self._grouped = group_commit
+        self._syncs = SyncQueue(self._write_lock, self._wal.sync, self._publish_durable,
+                                self._recover)
         self._maintenance = Maintenance(self.config.name, self._maintain)
         with self._write_lock:
             self._maybe_freeze()
@@ -202,7 +221,7 @@ class Collection:
                     continue
                 rid, payload = seg.record(local)
                 pairs.append((rid, row))
-                self._index.add(row, payload)
+                self._index.add(row, [payload])
         self._ids.load(pairs)
 
     def _replay(self, after_seq: int) -> None:
@@ -261,8 +280,8 @@ class Collection:
         if not ids and not gone:
             self._check_open()
             return
-        objects = [json.loads(data) for data in encoded]
-        self._submit(_Upsert(ids, self.metric.prepare(matrix), encoded, objects, gone))
+        objects = payloads if payloads is not None else [{}] * len(ids)
+        self._submit(_Upsert(ids, self.metric.prepare(matrix), encoded, list(objects), gone))
 
     def delete(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> int:
         """Delete records by id or by filter; returns how many live records went."""
@@ -275,50 +294,83 @@ class Collection:
         return self._submit(_Delete(ids, where))
 
     def _submit(self, work: _Upsert | _Delete) -> Any:
+        """Stage and log `work` under the writer lock, then wait until it is durable
+        (group commit: `commit.py`); its result, or its error raised here."""
         self._check_open()
-        return self._commits.submit(work)
+        request = Request(work)
+        with self._write_lock:
+            pending = self._write(request)
+            if pending is not None and not self._grouped:
+                self._syncs.drain()  # one fsync per batch, inside the lock
+        if pending is not None:
+            self._syncs.wait(pending)
+        if request.error is not None:
+            raise request.error
+        return request.result
 
-    def _commit_group(self, group: list[Request]) -> None:
-        """Stage, log (one fsync) and publish a group of requests (writer lock held)."""
+    def _write(self, request: Request) -> Pending | None:
+        """Stage a request and append its WAL record (writer lock held); the pending
+        batch, or None when the request is answered already (a no-op, or an error)."""
         if self._closed:
-            for request in group:
-                request.finish(error=self._closed_error())
-            return
-        staged: list[tuple[Request, _Undo, Any]] = []
-        logged: list[bytes] = []
-        for request in group:
-            try:
-                op, result = self._plan(request.work)
-                if op is None:
-                    request.finish(result)
-                    continue
-                data = records.encode(op)
-                if len(data) >= MAX_RECORD:
-                    raise InvalidInput(f"batch is {len(data)} bytes in the WAL; at most "
-                                       f"{MAX_RECORD - 1}: split it")
-                staged.append((request, self._stage(op), result))
-                logged.append(data)
-            except Exception as exc:  # this request fails alone; the group goes on
-                request.finish(error=exc)
-        if not staged:
-            return
+            request.finish(error=self._closed_error())
+            return None
         try:
-            self._wal.append_many(logged)
+            op, result = self._plan(request.work)
+            if op is None:
+                request.finish(result)
+                return None
+            data = records.encode(op)
+            if len(data) >= MAX_RECORD:
+                raise InvalidInput(f"batch is {len(data)} bytes in the WAL; at most "
+                                   f"{MAX_RECORD - 1}: split it")
+            if self._wal.needs_rotation:
+                self._syncs.drain()  # a file is fsynced whole before the next one starts
+            undo = self._stage(op)
+        except Exception as exc:
+            request.finish(error=exc)
+            return None
+        size_before = self._wal.size
+        try:
+            seq = self._wal.write([data])
         except BaseException as exc:
-            for _, undo, _ in reversed(staged):
-                self._undo(undo)
-            self._write_error = describe(exc)
-            for request, _, _ in staged:
-                request.finish(error=_write_failed(exc) if isinstance(exc, OSError) else exc)
+            self._undo(undo)
             if not isinstance(exc, OSError):
                 raise
-            return
-        self._write_error = None
-        with self._state_lock:
-            self._commit()
-        for request, _, result in staged:
-            request.finish(result)
+            self._write_error = describe(exc)
+            request.finish(error=_write_failed(exc))
+            return None
+        state = _Staged(undo, self._growing.view(), self._ids.view(), self._next_rowid, result)
+        pending = Pending(request, seq, seq, size_before, state)
+        self._syncs.add(pending)
         self._maybe_freeze()
+        return pending
+
+    def _publish_durable(self, pending: Pending) -> None:
+        """Show a batch now durable and answer its writer (called in WAL order)."""
+        staged = pending.state
+        with self._state_lock:
+            self._committed = _Committed(staged.growing, staged.ids, staged.row_limit,
+                                         self._committed.dead | staged.undo.dead)
+            self._publish()
+        self._write_error = None
+        pending.request.finish(staged.result)
+
+    def _recover(self, exc: OSError) -> None:
+        """An fsync failed (writer lock held): roll back every batch not known durable,
+        newest first, cut them off the WAL and fail their writers. Whether the disk kept
+        any of them is unknown, so the error says so."""
+        victims = self._syncs.take_failed()
+        for pending in reversed(victims):
+            self._undo(pending.state.undo)
+        self._write_error = describe(exc)
+        try:
+            if victims:
+                self._wal.cut_back(victims[0].size_before, victims[0].first_seq)
+        except OSError as cut:
+            log.error("collection %r: WAL cut back failed: %s", self.name, describe(cut))
+        for pending in victims:
+            pending.request.finish(error=_write_failed(exc, maybe_kept=True))
+        self._syncs.notify()
 
     def _plan(self, work: _Upsert | _Delete) -> tuple[records.Upsert | records.Delete | None,
                                                        Any]:
@@ -346,13 +398,13 @@ class Collection:
             if isinstance(op, records.Upsert):
                 n = len(op.ids)
                 rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
-                for rid, row, obj in zip(op.ids, rowids.tolist(), op.objects, strict=True):
+                for rid, row in zip(op.ids, rowids.tolist(), strict=True):
                     old = self._ids.set(rid, row)
                     undo.ids.append((rid, old))
                     if old is not None:
                         undo.dead.add(old)
-                    undo.rows.add(row)
-                    self._index.add(row, obj)
+                undo.rows.add_range(op.first_rowid, op.first_rowid + n)
+                self._index.add(op.first_rowid, op.objects)
                 self._growing.append(rowids, op.vectors, op.ids, op.payloads)
                 self._next_rowid = max(self._next_rowid, op.first_rowid + n)
             with self._state_lock:
@@ -402,14 +454,24 @@ class Collection:
 
     # ---- sealing and compaction (the maintenance thread) -------------------------
 
+    def _new_growing(self) -> GrowingSegment:
+        """An empty growing segment with room for a whole segment's rows (np.empty:
+        memory is taken as rows are written), so appends never copy it under the
+        writer lock."""
+        return GrowingSegment(self.config.dim, self.metric,
+                              capacity=min(self.config.seal_rows, MAX_PREALLOCATED))
+
     def _maybe_freeze(self, force: bool = False) -> None:
         """Freeze the growing segment for sealing once it is full (writer lock held)."""
         if self._growing.length == 0 or (not force and
                                          self._growing.length < self.config.seal_rows):
             return
+        self._syncs.drain()  # every staged batch durable and shown: freeze what readers see
+        if self._growing.length == 0:  # a failed fsync rolled everything back
+            return
         with self._state_lock:
             self._frozen.append((self._growing.view(), self._wal.next_seq - 1))
-            self._growing = GrowingSegment(self.config.dim, self.metric)
+            self._growing = self._new_growing()
             self._commit()
         try:
             self._wal.rotate()
@@ -676,5 +738,6 @@ class Collection:
             if self._closed:
                 return
             self._closed, self._dropped = True, dropped
+            self._syncs.drain()
         self._maintenance.stop(drain=not dropped)
         self._wal.close()

@@ -25,13 +25,14 @@ KEY_TYPES = (str, bool, int, float, type(None))
 
 def value_key(value: Scalar) -> tuple:
     """A hashable key where 3 == 3.0 but True != 1 and "1" != 1."""
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        return ("s", value)
+    if kind is bool:
         return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", float(value))
     if value is None:
         return ("z", None)
-    return ("s", value)
+    return ("n", float(value))
 
 
 def key_value(key: tuple) -> Scalar:
@@ -95,23 +96,25 @@ class PayloadIndex:
         self.present: dict[str, BitMap] = defaultdict(BitMap)
         self.numeric: dict[str, _Numeric] = defaultdict(_Numeric)
 
-    def add(self, row: int, payload: dict[str, Any]) -> None:
-        """Index one row's payload. Its keys are computed before anything is changed,
-        so a value the index cannot take leaves the index as it was."""
-        keys = [(path, None if value is ... else value_key(value))
-                for path, value in flatten(payload)]
+    def add(self, first_row: int, payloads: list[dict[str, Any]]) -> None:
+        """Index the payloads of rows first_row, first_row + 1, ... Every key is computed
+        before anything is changed, so a value the index cannot take leaves the index
+        as it was."""
+        keys = [[(path, None if value is ... else value_key(value))
+                 for path, value in flatten(payload)] for payload in payloads]
         with self.lock:
-            self.universe.add(row)
-            for path, key in keys:
-                self.present[path].add(row)
-                if key is None:
-                    continue
-                bucket = self.equal[path]
-                if key not in bucket:
-                    bucket[key] = BitMap()
-                bucket[key].add(row)
-                if key[0] == "n" and math.isfinite(key[1]):
-                    self.numeric[path].add(key[1], row)
+            self.universe.add_range(first_row, first_row + len(payloads))
+            for row, row_keys in enumerate(keys, first_row):
+                for path, key in row_keys:
+                    self.present[path].add(row)
+                    if key is None:
+                        continue
+                    bucket = self.equal[path]
+                    if key not in bucket:
+                        bucket[key] = BitMap()
+                    bucket[key].add(row)
+                    if key[0] == "n" and math.isfinite(key[1]):
+                        self.numeric[path].add(key[1], row)
 
     def drop_rows(self, rows: BitMap) -> None:
         """Forget `rows` entirely (after compaction removed them from disk)."""

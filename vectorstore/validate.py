@@ -85,10 +85,12 @@ def check_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: s
     return matrix
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode_payload(payload: dict[str, Any]) -> bytes:
     """The canonical stored form of a valid payload: compact UTF-8 JSON."""
-    return json.dumps(payload, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(payload).encode("utf-8")
 
 
 def check_payloads(payloads: Any, n: int, what: str = "payloads") -> list[bytes]:
@@ -107,11 +109,12 @@ def check_payload(payload: Any, where: str) -> bytes:
     no recursion on user data, however deep)."""
     if not isinstance(payload, dict):
         raise InvalidInput(f"{where} must be a JSON object, got {type(payload).__name__}")
-    try:
-        _walk(payload, where, paths=False)
-    except InvalidInput:
-        _walk(payload, where, paths=True)  # again, naming the place
-        raise
+    if not _flat_and_valid(payload):
+        try:
+            _walk(payload, where, paths=False)
+        except InvalidInput:
+            _walk(payload, where, paths=True)  # again, naming the place
+            raise
     try:
         data = encode_payload(payload)
     except UnicodeEncodeError:
@@ -121,6 +124,27 @@ def check_payload(payload: Any, where: str) -> bytes:
         raise InvalidInput(f"{where} is {len(data)} bytes as JSON; at most "
                            f"{MAX_PAYLOAD_BYTES} are allowed")
     return data
+
+
+def _flat_and_valid(payload: dict[str, Any]) -> bool:
+    """The common case, checked fast: string keys, and scalar values that are valid
+    (strings are checked by the encoder). False means: walk it properly."""
+    for key, value in payload.items():
+        kind = type(key)
+        if kind is not str:
+            return False
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is int:
+            if not -MAX_INT <= value <= MAX_INT:
+                return False
+        elif kind is not float or value != value or value in _INFINITIES:
+            return False
+    return True
+
+
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _walk(payload: dict[str, Any], where: str, paths: bool, text: bool = False) -> None:

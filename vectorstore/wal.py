@@ -92,10 +92,11 @@ def _torn_or_corrupt(path: Path, is_last: bool, offset: int,
 class WriteAheadLog:
     """Append-only, fsync'd log of a collection's writes, rotated by size.
 
-    Not thread-safe on its own: the collection's writer lock serialises appends. Writes
-    go straight to the file descriptor (no buffer that could replay failed bytes later);
-    an append that fails (disk full, I/O error) is cut back off the file, so the log
-    holds whole records only and later appends continue after the last good one.
+    Not thread-safe on its own: the collection's writer lock serialises writes (`sync`
+    may run alongside them). Writes go straight to the file descriptor (no buffer that
+    could replay failed bytes later); a write that fails (disk full, I/O error) is cut
+    back off the file, so the log holds whole records only and later writes continue
+    after the last good one.
     """
 
     def __init__(self, directory: Path, file_bytes: int) -> None:
@@ -104,6 +105,7 @@ class WriteAheadLog:
         directory.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = None
         self._size = 0
+        self._broken: OSError | None = None
         self.next_seq = 1
 
     def recover(self, after_seq: int) -> Iterator[tuple[int, bytes]]:
@@ -138,42 +140,65 @@ class WriteAheadLog:
 
     def append(self, payload: bytes) -> int:
         """Append one record and fsync it; return its sequence number."""
-        return self.append_many([payload])
+        seq = self.write([payload])
+        self.sync()
+        return seq
 
-    def append_many(self, payloads: list[bytes]) -> int:
-        """Append records with consecutive sequence numbers and make them durable with
-        one fdatasync; return the first one's number. All or none: on an OSError the
-        file is cut back to where it was and the error raised."""
+    def write(self, payloads: list[bytes]) -> int:
+        """Append records with consecutive sequence numbers, without fsync (see
+        `sync`); return the first one's number. All or none: on an OSError the file is
+        cut back to where it was and the error raised."""
         for payload in payloads:
             if len(payload) >= MAX_RECORD:
                 raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
-        if self._fd is None or self._size >= self.file_bytes:
+        if self._broken is not None:
+            raise OSError(self._broken.errno, "the WAL could not be cut back after an I/O "
+                          f"error ({self._broken}); reopen the collection")
+        if self.needs_rotation:
             self.rotate()
         first = self.next_seq
         frames = []
         for seq, payload in enumerate(payloads, first):
             frames.append(RECORD_HEADER.pack(len(payload), seq, _record_crc(seq, payload)))
             frames.append(payload)
+        data = b"".join(frames)
         try:
-            _write_all(self._fd, b"".join(frames))
-            os.fdatasync(self._fd)
+            _write_all(self._fd, data)
         except OSError:
-            self._cut_back()
+            self.cut_back(self._size, first)
             raise
-        self._size = os.fstat(self._fd).st_size
+        self._size += len(data)
         self.next_seq = first + len(payloads)
         return first
 
-    def _cut_back(self) -> None:
-        """Drop whatever a failed append left after the last whole record; if even that
-        fails, abandon the file so the next append starts a new one."""
+    @property
+    def needs_rotation(self) -> bool:
+        """Whether the next write starts a new file (the current one is full, or was
+        abandoned after an error)."""
+        return self._fd is None or self._size >= self.file_bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes of the current file (where the next record goes)."""
+        return self._size
+
+    def sync(self) -> None:
+        """fdatasync the current file: every record written before this call is durable
+        when it returns. Safe to call while another thread writes."""
+        if self._fd is not None:
+            os.fdatasync(self._fd)
+
+    def cut_back(self, size: int, next_seq: int) -> None:
+        """Drop the current file's bytes from `size` on (records that failed to become
+        durable) so the next record is `next_seq`. If even that fails the log refuses
+        every later write (what the file holds is for recovery to read on reopen)."""
         try:
-            os.ftruncate(self._fd, self._size)
+            os.ftruncate(self._fd, size)
             os.fsync(self._fd)
-        except OSError:
-            os.close(self._fd)
-            self._fd = None
+        except OSError as exc:
+            self._broken = exc
             raise
+        self._size, self.next_seq = size, next_seq
 
     def rotate(self) -> None:
         """Start a new log file at the next sequence number."""

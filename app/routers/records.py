@@ -1,6 +1,5 @@
 """/v1/collections/{name}/records: raw vectors with payloads, for bring-your-own embeddings."""
 
-import numpy as np
 from fastapi import APIRouter, Depends
 
 from app.deps import CollectionDep, require_api_key
@@ -26,7 +25,7 @@ def upsert_records(body: RecordsUpsert, collection: CollectionDep) -> Upserted:
                 f"records[{i}].vector has dimension {len(record.vector)}, "
                 f"collection {collection.name!r} expects {collection.dim}"
             )
-    vectors = np.asarray([r.vector for r in records], dtype=np.float32)
+    vectors = [r.vector for r in records]  # the store converts and checks them
     collection.upsert([r.id for r in records], vectors, [r.payload for r in records])
     return Upserted(upserted=len(records))
 

@@ -15,8 +15,7 @@ from .strategies import filters, payloads
 @given(rows=st.lists(payloads, max_size=25), where=filters)
 def test_compiled_filter_equals_oracle(rows, where):
     index = PayloadIndex()
-    for row, payload in enumerate(rows):
-        index.add(row, payload)
+    index.add(0, rows)
     expected = {row for row, payload in enumerate(rows) if oracle.matches(payload, where)}
     assert set(compile_filter(where, index)) == expected
 
@@ -24,8 +23,7 @@ def test_compiled_filter_equals_oracle(rows, where):
 def test_numeric_and_string_ranges():
     index = PayloadIndex()
     values = [1, 2.5, 3, "2024-01-05", "2024-03-01", True, None, 10]
-    for row, value in enumerate(values):
-        index.add(row, {"v": value})
+    index.add(0, [{"v": value} for value in values])
     assert set(compile_filter({"v": {"$gte": 2.5, "$lt": 10}}, index)) == {1, 2}
     assert set(compile_filter({"v": {"$gt": "2024-01-31"}}, index)) == {4}
     assert set(compile_filter({"v": 1}, index)) == {0}
