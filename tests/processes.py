@@ -4,13 +4,9 @@ background job of a shell starts (SIGINT ignored)."""
 import signal
 from pathlib import Path
 
+from benchmarks.stop import gone
 
-def gone(pid: int) -> bool:
-    """No such process, or only its zombie left for init to reap."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+__all__ = ["children_of", "gone", "ignore_sigint"]
 
 
 def children_of(pid: int) -> list[int]:
