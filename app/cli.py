@@ -1,4 +1,4 @@
-"""The `sleuth` command line: ingest, watch, search, collections, stats, serve, ui and up.
+"""The `sleuth` command line: ingest, watch, search, collections, stats, serve, mcp, ui, up.
 
 Thin on purpose: each command opens the library objects, calls them, and renders the
 result with rich. Domain errors become one-line messages and exit code 1, here only.
@@ -254,6 +254,34 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
 
 
 app.command()(serve)
+
+
+@app.command()
+def mcp(
+    data: DataDir = Path("data"),
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="Default collection of the tools.")
+    ] = "docs",
+    allow_ingest: Annotated[
+        bool, typer.Option(help="Add the ingest and delete_document tools (or SLEUTH_MCP_INGEST).")
+    ] = False,
+) -> None:
+    """Serve Sleuth to an MCP client (Claude Desktop, IDE agents) over stdio.
+
+    Tools: search, list_collections, list_documents, get_passage; documents as resources.
+    The API serves the same at /mcp over streamable HTTP.
+    """
+    if importlib.util.find_spec("mcp") is None:
+        fail("the MCP server needs the extra: pip install 'sleuth[mcp]'")
+        raise typer.Exit(1)
+    from app.mcp_server import run_stdio
+    from app.settings import Settings
+
+    overrides = {"mcp_ingest": True} if allow_ingest else {}
+    with one_line_errors():
+        settings = Settings(data_dir=data, **overrides)
+        check_data_dir(settings.data_dir)
+        run_stdio(settings, collection)
 
 
 HOST = "127.0.0.1"

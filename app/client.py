@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from app.schemas.collections import CollectionInfo, CollectionList
 from app.schemas.documents import DocumentInfo, DocumentList, JobInfo
 from app.schemas.health import Health
-from app.schemas.records import Deleted, Upserted
+from app.schemas.passages import Passage
+from app.schemas.records import Deleted, RecordList, RecordOut, Upserted
 from app.schemas.search import BatchSearchResponse, SearchResponse
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -194,7 +195,19 @@ class SleuthClient:
         return self._get(BatchSearchResponse, "POST",
                          f"/v1/collections/{collection}/search/batch", json=body)
 
+    def get_passage(self, collection: str, passage_id: str, context: int = 1) -> Passage:
+        """A chunk by id (a hit's `id`) with `context` chunks of its document on each side."""
+        return self._get(Passage, "GET", f"/v1/collections/{collection}/passages/{passage_id}",
+                         params={"context": context})
+
     # ---- records ----------------------------------------------------------------
+
+    def get_records(self, collection: str, ids: Sequence[str],
+                    include_vectors: bool = False) -> list[RecordOut]:
+        """Records by id, in the order asked; unknown ids are left out."""
+        body = {"ids": list(ids), "include_vectors": include_vectors}
+        return self._get(RecordList, "POST", f"/v1/collections/{collection}/records/get",
+                         json=body).records
 
     def upsert(self, collection: str, ids: Sequence[str], vectors: Any,
                payloads: Sequence[dict] | None = None) -> int:

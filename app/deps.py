@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import Forbidden, Unauthorized
 from app.services import Services
+from app.settings import Settings
 from vectorstore import Collection
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
@@ -46,14 +47,18 @@ async def require_api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
 ) -> None:
-    """When an API key is configured, demand it, compared in constant time.
+    """When an API key is configured, demand it (see `check_api_key`)."""
+    check_api_key(request.app.state.settings, header,
+                  bearer.credentials if bearer is not None else None)
 
-    Either header carries it; when both are sent, both must hold the key.
-    """
-    settings = request.app.state.settings
+
+def check_api_key(settings: Settings, header: str | None, bearer: str | None) -> None:
+    """Raise Unauthorized or Forbidden unless the key is configured off or given right,
+    compared in constant time. Either header carries it; when both are sent, both must
+    hold the key. The routers and the MCP endpoint share this one check."""
     if settings.api_key is None:
         return
-    given = [k for k in (header, bearer.credentials if bearer is not None else None) if k]
+    given = [k for k in (header, bearer) if k]
     if not given:
         raise Unauthorized("API key required: send 'Authorization: Bearer <key>' or 'X-API-Key'")
     expected = settings.api_key.get_secret_value().encode()

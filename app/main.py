@@ -1,7 +1,8 @@
 """The FastAPI app: `create_app(settings)` assembles routers, middleware and the lifespan."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import importlib.util
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,12 +13,12 @@ from prometheus_client import CollectorRegistry
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
 from app.metrics import CollectionSample, MetricsMiddleware, RequestMetrics, StoreCollector
-from app.routers import collections, docs, documents, health, jobs, records, search
+from app.routers import collections, docs, documents, health, jobs, passages, records, search
 from app.services import Services
 from app.settings import Settings, get_settings
 from vectorstore.errors import VectorStoreError
 
-ROUTERS = (health, docs, collections, documents, jobs, search, records)
+ROUTERS = (health, docs, collections, documents, jobs, search, passages, records)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.open(settings)
         app.state.services = services
         try:
-            yield
+            async with mcp_sessions():
+                yield
         finally:
             services.close()
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry.register(StoreCollector(lambda: _sizes(app), lambda: _depth(app)))
     for module in ROUTERS:
         app.include_router(module.router)
+    mcp_sessions = _mount_mcp(app, settings)
     install_error_handlers(app)
     if settings.api_key is None:
         app.openapi = lambda: _without_security(app)
@@ -60,6 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     return app
+
+
+def _mount_mcp(app: FastAPI, settings: Settings) -> Callable[[], AbstractAsyncContextManager]:
+    """The MCP server at /mcp when the `mcp` extra is installed; what the lifespan holds."""
+    if importlib.util.find_spec("mcp") is None:
+        return nullcontext
+    from app.mcp_server import mount
+
+    return mount(app, lambda: app.state.services, settings)
 
 
 def _without_security(app: FastAPI) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from app.schemas.search import Hit, SearchRequest, SearchResponse
+from app.schemas.search import Chunk, Hit, SearchRequest, SearchResponse
 from ingest.embedding import Embedder
 from vectorstore import Collection
 from vectorstore import Hit as StoreHit
@@ -22,13 +22,12 @@ def _typed(payload: dict[str, Any], key: str, kind: type) -> Any:
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
-def to_hit(hit: StoreHit) -> Hit:
-    """An API hit: known provenance fields typed (None when absent), the rest as metadata."""
-    p = hit.payload
+def to_chunk(record_id: str, payload: dict[str, Any]) -> Chunk:
+    """An API chunk: known provenance fields typed (None when absent), the rest as metadata."""
+    p = payload
     headings = p.get("heading_path")
-    return Hit(
-        id=hit.id,
-        score=hit.score,
+    return Chunk(
+        id=record_id,
         text=_typed(p, "text", str),
         document_id=_typed(p, "doc_id", str),
         source=_typed(p, "source", str),
@@ -42,6 +41,11 @@ def to_hit(hit: StoreHit) -> Hit:
         chunk_index=_typed(p, "chunk_index", int),
         metadata={k: v for k, v in p.items() if k not in _PROVENANCE},
     )
+
+
+def to_hit(hit: StoreHit) -> Hit:
+    """An API hit: the chunk and its score."""
+    return Hit(**dict(to_chunk(hit.id, hit.payload)), score=hit.score)
 
 
 QUICK_MAX_K = 100

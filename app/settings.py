@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     watch: Path | None = Field(None, description="Folder kept in sync while the server runs.")
     watch_collection: str = Field("docs", description="Collection the watched folder feeds.")
+    mcp_ingest: bool = Field(
+        False, description="Give MCP clients the ingest and delete_document tools (off: an "
+        "agent should not write to the index unasked)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,19 +1,12 @@
 """/v1/collections: create, list, get, delete."""
 
-import logging
-from dataclasses import asdict
-
 from fastapi import APIRouter, Depends, Response
 
+from app.collections import describe, describe_all
 from app.deps import CollectionDep, ServicesDep, require_api_key
-from app.documents import count_documents
 from app.schemas.collections import CollectionCreate, CollectionInfo, CollectionList
 from app.schemas.common import ERRORS, error_responses
 from ingest.store import DIM_KEY, MODEL_KEY
-from vectorstore import Collection
-from vectorstore.errors import VectorStoreError
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/v1/collections",
@@ -21,23 +14,6 @@ router = APIRouter(
     dependencies=[Depends(require_api_key)],
     responses=ERRORS,
 )
-
-
-def describe(collection: Collection) -> CollectionInfo:
-    """A collection's configuration, model, sizes and storage statistics."""
-    stats = collection.stats()
-    return CollectionInfo(
-        name=collection.name,
-        dimension=collection.dim,
-        metric=collection.config.metric,
-        index=asdict(collection.index_config),
-        model=collection.metadata.get(MODEL_KEY),
-        count=collection.count(),
-        documents=count_documents(collection),
-        segments=stats["sealed_segments"],
-        growing_rows=stats["growing_rows"],
-        disk_bytes=stats["disk_bytes"],
-    )
 
 
 @router.post("", status_code=201, responses=error_responses(409, 503))
@@ -61,13 +37,7 @@ def create_collection(body: CollectionCreate, services: ServicesDep) -> Collecti
 def list_collections(services: ServicesDep) -> CollectionList:
     """Every open collection with its record and document counts (one that failed to
     open is named by /health; one dropped meanwhile is left out)."""
-    infos = []
-    for name in services.db.list_collections():
-        try:
-            infos.append(describe(services.db.get_collection(name)))
-        except VectorStoreError as exc:
-            log.warning("collection %r left out of the list: %s", name, exc)
-    return CollectionList(collections=infos)
+    return CollectionList(collections=describe_all(services.db))
 
 
 @router.get("/{name}")

@@ -1,10 +1,19 @@
-"""/v1/collections/{name}/records: raw vectors with payloads, for bring-your-own embeddings."""
+"""/v1/collections/{name}/records: raw vectors with payloads, for bring-your-own embeddings
+(and for the LangChain and LlamaIndex stores over HTTP)."""
 
 from fastapi import APIRouter, Depends
 
 from app.deps import CollectionDep, require_api_key
 from app.schemas.common import ERRORS
-from app.schemas.records import Deleted, RecordsDelete, RecordsUpsert, Upserted
+from app.schemas.records import (
+    Deleted,
+    RecordList,
+    RecordOut,
+    RecordsDelete,
+    RecordsGet,
+    RecordsUpsert,
+    Upserted,
+)
 from vectorstore.errors import DimensionMismatch
 
 router = APIRouter(
@@ -34,3 +43,14 @@ def upsert_records(body: RecordsUpsert, collection: CollectionDep) -> Upserted:
 def delete_records(body: RecordsDelete, collection: CollectionDep) -> Deleted:
     """Delete records by id or by filter; answers how many live records went."""
     return Deleted(deleted=collection.delete(ids=body.ids, where=body.where))
+
+
+@router.post("/get")
+def get_records(body: RecordsGet, collection: CollectionDep) -> RecordList:
+    """Records by id, with their payloads (and vectors if asked); unknown ids are skipped."""
+    found = collection.get(ids=body.ids, include_vectors=body.include_vectors)
+    return RecordList(records=[
+        RecordOut(id=r.id, payload=r.payload,
+                  vector=None if r.vector is None else r.vector.tolist())
+        for r in found if r is not None
+    ])

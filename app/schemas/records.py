@@ -35,6 +35,23 @@ class RecordsDelete(Request):
         return self
 
 
+class RecordsGet(Request):
+    """Records by id; ids not in the collection are left out of the answer."""
+
+    ids: list[str] = Field(min_length=1, max_length=MAX_RECORDS)
+    include_vectors: bool = False
+
+
+class RecordOut(BaseModel):
+    id: str
+    vector: list[float] | None = Field(description="Present when asked for.")
+    payload: dict[str, Any]
+
+
+class RecordList(BaseModel):
+    records: list[RecordOut] = Field(description="The records found, in the order asked.")
+
+
 class Upserted(BaseModel):
     upserted: int
 

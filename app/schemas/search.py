@@ -49,11 +49,10 @@ class SearchRequest(Request):
         return self
 
 
-class Hit(BaseModel):
-    """One matching chunk with its provenance; `metadata` holds any other payload field."""
+class Chunk(BaseModel):
+    """One stored chunk with its provenance; `metadata` holds any other payload field."""
 
     id: str
-    score: float = Field(description="Similarity (cosine, dot: higher is better) or L2 distance.")
     text: str | None
     document_id: str | None
     source: str | None
@@ -65,6 +64,12 @@ class Hit(BaseModel):
     end: int | None
     chunk_index: int | None
     metadata: dict[str, Any]
+
+
+class Hit(Chunk):
+    """A chunk that matched a search, with its score."""
+
+    score: float = Field(description="Similarity (cosine, dot: higher is better) or L2 distance.")
 
 
 class SearchResponse(BaseModel):

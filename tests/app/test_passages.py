@@ -1,0 +1,55 @@
+"""Reading chunks back by id: a passage with its neighbours, and raw records by id."""
+
+from app.client import ApiError
+from tests.app.conftest import ingest_text_docs
+
+
+def test_passage_comes_with_its_neighbours_in_document_order(client):
+    client.create_collection("raw", dimension=2, index="flat")
+    chunks = [{"doc_id": "d", "chunk_index": i, "text": f"part {i}"} for i in range(5)]
+    client.upsert("raw", [f"d:{i}" for i in range(5)], [[1, i] for i in range(5)], chunks)
+    client.upsert("raw", ["other:2"], [[0, 1]], [{"doc_id": "e", "chunk_index": 2}])
+
+    passage = client.get_passage("raw", "d:2", context=1)
+    assert passage.passage.text == "part 2"
+    assert [c.id for c in passage.before] == ["d:1"]
+    assert [c.id for c in passage.after] == ["d:3"]
+    wide = client.get_passage("raw", "d:1", context=10)
+    assert [c.id for c in wide.before] == ["d:0"]
+    assert [c.id for c in wide.after] == ["d:2", "d:3", "d:4"]
+    alone = client.get_passage("raw", "d:2", context=0)
+    assert alone.before == alone.after == []
+
+
+def test_passage_errors(ingested):
+    hit = ingested.search("docs", "purring animals", k=1).hits[0]
+    for collection, passage_id, context, status, message in [
+        ("docs", "missing", 1, 404, "passage 'missing' not found in collection 'docs'"),
+        ("nope", hit.id, 1, 404, "collection 'nope' not found"),
+        ("docs", hit.id, 11, 422, None),
+        ("docs", hit.id, -1, 422, None),
+    ]:
+        try:
+            ingested.get_passage(collection, passage_id, context)
+        except ApiError as e:
+            assert e.status == status
+            assert message is None or e.detail == message
+        else:
+            raise AssertionError(f"{collection}/{passage_id} answered")
+
+
+def test_records_by_id_in_the_order_asked_with_vectors_when_asked(client):
+    client.create_collection("raw", dimension=2, metric="l2", index="flat")
+    client.upsert("raw", ["a", "b"], [[1, 2], [3, 4]], [{"n": 1}, {"n": 2}])
+    found = client.get_records("raw", ["b", "missing", "a"])
+    assert [(r.id, r.payload, r.vector) for r in found] == [("b", {"n": 2}, None),
+                                                          ("a", {"n": 1}, None)]
+    assert [r.vector for r in client.get_records("raw", ["a"], include_vectors=True)] == [[1, 2]]
+
+
+def test_ingested_passage_matches_its_search_hit(client):
+    ingest_text_docs(client)
+    hit = client.search("docs", "purring animals", k=1).hits[0]
+    passage = client.get_passage("docs", hit.id)
+    assert passage.passage.model_dump() == hit.model_dump(exclude={"score"})
+    assert passage.before == passage.after == []  # each text doc is one chunk
