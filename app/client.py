@@ -202,10 +202,13 @@ class SleuthClient:
 
     # ---- records ----------------------------------------------------------------
 
-    def get_records(self, collection: str, ids: Sequence[str],
+    def get_records(self, collection: str, ids: Sequence[str] | None = None, *,
+                    where: dict | None = None, limit: int = 100, offset: int = 0,
                     include_vectors: bool = False) -> list[RecordOut]:
-        """Records by id, in the order asked; unknown ids are left out."""
-        body = {"ids": list(ids), "include_vectors": include_vectors}
+        """Records by id, in the order asked (unknown ids left out), or a page of those
+        matching `where`, in insertion order."""
+        body = {"ids": None if ids is None else list(ids), "where": where, "limit": limit,
+                "offset": offset, "include_vectors": include_vectors}
         return self._get(RecordList, "POST", f"/v1/collections/{collection}/records/get",
                          json=body).records
 

@@ -47,8 +47,10 @@ def delete_records(body: RecordsDelete, collection: CollectionDep) -> Deleted:
 
 @router.post("/get")
 def get_records(body: RecordsGet, collection: CollectionDep) -> RecordList:
-    """Records by id, with their payloads (and vectors if asked); unknown ids are skipped."""
-    found = collection.get(ids=body.ids, include_vectors=body.include_vectors)
+    """Records by id or by filter, with their payloads (and vectors if asked); unknown ids
+    are skipped."""
+    found = collection.get(ids=body.ids, where=body.where, limit=body.limit,
+                           offset=body.offset, include_vectors=body.include_vectors)
     return RecordList(records=[
         RecordOut(id=r.id, payload=r.payload,
                   vector=None if r.vector is None else r.vector.tolist())

@@ -36,10 +36,20 @@ class RecordsDelete(Request):
 
 
 class RecordsGet(Request):
-    """Records by id; ids not in the collection are left out of the answer."""
+    """Exactly one of `ids` (ids not in the collection are left out of the answer) or
+    `where` (matching records in insertion order, a page of `limit` from `offset`)."""
 
-    ids: list[str] = Field(min_length=1, max_length=MAX_RECORDS)
+    ids: list[str] | None = Field(None, min_length=1, max_length=MAX_RECORDS)
+    where: Filter | None = None
+    limit: int = Field(100, ge=1, le=MAX_RECORDS, description="With `where`: page size.")
+    offset: int = Field(0, ge=0, description="With `where`: records to skip.")
     include_vectors: bool = False
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> "RecordsGet":
+        if (self.ids is None) == (self.where is None):
+            raise ValueError("give exactly one of 'ids' or 'where'")
+        return self
 
 
 class RecordOut(BaseModel):

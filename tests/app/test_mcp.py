@@ -1,13 +1,7 @@
 """The MCP server through the official SDK's client: a real `sleuth mcp` over stdio and a
 real `sleuth serve` at /mcp over streamable HTTP, both on the ingested sample documents."""
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,14 +18,12 @@ from app.settings import Settings
 from ingest.embedding import shared_embedder
 from ingest.pipeline import Ingestor
 from ingest.store import open_collection
-from tests.app.test_serve import free_port
+from tests.servers import OFFLINE, SLEUTH, sleuth_serve
 from vectorstore import Database
 
 pytestmark = pytest.mark.slow
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
-SLEUTH = str(Path(sys.executable).with_name("sleuth"))
-ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "SLEUTH_INGEST_WORKERS": "0"}
 READ_TOOLS = {"search", "list_collections", "list_documents", "get_passage"}
 
 QUESTION = "how long did the last quarterly restore drill of the metadata database take"
@@ -102,7 +94,7 @@ async def check_bad_searches(client: Client) -> list[str]:
 
 async def test_stdio_server_lists_tools_searches_reads_and_reports_errors(sample_data, tmp_path):
     params = StdioServerParameters(
-        command=SLEUTH, args=["mcp", "--data", str(copy_of(sample_data, tmp_path))], env=ENV
+        command=SLEUTH, args=["mcp", "--data", str(copy_of(sample_data, tmp_path))], env=OFFLINE
     )
     async with Client(params, read_timeout_seconds=180) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -132,32 +124,6 @@ async def test_stdio_server_lists_tools_searches_reads_and_reports_errors(sample
 
         await check_bad_searches(client)
         assert not (await client.call_tool("search", {"query": QUESTION})).is_error
-
-
-@contextmanager
-def sleuth_serve(data: Path, **env: str) -> Iterator[str]:
-    """A real `sleuth serve` on a free loopback port; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [SLEUTH, "serve", "--host", "127.0.0.1", "--port", str(port), "--data", str(data)],
-        env={**os.environ, **ENV, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with SleuthClient(url, api_key=env.get("SLEUTH_API_KEY")) as api:
-            try:
-                api.wait_until_ready(timeout=180)
-            except TimeoutError:
-                process.kill()
-                pytest.fail(process.communicate(timeout=10)[0].decode()[-3000:])
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def mcp_over_http(url: str, key: str | None) -> Client:

@@ -53,3 +53,17 @@ def test_ingested_passage_matches_its_search_hit(client):
     passage = client.get_passage("docs", hit.id)
     assert passage.passage.model_dump() == hit.model_dump(exclude={"score"})
     assert passage.before == passage.after == []  # each text doc is one chunk
+
+
+def test_records_by_filter_page_through_in_insertion_order(client):
+    client.create_collection("raw", dimension=2, index="flat")
+    client.upsert("raw", [f"r{i}" for i in range(5)], [[1, i] for i in range(5)],
+                  [{"even": i % 2 == 0} for i in range(5)])
+    page = client.get_records("raw", where={"even": True}, limit=2, offset=1)
+    assert [r.id for r in page] == ["r2", "r4"]
+    for body in ({}, {"ids": ["r1"], "where": {"even": True}}, {"where": {"even": True},
+                                                                 "limit": 0}):
+        assert client._http.post("/v1/collections/raw/records/get", json=body).status_code == 422
+    refused = client._http.post("/v1/collections/raw/records/get",
+                                json={"where": {"even": {"$bad": 1}}})
+    assert refused.status_code == 400 and "where.even.$bad" in refused.json()["detail"]

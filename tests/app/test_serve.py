@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,11 @@ from pathlib import Path
 import pytest
 
 from app.client import SleuthClient
+from tests.servers import free_port, stop
 from vectorstore import Database
 
 READY_SECONDS = 120
 SYNC_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,13 +36,7 @@ def server(tmp_path):
         yield process, client, tmp_path
     finally:
         client.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process)
 
 
 def test_serve_answers_over_http_and_syncs_the_watched_folder(server):

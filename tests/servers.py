@@ -1,0 +1,56 @@
+"""Real server processes for tests: a free loopback port, `sleuth serve`, a clean stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from app.client import SleuthClient
+
+SLEUTH = str(Path(sys.executable).with_name("sleuth"))
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "SLEUTH_INGEST_WORKERS": "0"}
+READY_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it is still running after `timeout`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextmanager
+def sleuth_serve(data: Path, **env: str) -> Iterator[str]:
+    """A real `sleuth serve` on a free loopback port, ready; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [SLEUTH, "serve", "--host", "127.0.0.1", "--port", str(port), "--data", str(data)],
+        env={**os.environ, **OFFLINE, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with SleuthClient(url, api_key=env.get("SLEUTH_API_KEY")) as api:
+            try:
+                api.wait_until_ready(timeout=READY_SECONDS)
+            except TimeoutError:
+                process.kill()
+                pytest.fail(process.communicate(timeout=10)[0].decode()[-3000:])
+        yield url
+    finally:
+        stop(process)
