@@ -1,4 +1,5 @@
-"""Real server processes for tests: a free loopback port, `sleuth serve`, a clean stop."""
+"""Real server processes for tests: a free loopback port, `sleuth serve`, a clean stop;
+and a store holding sample_docs/ for them to serve."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 from app.client import SleuthClient
 
 SLEUTH = str(Path(sys.executable).with_name("sleuth"))
+SAMPLE_DOCS = Path(__file__).resolve().parents[1] / "sample_docs"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "SLEUTH_INGEST_WORKERS": "0"}
 READY_SECONDS = 180
 
@@ -54,3 +56,18 @@ def sleuth_serve(data: Path, **env: str) -> Iterator[str]:
         yield url
     finally:
         stop(process)
+
+
+def ingest_sample_docs(data: Path) -> Path:
+    """A data directory at `data` holding sample_docs/ in collection 'docs' (closed)."""
+    from ingest.embedding import shared_embedder
+    from ingest.pipeline import Ingestor
+    from ingest.store import open_collection
+    from vectorstore import Database
+
+    embedder = shared_embedder()
+    with Database(data) as db, \
+            Ingestor(open_collection(db, "docs", embedder), embedder, workers=0) as ingestor:
+        report = ingestor.ingest([SAMPLE_DOCS])
+    assert not report.of("failed"), report.of("failed")
+    return data

@@ -15,15 +15,10 @@ from app.client import ApiError, SleuthClient
 from app.mcp_server import build_server
 from app.services import Services
 from app.settings import Settings
-from ingest.embedding import shared_embedder
-from ingest.pipeline import Ingestor
-from ingest.store import open_collection
-from tests.servers import OFFLINE, SLEUTH, sleuth_serve
-from vectorstore import Database
+from tests.servers import OFFLINE, SLEUTH, ingest_sample_docs, sleuth_serve
 
 pytestmark = pytest.mark.slow
 
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
 READ_TOOLS = {"search", "list_collections", "list_documents", "get_passage"}
 
 QUESTION = "how long did the last quarterly restore drill of the metadata database take"
@@ -46,13 +41,7 @@ BAD_SEARCHES = [
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory) -> Path:
     """A data directory holding sample_docs/ ingested into collection 'docs' (closed)."""
-    data = tmp_path_factory.mktemp("mcp") / "data"
-    embedder = shared_embedder()
-    with Database(data) as db, \
-            Ingestor(open_collection(db, "docs", embedder), embedder, workers=0) as ingestor:
-        report = ingestor.ingest([SAMPLE_DOCS])
-    assert not report.of("failed"), report.of("failed")
-    return data
+    return ingest_sample_docs(tmp_path_factory.mktemp("mcp") / "data")
 
 
 def copy_of(data: Path, tmp_path: Path) -> Path:
