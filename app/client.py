@@ -207,8 +207,11 @@ class SleuthClient:
                     include_vectors: bool = False) -> list[RecordOut]:
         """Records by id, in the order asked (unknown ids left out), or a page of those
         matching `where`, in insertion order."""
-        body = {"ids": None if ids is None else list(ids), "where": where, "limit": limit,
-                "offset": offset, "include_vectors": include_vectors}
+        body: dict[str, Any] = {"include_vectors": include_vectors}
+        if ids is not None:
+            body["ids"] = list(ids)
+        if where is not None:
+            body.update(where=where, limit=limit, offset=offset)
         return self._get(RecordList, "POST", f"/v1/collections/{collection}/records/get",
                          json=body).records
 

@@ -37,6 +37,10 @@ class Backend(ABC):
         """The collection's metric: cosine, dot or l2."""
 
     @abstractmethod
+    def model(self) -> str | None:
+        """The embedding model recorded in the collection, None if none or no collection."""
+
+    @abstractmethod
     def create(self, dimension: int, metric: str, model: str | None) -> None:
         """Create the collection; `model` names the embedding model when Sleuth's own."""
 
@@ -87,6 +91,11 @@ class EmbeddedBackend(Backend):
 
     def metric(self) -> str:
         return self._collection().config.metric
+
+    def model(self) -> str | None:
+        if self.collection not in self.db:
+            return None
+        return self._collection().metadata.get(MODEL_KEY)
 
     def create(self, dimension: int, metric: str, model: str | None) -> None:
         metadata = {MODEL_KEY: model, DIM_KEY: dimension} if model else {}
@@ -143,7 +152,12 @@ class HttpBackend(Backend):
             raise CollectionNotFound(f"collection {self.collection!r} not found")
         return info.metric
 
+    def model(self) -> str | None:
+        info = self._info()
+        return None if info is None else info.model
+
     def create(self, dimension: int, metric: str, model: str | None) -> None:
+        """Over HTTP the model is not recorded: the API records only the server's own."""
         self.client.create_collection(self.collection, metric=metric, dimension=dimension)
 
     def upsert(self, ids: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:

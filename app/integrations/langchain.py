@@ -26,9 +26,8 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from app.client import SleuthClient
-from app.integrations.backend import Backend, EmbeddedBackend, open_backend, payload_of
+from app.integrations.backend import Backend, open_backend, payload_of
 from ingest.embedding import Embedder, shared_embedder
-from ingest.store import MODEL_KEY
 from vectorstore import Database, Hit, Record
 
 TEXT_KEY = "text"
@@ -76,19 +75,13 @@ class SleuthVectorStore(VectorStore):
         self._backend: Backend = open_backend(collection, path=path, db=db, url=url,
                                               client=client, api_key=api_key)
         if embedding is None:
-            embedding = SleuthEmbeddings(self._recorded_model())
+            embedding = SleuthEmbeddings(self._backend.model())
         self._embedding = embedding
         if self._backend.dimension() is None:
             dimension = len(embedding.embed_query("dimension"))
             model = embedding.name if isinstance(embedding, SleuthEmbeddings) else None
             self._backend.create(dimension, metric, model)
         self._metric = self._backend.metric()
-
-    def _recorded_model(self) -> str | None:
-        backend = self._backend
-        if isinstance(backend, EmbeddedBackend) and backend.dimension() is not None:
-            return backend.db.get_collection(backend.collection).metadata.get(MODEL_KEY)
-        return None
 
     @property
     def embeddings(self) -> Embeddings:

@@ -1,8 +1,8 @@
 """Models shared by several resources."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CollectionName = Annotated[
     str,
@@ -21,9 +21,26 @@ Filter = Annotated[
 
 
 class Request(BaseModel):
-    """Base of request bodies: unknown keys are an error, never silently dropped."""
+    """Base of request bodies: unknown keys are an error, never silently dropped, and a
+    JSON true or false is no number (pydantic's lax mode would take it for 1 or 0)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                if isinstance(data.get(name), bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name}: Input should be a number, not a boolean")
+        return data
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number, or a union or annotation of one."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(arg) for arg in get_args(annotation) if arg is not type(None))
 
 
 class ErrorBody(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.common import Filter, Request
 from app.schemas.search import Vector
@@ -39,8 +39,14 @@ class RecordsGet(Request):
     """Exactly one of `ids` (ids not in the collection are left out of the answer) or
     `where` (matching records in insertion order, a page of `limit` from `offset`)."""
 
-    ids: list[str] | None = Field(None, min_length=1, max_length=MAX_RECORDS)
-    where: Filter | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["ids"]}, {"required": ["where"]}]}
+    )
+
+    # Typed without null (a default of None stands for "absent"), so that the schema's
+    # oneOf says what the validator below checks.
+    ids: list[str] = Field(None, min_length=1, max_length=MAX_RECORDS)  # type: ignore[assignment]
+    where: Filter = None  # type: ignore[assignment]
     limit: int = Field(100, ge=1, le=MAX_RECORDS, description="With `where`: page size.")
     offset: int = Field(0, ge=0, description="With `where`: records to skip.")
     include_vectors: bool = False

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.common import Filter, Request
 
@@ -36,8 +36,14 @@ class SearchParams(Request):
 class SearchRequest(Request):
     """Exactly one of `query` (embedded by the server) or `vector`."""
 
-    query: str | None = Field(None, min_length=1, max_length=10_000)
-    vector: Vector | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["query"]}, {"required": ["vector"]}]}
+    )
+
+    # Typed without null (a default of None stands for "absent"), so that the schema's
+    # oneOf says what the validator below checks.
+    query: str = Field(None, min_length=1, max_length=10_000)  # type: ignore[assignment]
+    vector: Vector = None  # type: ignore[assignment]
     k: int = Field(10, ge=1, le=MAX_K)
     where: Filter | None = None
     params: SearchParams | None = None

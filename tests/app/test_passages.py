@@ -67,3 +67,16 @@ def test_records_by_filter_page_through_in_insertion_order(client):
     refused = client._http.post("/v1/collections/raw/records/get",
                                 json={"where": {"even": {"$bad": 1}}})
     assert refused.status_code == 400 and "where.even.$bad" in refused.json()["detail"]
+
+
+def test_booleans_are_not_numbers(client):
+    """JSON true/false where the schema says integer: 422, not 1 or 0."""
+    http = client._http
+    made = http.post("/v1/collections", json={"name": "pq", "dimension": 8,
+                                              "index": {"type": "ivf_pq", "nlist": False}})
+    assert made.status_code == 422 and "nlist: Input should be a number" in made.text
+    client.create_collection("raw", dimension=2, index="flat")
+    paged = http.post("/v1/collections/raw/records/get", json={"where": {}, "limit": True})
+    assert paged.status_code == 422 and "limit: Input should be a number" in paged.text
+    assert http.post("/v1/collections/raw/records/get",
+                     json={"where": {}, "limit": 1}).status_code == 200
