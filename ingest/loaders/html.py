@@ -1,9 +1,27 @@
-"""HTML with selectolax: the main text only, title and headings kept.
+"""HTML with selectolax: the main content of a page, its title and headings kept.
 
-Scripts, styles, navigation, forms and page chrome (a header or footer outside the
-article) are dropped; when the page marks its content with `<main>`, only that is read.
+What a person reads of a web page is its main content, not the site around it (banners,
+menus, sidebars, "previous | next" bars, footers, search boxes), and chunks of that chrome
+repeated on every page crowd real passages out of search results. So:
+
+1. What is never content goes: scripts, styles, embedded media, navigation, forms, buttons,
+   hidden elements (but for the hidden panels of tabbed content, which a reader opens with
+   one click), ARIA banners, navigation, content info and search, and the permalink anchors
+   that documentation generators put after headings ("¶", "#", "§").
+2. The content root is `<main>` or `[role=main]` (narrowed to its one `<article>` when that
+   holds most of its text), else the page's one `<article>` if it holds most of the text.
+   A page marking neither is cleaned by names first: block elements that their id or class
+   names as chrome (header, footer, nav, menu, sidebar, breadcrumbs, ...) go, unless they
+   open with a heading (a section of the document, whose id often comes from its title) or
+   hold most of the text; then the root is the tightest element named as the content
+   ("content", "main", "article", "body", "post", "entry", and no chrome word) holding at
+   least half of what is left, else `<body>`.
+3. Chrome left inside the root goes: `header`, `footer`, `aside` that are not within an
+   article or main content (an article's own header or footnotes stay).
+
 Block elements end paragraphs, `h1`-`h6` open sections, `<pre>` keeps its line breaks.
-Author and date come from `<meta name="author">` and `<meta name="date">`.
+The title is `<title>` (else the first `<h1>`, else the file name); author and date come
+from `<meta name="author">` and `<meta name="date">`.
 """
 
 import re
@@ -19,32 +37,47 @@ from ingest.loaders.text import open_text
 from ingest.metadata import clean_author, iso_day
 
 _NOISE = (
-    "script, style, noscript, template, svg, canvas, iframe, nav, aside, form, button, "
-    "[role=navigation], [role=banner], [role=contentinfo], [role=search], [aria-hidden=true]"
+    "script, style, noscript, template, svg, canvas, iframe, object, embed, nav, form, "
+    "button, [role=navigation], [role=banner], [role=contentinfo], [role=search], "
+    "[aria-hidden=true]"
 )
-_CHROME = "header, footer"
-_CONTENT = ("article", "main")
+_CHROME = "header, footer, aside, [role=complementary]"
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = frozenset({
     "address", "article", "blockquote", "body", "br", "dd", "details", "dialog", "div", "dl",
     "dt", "fieldset", "figcaption", "figure", "hr", "li", "main", "ol", "p", "pre", "section",
     "summary", "table", "td", "th", "tr", "ul",
 })
+_CHROME_CANDIDATES = frozenset({"div", "section", "ul", "ol", "dl", "table", "p"})
+"""Elements that page chrome is built of: inline elements are never dropped by name."""
+_CONTENT_WORDS = frozenset({"content", "main", "article", "body", "post", "entry"})
+_CHROME_WORDS = frozenset({
+    "header", "footer", "nav", "navbar", "navigation", "menu", "sidebar", "sidenav",
+    "breadcrumb", "breadcrumbs", "toc", "masthead", "banner", "related", "pagination", "pager",
+    "skip", "share", "social", "cookie", "cookies", "comments",
+})
 _SPACES = re.compile(r"\s+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+_HIDDEN_STYLE = re.compile(r"display:none|visibility:hidden")
 
 
 def load_html(path: Path) -> LoadedDocument:
     """Parse the whole page (HTML files are small) and yield its outline as blocks."""
     with open_text(path) as f:
         tree = LexborHTMLParser(f.read())
-    title_node = tree.css_first("title")
-    title = _SPACES.sub(" ", title_node.text()).strip() if title_node else ""
     meta = _meta(tree)
     root = _content_root(tree)
+    first_h1 = root.css_first("h1") if root is not None else None
+    title = _clean(tree.css_first("title")) or _clean(first_h1)
     return LoadedDocument(
         HTML, title or path.stem, outline_blocks(_outline(root)),
         author=clean_author(meta.get("author")), date=iso_day(meta.get("date")),
     )
+
+
+def _clean(node: LexborNode | None) -> str:
+    return _SPACES.sub(" ", node.text()).strip() if node is not None else ""
 
 
 def _meta(tree: LexborHTMLParser) -> dict[str, str]:
@@ -57,21 +90,121 @@ def _meta(tree: LexborHTMLParser) -> dict[str, str]:
 
 
 def _content_root(tree: LexborHTMLParser) -> LexborNode | None:
-    for node in tree.css(_NOISE):
+    """Strip what is never content, choose the content root, strip the chrome left in it."""
+    body = tree.body
+    if body is None:
+        return None
+    _drop(tree.css(_NOISE))
+    _drop(a for a in body.css('a[href^="#"]') if _is_permalink(a))
+    _drop(n for n in body.css("[hidden], [style]") if _is_hidden(n))
+    root = _semantic_root(tree, body)
+    if root is None:
+        _drop(_named_chrome(body))
+        root = _named_root(body) or body
+    _drop(n for n in root.css(_CHROME) if not _in_content(n))
+    return root
+
+
+def _drop(nodes) -> None:
+    for node in list(nodes):
         node.decompose()
-    for node in tree.css(_CHROME):
-        if not _inside(node, _CONTENT):
-            node.decompose()
-    return tree.css_first("main, [role=main]") or tree.body
 
 
-def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
+def _is_permalink(anchor: LexborNode) -> bool:
+    """An in-page link whose text is one symbol or nothing: a heading's permalink."""
+    text = anchor.text().strip()
+    return len(text) <= 1 and not text.isalnum()
+
+
+def _is_hidden(node: LexborNode) -> bool:
+    """Hidden by attribute or inline style; a tab panel is only hidden until clicked."""
+    attributes = node.attributes
+    if attributes.get("role") == "tabpanel":
+        return False
+    style = _SPACES.sub("", attributes.get("style") or "").lower()
+    return "hidden" in attributes or _HIDDEN_STYLE.search(style) is not None
+
+
+def _words(node: LexborNode) -> int:
+    return len(node.text().split())
+
+
+def _semantic_root(tree: LexborHTMLParser, body: LexborNode) -> LexborNode | None:
+    main = tree.css_first("main, [role=main]")
+    if main is not None:
+        return _sole_article(main, main) or main
+    return _sole_article(body, body)
+
+
+def _sole_article(scope: LexborNode, whole: LexborNode) -> LexborNode | None:
+    """The one `<article>` in `scope` if it holds at least half of `whole`'s words."""
+    articles = scope.css("article")
+    if len(articles) == 1 and 2 * _words(articles[0]) >= _words(whole):
+        return articles[0]
+    return None
+
+
+def _name_words(node: LexborNode) -> set[str]:
+    """The words of an element's id and class: `docs-body mainContent` -> {docs, body, main,
+    content}."""
+    attributes = node.attributes
+    name = f"{attributes.get('id') or ''} {attributes.get('class') or ''}"
+    return set(_NAME_WORD.findall(_CAMEL.sub(" ", name).lower()))
+
+
+def _elements(root: LexborNode) -> Iterator[LexborNode]:
+    """Every element below `root` in document order."""
+    for node in root.traverse(include_text=False):
+        if node is not root and node.is_element_node:
+            yield node
+
+
+def _named_root(body: LexborNode) -> LexborNode | None:
+    """The tightest element named as content that holds at least half of the page's words."""
+    total = _words(body)
+    best, best_words = None, total + 1
+    for node in _elements(body):
+        names = _name_words(node)
+        if names & _CONTENT_WORDS and not names & _CHROME_WORDS:
+            words = _words(node)
+            if 2 * words >= total and words <= best_words:
+                best, best_words = node, words
+    return best
+
+
+def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
     parent = node.parent
     while parent is not None:
-        if parent.tag in tags:
-            return True
+        yield parent
         parent = parent.parent
-    return False
+
+
+def _in_content(node: LexborNode) -> bool:
+    """Whether `node` lies within an article or the page's marked main content."""
+    return any(p.tag in ("article", "main") or p.attributes.get("role") == "main"
+               for p in _ancestors(node))
+
+
+def _named_chrome(body: LexborNode) -> list[LexborNode]:
+    """Block elements named as chrome, outermost only, that neither open with a heading nor
+    hold most of the page's words."""
+    total = _words(body)
+    found: list[LexborNode] = []
+    for node in _elements(body):
+        if node.tag not in _CHROME_CANDIDATES or any(p in found for p in _ancestors(node)):
+            continue
+        if _name_words(node) & _CHROME_WORDS and not _opens_with_heading(node) \
+                and 2 * _words(node) < total:
+            found.append(node)
+    return found
+
+
+def _opens_with_heading(node: LexborNode) -> bool:
+    """Whether the first child with text (empty anchors skipped) is a heading."""
+    child = node.child
+    while child is not None and not child.text().strip():
+        child = child.next
+    return child is not None and child.tag in _HEADINGS
 
 
 def _outline(root: LexborNode | None) -> Iterator[Heading | str]:
