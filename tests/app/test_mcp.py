@@ -10,6 +10,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 from app.client import ApiError, SleuthClient
 from app.mcp_server import build_server
@@ -110,6 +111,8 @@ async def test_stdio_server_lists_tools_searches_reads_and_reports_errors(sample
         document = (await client.read_resource(uri)).contents[0].text
         assert document.startswith("# Backup and Restore") and "## Page 3" in document
         assert "2 hours and 10" in document.split("## Page 3")[1]
+        with pytest.raises(MCPError, match="document 'nope' not found in collection 'docs'"):
+            await client.read_resource("sleuth://docs/documents/nope")
 
         await check_bad_searches(client)
         assert not (await client.call_tool("search", {"query": QUESTION})).is_error
