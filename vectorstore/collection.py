@@ -122,9 +122,12 @@ class _Committed:
 def _write_failed(exc: OSError, maybe_kept: bool = False) -> WriteFailed:
     kind = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else WriteFailed
     if maybe_kept:
-        return kind(f"write not acknowledged, the WAL fsync failed ({describe(exc)}): it is "
-                    "not visible now, and the disk may or may not have kept it")
-    return kind(f"write not applied, nothing of it is stored: {describe(exc)}")
+        error = kind(f"write not acknowledged, the WAL fsync failed ({describe(exc)}): it "
+                     "is not visible now, and the disk may or may not have kept it")
+    else:
+        error = kind(f"write not applied, nothing of it is stored: {describe(exc)}")
+    error.__cause__ = exc
+    return error
 
 
 class Collection:

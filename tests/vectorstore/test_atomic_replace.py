@@ -158,3 +158,40 @@ def test_a_replace_in_flight_at_sigkill_lands_whole_or_not_at_all(tmp_path):
             assert col.count() == sum(len(chunk_ids(d, v)) for d, v in
                                       ((d, col.get(where={"doc": d}, limit=1)[0]
                                         .payload["version"]) for d in range(DOCS)))
+
+
+def test_get_by_id_pairs_every_id_with_its_own_record_during_writes(tmp_path):
+    """get(ids) reads the id map of its snapshot, never the live one (which once paired
+    ids with other records, or raised StopIteration, during a concurrent upsert)."""
+    ids = [f"k{i}" for i in range(40)]
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=4, seal_rows=30)
+        col.upsert(ids, _vectors(40), [{"id": rid, "v": 0} for rid in ids])
+        done = threading.Event()
+        problems: list[str] = []
+
+        def read() -> None:
+            seen = dict.fromkeys(ids, 0)
+            while not done.is_set():
+                for rid, record in zip(ids, col.get(ids, include_vectors=False), strict=True):
+                    if record is None or record.id != rid or record.payload["id"] != rid:
+                        problems.append(f"{rid} -> {record}")
+                    elif record.payload["v"] < seen[rid]:
+                        problems.append(f"{rid} went back to version {record.payload['v']}")
+                    else:
+                        seen[rid] = record.payload["v"]
+                facet = col.facet("id")
+                if len(facet) != len(ids) or set(facet.values()) != {1}:
+                    problems.append(f"facet {facet}")
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for t in readers:
+            t.start()
+        for version in range(1, 120):
+            chosen = ids[version % 7::7]
+            col.upsert(chosen, _vectors(len(chosen), version),
+                       [{"id": rid, "v": version} for rid in chosen])
+        done.set()
+        for t in readers:
+            t.join()
+        assert problems == []
