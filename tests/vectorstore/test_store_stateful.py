@@ -1,7 +1,6 @@
 """The store driven through random writes, deletes, seals, compactions and reopens,
 checked after every step against a plain-Python brute-force oracle."""
 
-import shutil
 import tempfile
 
 import numpy as np
@@ -14,13 +13,14 @@ from vectorstore import Database
 from vectorstore.config import INDEX_CONFIGS
 
 from . import oracle
+from .lifecycle_rules import LifecycleRules
 from .strategies import filters, payloads
 
 DIM = 4
 IDS = [f"r{i}" for i in range(30)]
 
 
-class StoreMachine(RuleBasedStateMachine):
+class StoreMachine(LifecycleRules, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.path = tempfile.mkdtemp(prefix="sleuth-stateful-")
@@ -85,20 +85,6 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.col.count(where) == len(matching)
         assert {r.id for r in self.col.get(where=where, limit=None)} == matching
 
-    @rule()
-    def flush(self) -> None:
-        self.col.flush()
-
-    @rule()
-    def compact(self) -> None:
-        self.col.compact()
-
-    @rule()
-    def reopen(self) -> None:
-        self.db.close()
-        self.db = Database(self.path)
-        self.col = self.db.get_collection("c")
-
     @invariant()
     def gets_match(self) -> None:
         if not hasattr(self, "col"):
@@ -113,10 +99,6 @@ class StoreMachine(RuleBasedStateMachine):
             assert record.payload == payload
             np.testing.assert_allclose(record.vector, oracle.prepare(vec, self.metric),
                                        rtol=1e-5, atol=1e-6)
-
-    def teardown(self) -> None:
-        self.db.close()
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 StoreMachine.TestCase.settings = settings(

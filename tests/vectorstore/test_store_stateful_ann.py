@@ -8,7 +8,6 @@ carries its own payload and its true score, no id twice, and k hits whenever k r
 match.
 """
 
-import shutil
 import tempfile
 
 import numpy as np
@@ -21,6 +20,7 @@ from vectorstore import Database
 from vectorstore.ivfpq import MIN_TRAIN_ROWS
 
 from . import oracle
+from .lifecycle_rules import LifecycleRules
 from .strategies import COLORS, filters
 
 DIM = 16
@@ -40,7 +40,7 @@ def _payload(rng: np.random.Generator) -> dict:
     return payload
 
 
-class AnnMachine(RuleBasedStateMachine):
+class AnnMachine(LifecycleRules, RuleBasedStateMachine):
     """Writes, deletes, seals, compactions and reopens over a large sealed base."""
 
     def __init__(self) -> None:
@@ -141,20 +141,6 @@ class AnnMachine(RuleBasedStateMachine):
         return "hnsw: filter-aware walk" if allowed > max(32 * ef, 0.05 * largest) else \
             "hnsw: exact scan of the allowed rows"
 
-    @rule()
-    def flush(self) -> None:
-        self.col.flush()
-
-    @rule()
-    def compact(self) -> None:
-        self.col.compact()
-
-    @rule()
-    def reopen(self) -> None:
-        self.db.close()
-        self.db = Database(self.path)
-        self.col = self.db.get_collection("c")
-
     @invariant()
     def counts_and_gets_match(self) -> None:
         if not hasattr(self, "col"):
@@ -168,8 +154,7 @@ class AnnMachine(RuleBasedStateMachine):
                 assert record.payload == self.records[rid][1]
 
     def teardown(self) -> None:
-        self.db.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        super().teardown()
         if self.expected >= 50:
             recall = self.found / self.expected
             assert recall >= RECALL[self.index], f"{self.index} recall {recall:.3f}"
