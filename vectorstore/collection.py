@@ -233,9 +233,14 @@ class Collection:
         replay goes on: a collection always opens."""
         for seq, payload in self._wal.recover(after_seq):
             try:
-                op = self._checked(records.decode(payload))
+                op = records.decode(payload)
             except Exception as exc:  # whatever the record holds, it must not stop the open
-                self._quarantine(seq, payload, f"unreadable record: {describe(exc)}")
+                self._quarantine(seq, payload, f"undecodable record: {describe(exc)}")
+                continue
+            try:
+                op = self._checked(op)
+            except InvalidInput as exc:
+                self._quarantine(seq, payload, f"record fails the write checks: {exc}")
                 continue
             try:
                 self._stage(op)
