@@ -12,9 +12,11 @@ PersistentClient.add runs the same load. The sleuth modes alternate for `--round
 rounds (fsync latency on a shared disk drifts): each round's ratio and the median ratio
 are printed, and for the median round of each mode records/s, batches per fdatasync and
 its mean latency (counted in this process), and per-batch latency. The figure that
-counts is the median ratio, group commit over one fsync per batch. The
-data directory is on the disk holding `--dir` (default: the system temp directory); it
-must not be a tmpfs, where fsync costs nothing.
+counts is the median ratio, group commit over one fsync per batch. A last sleuth run
+with fdatasync skipped shows the CPU bound of the write path: group commit can reach a
+high ratio only where an fsync costs well above a batch's CPU time. The data directory
+is on the disk holding `--dir` (default: the system temp directory); it must not be a
+tmpfs, where fsync costs nothing.
 """
 
 import argparse
@@ -36,15 +38,17 @@ class FsyncCounter:
     """Counts and times os.fdatasync calls made by Python code in this process (the
     WAL's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, skip: bool = False) -> None:
         self.calls = 0
         self.seconds = 0.0
+        self.skip = skip
         self._real = os.fdatasync
 
     def __enter__(self) -> "FsyncCounter":
         def counted(fd: int) -> None:
             began = time.perf_counter()
-            self._real(fd)
+            if not self.skip:
+                self._real(fd)
             self.seconds += time.perf_counter() - began
             self.calls += 1
 
@@ -102,16 +106,19 @@ def run(write: Callable[[list, np.ndarray, list], None], plan: list[list[tuple]]
             "batches": len(latencies)}
 
 
-def bench_sleuth(workdir: str, plan: list[list[tuple]], grouped: bool) -> dict:
+def bench_sleuth(workdir: str, plan: list[list[tuple]], grouped: bool,
+                 fsync: bool = True) -> dict:
     path = tempfile.mkdtemp(prefix="grouped-" if grouped else "single-", dir=workdir)
     with Database(path, group_commit=grouped) as db:
         col = db.create_collection("w", dim=DIM, metric="cosine")
-        with FsyncCounter() as fsyncs:
+        with FsyncCounter(skip=not fsync) as fsyncs:
             result = run(col.upsert, plan)
         assert col.count() == sum(len(ids) for mine in plan for ids, _, _ in mine)
     shutil.rmtree(path)
     result["batches_per_fsync"] = result["batches"] / max(fsyncs.calls, 1)
     result["fsync_ms"] = fsyncs.seconds / max(fsyncs.calls, 1) * 1000
+    if not fsync:
+        result["batches_per_fsync"] = result["fsync_ms"] = float("nan")
     return result
 
 
@@ -153,6 +160,8 @@ def main() -> None:
             runs["sleuth, group commit"].append(bench_sleuth(workdir, plan, grouped=True))
             runs["sleuth, one fsync per batch"].append(bench_sleuth(workdir, plan, grouped=False))
         rows = {name: median_run(found) for name, found in runs.items()}
+        rows["sleuth, fsync skipped (CPU bound)"] = bench_sleuth(workdir, plan, grouped=True,
+                                                                fsync=False)
         if not args.no_chroma:
             rows["chromadb PersistentClient.add"] = bench_chroma(workdir, plan)
     finally:
