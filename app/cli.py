@@ -1,4 +1,5 @@
-"""The `sleuth` command line: ingest, watch, search, collections, stats, serve, mcp, ui, up.
+"""The `sleuth` command line: ingest, watch, search, reindex, collections, stats, serve, mcp,
+ui, up.
 
 Thin on purpose: each command opens the library objects, calls them, and renders the
 result with rich. Domain errors become one-line messages and exit code 1, here only.
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -176,12 +178,31 @@ def watch(
         watch_folder(ingestor, path, on_sync=on_sync, ignore=[data])
 
 
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    text = "text"
+
+
+def _components(hit) -> str:
+    """Where a hit stood in each ranking that found it, e.g. " (vector #3, text #1)"."""
+    parts = [f"{name} #{rank}" for name, rank in (("vector", hit.vector_rank),
+                                                  ("text", hit.text_rank)) if rank is not None]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 @app.command()
 def search(
     question: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
     where: Annotated[
         str | None, typer.Option(help='Filter as JSON, e.g. \'{"page": {"$gte": 3}}\'.')
+    ] = None,
+    mode: Annotated[
+        SearchMode | None,
+        typer.Option(help="hybrid: meaning and words fused; vector: meaning only; text: "
+                     "words only (no model loaded). Default: hybrid, or vector when the "
+                     "collection has no text index or the question only stopwords."),
     ] = None,
     collection: CollectionName = "docs",
     data: DataDir = Path("data"),
@@ -190,12 +211,14 @@ def search(
     with one_line_errors(), Database(data) as db:
         where_filter = _parse_where(where)
         target = db.get_collection(collection)
-        embedder = _embedder(db, collection, None)
-        hits = target.search(embedder.embed_query(question), k=k, where=where_filter)
+        mode_name = None if mode is None else mode.value
+        vector = None if mode_name == "text" else \
+            _embedder(db, collection, None).embed_query(question)
+        hits = target.search(vector, k=k, where=where_filter, text=question, mode=mode_name)
         if not hits:
             console.print("no matching passages")
         for rank, hit in enumerate(hits, start=1):
-            score = f"[dim]score {hit.score:.3f}[/dim]"
+            score = f"[dim]score {hit.score:.3f}{_components(hit)}[/dim]"
             console.print(f"[bold]{rank}.[/bold] {_citation(hit.payload)}  {score}")
             console.print(f"   {_snippet(hit.payload.get('text', ''))}", highlight=False)
 
@@ -237,6 +260,20 @@ def collections(data: DataDir = Path("data")) -> None:
             documents = len(col.facet("source"))
             table.add_row(name, str(col.count()), str(documents), model, str(col.dim))
         console.print(table)
+
+
+@app.command()
+def reindex(collection: CollectionName = "docs", data: DataDir = Path("data")) -> None:
+    """Rebuild a collection's text index from its stored chunks: for a collection made
+    before text search existed (its stats say text_index none), or after changing how
+    text is indexed. Writes wait meanwhile; searches go on."""
+    with one_line_errors(), Database(data) as db:
+        target = db.get_collection(collection)
+        started = time.monotonic()
+        with console.status(f"indexing the text of {target.count()} chunks"):
+            target.build_text_index(target.config.text or True)
+        console.print(f"text index of {collection!r} rebuilt from {target.count()} chunks "
+                      f"in {time.monotonic() - started:.1f}s", highlight=False)
 
 
 @app.command()

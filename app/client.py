@@ -37,17 +37,14 @@ class ApiError(Exception):
         self.status, self.detail, self.code = status, detail, code
 
 
-def _query(query: str | None, vector: Sequence[float] | None, k: int,
-           where: dict | None, params: dict | None) -> dict[str, Any]:
+def _query(query: str | None, vector: Sequence[float] | None, k: int, where: dict | None,
+           params: dict | None, mode: str | None, fusion: dict | None) -> dict[str, Any]:
     body: dict[str, Any] = {"k": k}
-    if query is not None:
-        body["query"] = query
     if vector is not None:
         body["vector"] = [float(x) for x in vector]
-    if where is not None:
-        body["where"] = where
-    if params is not None:
-        body["params"] = params
+    optional = {"query": query, "where": where, "params": params, "mode": mode,
+                "fusion": fusion}
+    body.update({key: value for key, value in optional.items() if value is not None})
     return body
 
 
@@ -118,9 +115,12 @@ class SleuthClient:
 
     def create_collection(self, name: str, *, metric: str = "cosine",
                           index: str | dict[str, Any] = "hnsw",
-                          dimension: int | None = None) -> CollectionInfo:
-        """Create a collection; without `dimension`, it is the server model's."""
-        body = {"name": name, "metric": metric, "index": index, "dimension": dimension}
+                          dimension: int | None = None,
+                          text: bool | dict[str, Any] = True) -> CollectionInfo:
+        """Create a collection; without `dimension`, it is the server model's. `text`:
+        its text index (True: the defaults, False: none, or an object of its keys)."""
+        body = {"name": name, "metric": metric, "index": index, "dimension": dimension,
+                "text": text}
         return self._get(CollectionInfo, "POST", "/v1/collections", json=body)
 
     def list_collections(self) -> list[CollectionInfo]:
@@ -181,9 +181,12 @@ class SleuthClient:
 
     def search(self, collection: str, query: str | None = None, *,
                vector: Sequence[float] | None = None, k: int = 10,
-               where: dict | None = None, params: dict | None = None) -> SearchResponse:
-        """Search by text `query` or by `vector` (exactly one)."""
-        body = _query(query, vector, k, where, params)
+               where: dict | None = None, params: dict | None = None,
+               mode: str | None = None, fusion: dict | None = None) -> SearchResponse:
+        """Search by text `query` or by `vector` (exactly one). `mode`: "hybrid" (a
+        query's default), "vector" or "text"; `fusion`: hybrid knobs (method, weights,
+        rrf_k, depth)."""
+        body = _query(query, vector, k, where, params, mode, fusion)
         return self._get(SearchResponse, "POST", f"/v1/collections/{collection}/search",
                          json=body)
 
@@ -191,7 +194,8 @@ class SleuthClient:
                      ) -> BatchSearchResponse:
         """Several searches, each a dict of `search`'s keyword arguments (query, vector...)."""
         body = {"searches": [_query(s.get("query"), s.get("vector"), s.get("k", 10),
-                                    s.get("where"), s.get("params")) for s in searches]}
+                                    s.get("where"), s.get("params"), s.get("mode"),
+                                    s.get("fusion")) for s in searches]}
         return self._get(BatchSearchResponse, "POST",
                          f"/v1/collections/{collection}/search/batch", json=body)
 

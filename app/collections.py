@@ -20,6 +20,7 @@ def describe(collection: Collection) -> CollectionInfo:
         dimension=collection.dim,
         metric=collection.config.metric,
         index=asdict(collection.index_config),
+        text_index=None if collection.config.text is None else asdict(collection.config.text),
         model=collection.metadata.get(MODEL_KEY),
         count=collection.count(),
         documents=count_documents(collection),

@@ -1,4 +1,5 @@
-"""Run API searches on a collection: embed text queries, search, shape the hits."""
+"""Run API searches on a collection: embed text queries (unless searched by text alone),
+search, shape the hits."""
 
 import time
 from collections.abc import Callable
@@ -44,8 +45,10 @@ def to_chunk(record_id: str, payload: dict[str, Any]) -> Chunk:
 
 
 def to_hit(hit: StoreHit) -> Hit:
-    """An API hit: the chunk and its score."""
-    return Hit(**dict(to_chunk(hit.id, hit.payload)), score=hit.score)
+    """An API hit: the chunk, its score and where each ranking put it."""
+    return Hit(**dict(to_chunk(hit.id, hit.payload)), score=hit.score,
+               vector_score=hit.vector_score, vector_rank=hit.vector_rank,
+               text_score=hit.text_score, text_rank=hit.text_rank)
 
 
 QUICK_MAX_K = 100
@@ -68,13 +71,17 @@ def is_quick(collection: Collection, request: SearchRequest) -> bool:
 def search(
     collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder]
 ) -> SearchResponse:
-    """One search; `embedder` is only called for a text query."""
+    """One search; `embedder` is only called for a text query not in text mode."""
     started = time.perf_counter()
-    if request.query is not None:
+    if request.vector is not None:
+        vector = np.asarray(request.vector, dtype=np.float32)
+    elif request.mode != "text":
         vector = embedder().embed_query(request.query)
     else:
-        vector = np.asarray(request.vector, dtype=np.float32)
+        vector = None
     params = request.params.model_dump(exclude_none=True) if request.params else None
-    hits = collection.search(vector, k=request.k, where=request.where, params=params)
+    fusion = request.fusion.model_dump(exclude_none=True) if request.fusion else None
+    hits = collection.search(vector, k=request.k, where=request.where, params=params,
+                             text=request.query, mode=request.mode, fusion=fusion)
     took_ms = (time.perf_counter() - started) * 1000
     return SearchResponse(hits=[to_hit(h) for h in hits], took_ms=took_ms)

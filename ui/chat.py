@@ -32,7 +32,7 @@ class Turn:
     """Something to point out without failing, e.g. the chat endpoint was down."""
     error: str | None = None
     where: dict[str, Any] | None = None
-    mode: str = modes.SEMANTIC
+    mode: str = modes.HYBRID
     took_ms: float = 0.0
 
 
@@ -42,14 +42,15 @@ def ask(
     question: str,
     *,
     k: int,
-    mode: str = modes.SEMANTIC,
+    mode: str = modes.HYBRID,
     where: dict[str, Any] | None = None,
     endpoint: ChatEndpoint | None = None,
 ) -> Turn:
     """Answer `question` from `collection`; never raises for API or endpoint failures."""
     turn = Turn(question, where=where, mode=mode)
     try:
-        response = client.search(collection, question, k=modes.candidates(mode, k), where=where)
+        response = client.search(collection, question, k=modes.candidates(mode, k), where=where,
+                                 mode=modes.API_MODES[mode])
     except ApiError as e:
         turn.error = f"Search failed ({e.status}): {e.detail}"
         return turn
@@ -57,7 +58,7 @@ def ask(
         turn.error = f"Search failed: the API did not answer ({type(e).__name__})."
         return turn
     turn.took_ms = response.took_ms
-    turn.hits = modes.rerank(mode, question, response.hits, k)
+    turn.hits = modes.thin(mode, response.hits, k)
     if not turn.hits:
         turn.notice = "No passage matches" + (" these filters." if where else " yet.")
         return turn

@@ -57,9 +57,7 @@ with st.sidebar:
     else:
         name = st.text_input("Collection", DEFAULT_COLLECTION, key="new_collection")
     k = st.slider("Passages (k)", 1, 20, 5, key="k")
-    mode = st.radio("Search mode", modes.MODES, key="mode",
-                    help="Semantic: by meaning. Hybrid: meaning plus the question's words. "
-                    "One per document: the best passage of each document.")
+    mode = st.radio("Search mode", modes.MODES, key="mode", help=modes.HELP)
 
 info = collections.get(name)
 documents = all_documents(client, name) if info else []

@@ -1,7 +1,7 @@
 """The words of a question that matter when matching it against passages by text.
 
-Shared by highlighting, the extractive answer and the hybrid search mode, so all three
-agree on what "a word of the question appears here" means.
+Shared by highlighting and the extractive answer, so both agree on what "a word of the
+question appears here" means. (Searching by words is the store's own text index.)
 """
 
 import re

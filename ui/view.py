@@ -60,7 +60,8 @@ def generated_html(turn: int, text: str, passages: int) -> str:
 
 
 def passage_html(turn: int, n: int, hit: Hit, question: str, root: str) -> str:
-    """One passage: number, document, page, heading path and score, then its text."""
+    """One passage: number, document, page, heading path, score and where each ranking of
+    a hybrid search put it, then its text."""
     parts = [f"<b>[{n}] {html.escape(hit.title or label(hit.source, hit.filename, root))}</b>"]
     parts.append(f"<code>{html.escape(label(hit.source, hit.filename, root))}</code>")
     if hit.page is not None:
@@ -68,6 +69,10 @@ def passage_html(turn: int, n: int, hit: Hit, question: str, root: str) -> str:
     if hit.heading_path:
         parts.append(html.escape(" › ".join(hit.heading_path)))
     parts.append(f"score {hit.score:.3f}")
+    if hit.score not in (hit.vector_score, hit.text_score):  # fused by a hybrid search
+        ranks = [f"{name} #{rank}" if rank is not None else f"{name} -"
+                 for name, rank in (("meaning", hit.vector_rank), ("words", hit.text_rank))]
+        parts.append(", ".join(ranks))
     return (
         f'<div class="sleuth-passage" id="{anchor(turn, n)}">'
         f'<div class="sleuth-meta">{" · ".join(parts)}</div>'

@@ -8,6 +8,7 @@ this way, so a torn or corrupted file is detected on open instead of answering w
 import mmap as mmap_module
 import struct
 import zlib
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,32 @@ def _file_crc(path: Path, chunk: int = 16 << 20) -> int:
         while block := f.read(chunk):
             crc = zlib.crc32(block, crc)
     return crc
+
+
+def pack_strings(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings as one uint8 blob (back to back) and int64 offsets (n + 1)."""
+    offsets = np.fromiter(accumulate(map(len, items), initial=0), np.int64, len(items) + 1)
+    return np.frombuffer(b"".join(items), dtype=np.uint8), offsets
+
+
+def write_strings(directory: Path, name: str, items: list[bytes]) -> None:
+    """Write byte strings as two array files: `<name>.off` (the offsets) and
+    `<name>.blob` (the bytes), as `pack_strings` lays them out."""
+    blob, offsets = pack_strings(items)
+    write_array(directory / f"{name}.off", offsets)
+    write_array(directory / f"{name}.blob", blob)
+
+
+class StringArray:
+    """Memory-mapped UTF-8 strings written by `write_strings`."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.offsets = read_array(directory / f"{name}.off")
+        self.blob = read_array(directory / f"{name}.blob")
+        self._bytes = memoryview(self.blob)  # slicing a memoryview is cheaper than numpy's
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._bytes[self.offsets.item(i):self.offsets.item(i + 1)].tobytes()
+
+    def __len__(self) -> int:
+        return self.offsets.shape[0] - 1

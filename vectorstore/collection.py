@@ -9,7 +9,8 @@ acknowledged data is untouched. When the growing segment reaches
 `seal_rows` it is frozen and the maintenance thread (`maintenance.py`) seals it into
 an indexed on-disk segment, swaps the manifest and retires the WAL before it.
 Read path: take the current snapshot, compile the filter to a bitmap, search every
-segment with its mask and merge the top k. Every read answers from one snapshot.
+segment with its mask and merge the top k (`search.py`: by vector, by text, or both
+fused). Every read answers from one snapshot.
 """
 
 import errno
@@ -26,9 +27,10 @@ from pyroaring import BitMap
 from . import records
 from .commit import Pending, Request, SyncQueue
 from .compaction import SegmentStats, plan_compaction
-from .config import CollectionConfig
+from .config import CollectionConfig, parse_text_config
 from .errors import (
     CollectionNotFound,
+    InvalidConfig,
     InvalidInput,
     StorageFull,
     StoreClosed,
@@ -41,8 +43,11 @@ from .maintenance import Health, Maintenance, describe
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import METRICS
 from .payloads import PayloadIndex, key_value
-from .segment import GrowingSegment, GrowingView, SealedSegment, write_segment
+from .search import Hit, plan_search, run_search
+from .segment import GrowingSegment, GrowingView, SealedSegment, with_text, write_segment
 from .snapshot import Snapshot, local_positions, rows_array
+from .text.analyzer import Analyzer
+from .text.postings import GrowingPostings, merge_postings
 from .validate import check_ids, check_payload, check_payloads, check_vectors
 from .wal import MAX_RECORD, WriteAheadLog
 
@@ -51,13 +56,6 @@ log = logging.getLogger("vectorstore.collection")
 MAX_K = 10_000
 MAX_PREALLOCATED = 1 << 16
 """Rows a growing segment reserves room for up front (it grows past them if needed)."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    score: float
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -155,8 +153,10 @@ class Collection:
         self._quarantined = 0
         self._index = PayloadIndex()
         self._ids = IdMap()
+        self._analyzer = None if self.config.text is None else Analyzer(self.config.text)
         self._sealed = tuple(SealedSegment(directory / "segments" / name, self.metric,
-                                           self.config.index) for name in manifest.segments)
+                                           self.config.index, self._analyzer is not None)
+                             for name in manifest.segments)
         self._frozen: list[tuple[GrowingView, int]] = []
         self._growing = self._new_growing()
         self._dead = BitMap(manifest.tombstones)
@@ -413,7 +413,7 @@ class Collection:
                         undo.dead.add(old)
                 undo.rows.add_range(op.first_rowid, op.first_rowid + n)
                 self._index.add(op.first_rowid, op.objects)
-                self._growing.append(rowids, op.vectors, op.ids, op.payloads)
+                self._growing.append(rowids, op.vectors, op.ids, op.payloads, op.objects)
                 self._next_rowid = max(self._next_rowid, op.first_rowid + n)
             with self._state_lock:
                 self._dead |= undo.dead
@@ -450,7 +450,7 @@ class Collection:
     def _publish(self) -> None:
         c = self._committed
         self._snapshot = Snapshot(self._sealed, tuple(v for v, _ in self._frozen), c.growing,
-                                  c.dead, c.ids, c.row_limit)
+                                  c.dead, c.ids, c.row_limit, self._analyzer)
 
     def _working(self) -> Snapshot:
         """A snapshot of the writer's state including staged batches (writer lock held):
@@ -466,7 +466,7 @@ class Collection:
         """An empty growing segment with room for a whole segment's rows (np.empty:
         memory is taken as rows are written), so appends never copy it under the
         writer lock."""
-        return GrowingSegment(self.config.dim, self.metric,
+        return GrowingSegment(self.config.dim, self.metric, self._analyzer,
                               capacity=min(self.config.seal_rows, MAX_PREALLOCATED))
 
     def _maybe_freeze(self, force: bool = False) -> None:
@@ -507,7 +507,8 @@ class Collection:
             number = self._manifest.next_segment
             seg = write_segment(self._segment_dir(number), view.rowids, view.vectors,
                                 view.ids[:len(view)], view.payload_bytes(), self.metric,
-                                self.config.index)
+                                self.config.index,
+                                None if view.text is None else view.text.sealed())
             self._install([seg], [], BitMap(), sealed_frozen=True, next_segment=number + 1,
                           checkpoint_seq=end_seq, next_rowid=int(view.rowids[-1]) + 1)
             self._wal.retire(end_seq)
@@ -560,6 +561,48 @@ class Collection:
             self._maybe_freeze(force=True)
         self._maintenance.wait(lambda: not self._frozen)
 
+    def build_text_index(self, text: Any = True) -> None:
+        """(Re)build the text index from the stored payloads with `text` (True for the
+        defaults, a TextConfig or an object of its keys): for a collection created before
+        text indexes existed, or to change its fields or analyzer.
+
+        Writes wait until it is done; searches go on against the old snapshot. Each
+        sealed segment is copied (hard links) with new postings, then the manifest
+        swaps config and segments at once, so a crash leaves the old index or the new.
+        """
+        config = parse_text_config(text)
+        if config is None:
+            raise InvalidConfig("build_text_index needs a text configuration, e.g. True")
+        analyzer = Analyzer(config)
+        with self._write_lock:
+            self._check_open()
+            self._maybe_freeze(force=True)
+            self._syncs.drain()
+            self._maintenance.wait(lambda: not self._frozen)
+            with self._maintenance_lock:
+                olds, news = self._sealed, []
+                number = self._manifest.next_segment
+                for seg in olds:
+                    postings = GrowingPostings(analyzer)
+                    postings.append(seg.payloads())
+                    news.append(with_text(seg, self._segment_dir(number),
+                                          postings.view().sealed()))
+                    number += 1
+                config = replace(self.config, text=config)
+                try:
+                    self._write_manifest(segments=tuple(seg.name for seg in news),
+                                         config=config, next_segment=number)
+                except BaseException:
+                    for seg in news:
+                        shutil.rmtree(seg.directory, ignore_errors=True)
+                    raise
+                with self._state_lock:  # one snapshot: segments, analyzer, growing rows
+                    self.config, self._analyzer, self._sealed = config, analyzer, tuple(news)
+                    self._growing = self._new_growing()
+                    self._commit()
+                for seg in olds:
+                    shutil.rmtree(seg.directory, ignore_errors=True)
+
     def compact(self) -> None:
         """Rewrite sealed segments without their dead rows and merge small ones."""
         self.flush()
@@ -593,7 +636,9 @@ class Collection:
                 [seg.record_id(i) for seg, live in zip(olds, keep, strict=True) for i in live],
                 [seg.payload_bytes(i) for seg, live in zip(olds, keep, strict=True)
                  for i in live],
-                self.metric, self.config.index))
+                self.metric, self.config.index,
+                None if self._analyzer is None else
+                merge_postings([(seg.text, live) for seg, live in zip(olds, keep, strict=True)])))
         self._install(news, olds, dropped, next_segment=number + len(news))
         self._index.drop_rows(dropped)
         for seg in olds:
@@ -628,45 +673,30 @@ class Collection:
         found = snap.locate(rows_array(self._allowed(snap, where)))
         return [seg.record_id(local) for seg, local in filter(None, found)]
 
-    def search(self, vectors: Any, k: int = 10, where: dict[str, Any] | None = None,
-               params: dict[str, Any] | None = None) -> list[Hit] | list[list[Hit]]:
-        """Top-k records for one query vector (-> list of hits) or a matrix of queries
-        (-> one list per query), best first, among records matching `where`."""
-        single = np.ndim(vectors) == 1
-        queries = self.metric.prepare(self._check_vectors(vectors, None, "query"))
+    def search(self, vector: Any = None, k: int = 10, where: dict[str, Any] | None = None,
+               params: dict[str, Any] | None = None, *, text: str | list[str] | None = None,
+               mode: str | None = None, fusion: dict[str, Any] | None = None
+               ) -> list[Hit] | list[list[Hit]]:
+        """Top-k records, best first, among records matching `where`: by a query `vector`,
+        by a `text` query (BM25F over the text index), or both fused (`search.py`).
+
+        One vector and/or one string -> a list of hits; a matrix (nq, dim) and/or a list
+        of nq strings -> one list per query. `mode` is "vector", "text" or "hybrid";
+        None chooses hybrid when a vector and a searchable text are given and the
+        collection has a text index, else the one given. `params` are the vector index's
+        knobs; `fusion` the hybrid knobs (`fusion.Fusion`: method, weights, rrf_k, depth,
+        coverage).
+        """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 < k <= MAX_K:
             raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         if params is not None and not isinstance(params, dict):
             raise InvalidInput("params must be an object")
+        queries = None if vector is None else \
+            self.metric.prepare(self._check_vectors(vector, None, "query"))
         snap = self._snap()
+        plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, snap.analyzer)
         masks = snap.masks(self._allowed(snap, where))
-        found_d, found_seg, found_row = [], [], []
-        for pos, (seg, mask) in enumerate(zip(snap.segments, masks, strict=True)):
-            if len(seg) == 0 or (mask is not None and not mask.any()):
-                continue
-            rows, dist = seg.search(queries, int(k), mask, params or {})
-            found_d.append(dist)
-            found_row.append(rows)
-            found_seg.append(np.full(rows.shape, pos))
-        hits = [self._merge(snap, q, found_d, found_seg, found_row, int(k))
-                for q in range(queries.shape[0])]
-        return hits[0] if single else hits
-
-    def _merge(self, snap: Snapshot, q: int, dists: list, segs: list, rows: list,
-               k: int) -> list[Hit]:
-        if not dists:
-            return []
-        dist = np.concatenate([d[q] for d in dists])
-        seg = np.concatenate([s[q] for s in segs])
-        row = np.concatenate([r[q] for r in rows])
-        order = np.argsort(dist, kind="stable")[:k]
-        order = order[row[order] >= 0]
-        scores = self.metric.score(dist[order])
-        out = []
-        for i, score in zip(order.tolist(), scores.tolist(), strict=True):
-            rid, payload = snap.segments[seg[i]].record(int(row[i]))
-            out.append(Hit(rid, score, payload))
-        return out
+        return run_search(snap, plan, int(k), masks, params or {}, self.metric)
 
     def get(self, ids: list[str] | None = None, where: dict[str, Any] | None = None,
             limit: int | None = 100, offset: int = 0, include_vectors: bool = True
@@ -732,6 +762,8 @@ class Collection:
             "sealed_segments": len(snap.sealed), "sealed_rows": sum(map(len, snap.sealed)),
             "growing_rows": len(snap.growing) + sum(map(len, snap.frozen)),
             "deleted_rows": len(snap.dead),
+            "text_index": "none" if snap.analyzer is None else "bm25f",
+            "text_bytes": sum(seg.text_bytes() for seg in snap.sealed),
             "disk_bytes": self._wal.disk_bytes() + sum(seg.disk_bytes() for seg in snap.sealed),
             "health": health.status, "health_reason": health.reason,
             "maintenance_failures": health.failures_total, "quarantined": self._quarantined,

@@ -1,21 +1,26 @@
-"""Collection and index configuration: frozen dataclasses, validated once.
+"""Collection, index and text-index configuration: frozen dataclasses, validated once.
 
 Unknown keys are rejected with the list of known ones, so a typo never silently falls
 back to a default.
 """
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
+
+import Stemmer
 
 from .errors import InvalidConfig
 from .metrics import METRICS
 
 
-def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
+def from_dict(cls: type, data: dict[str, Any], what: str,
+              error: type[Exception] = InvalidConfig) -> Any:
+    """`cls(**data)`, refusing keys `cls` does not have with `error` naming the known ones."""
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InvalidConfig(f"unknown {what} key(s) {unknown}; known keys: {sorted(known)}")
+        raise error(f"unknown {what} key(s) {unknown}; known keys: {sorted(known)}")
     return cls(**data)
 
 
@@ -154,7 +159,123 @@ def parse_index_config(spec: str | dict[str, Any] | IndexConfig | None) -> Index
     kind = spec.get("type", "hnsw")
     if kind not in INDEX_CONFIGS:
         raise InvalidConfig(f"unknown index type {kind!r}; known: {sorted(INDEX_CONFIGS)}")
-    return _from_dict(INDEX_CONFIGS[kind], dict(spec, type=kind), f"{kind} index")
+    return from_dict(INDEX_CONFIGS[kind], dict(spec, type=kind), f"{kind} index")
+
+
+ENGLISH_STOPWORDS = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+    "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
+    "these", "they", "this", "to", "was", "will", "with",
+)
+"""Lucene's English stop set (also bm25s's "en"): short, so that technical terms such as
+"do", "has" or "when" stay searchable."""
+
+STOPWORD_LISTS = {"english": ENGLISH_STOPWORDS, "none": ()}
+
+DEFAULT_FIELDS = (("text", 1.0), ("title", 2.0), ("heading_path", 1.0))
+"""Ingest's chunk text, the document title and the chunk's heading path. A payload
+without one of them simply contributes nothing for it."""
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How a collection's text index is built (BM25F over weighted fields).
+
+    fields: (payload path, weight) pairs; a dotted path reaches into nested objects; a
+        string is indexed as is, a list by its string elements, anything else not at all.
+        Each field's term counts and length are multiplied by its weight and summed: one
+        combined field, as Elasticsearch's `combined_fields` (BM25F with a single b).
+    language: Snowball stemmer (PyStemmer's names, e.g. "english", "german"), or None.
+    stopwords: words left out of the index and queries.
+    k1, b: BM25 term-frequency saturation and length normalisation.
+    part_weight: what each part of a compound token (`identity` and `key` of
+        `identity_key`) counts for in a document, beside the whole token's 1: prose that
+        says "identity key" still outranks code that merely contains `identity_key`.
+    """
+
+    fields: tuple[tuple[str, float], ...] = DEFAULT_FIELDS
+    language: str | None = "english"
+    stopwords: tuple[str, ...] = ENGLISH_STOPWORDS
+    k1: float = 1.2
+    b: float = 0.75
+    part_weight: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise InvalidConfig("text.fields must name at least one payload field")
+        names = [name for name, _ in self.fields]
+        if len(set(names)) != len(names):
+            raise InvalidConfig(f"text.fields names a field twice: {names}")
+        for name, weight in self.fields:
+            if not isinstance(name, str) or not name or name.startswith(".") or \
+                    name.endswith(".") or ".." in name:
+                raise InvalidConfig(f"text.fields: {name!r} is not a payload field path")
+            if not finite_number(weight) or not 0 < weight <= 100:
+                raise InvalidConfig(f"text.fields[{name!r}] weight must be a number in "
+                                    f"(0, 100], got {weight!r}")
+        if self.language is not None and self.language not in Stemmer.algorithms():
+            raise InvalidConfig(f"text.language {self.language!r} has no stemmer; known: "
+                                f"{sorted(Stemmer.algorithms())} or None")
+        if any(not isinstance(w, str) or not w for w in self.stopwords):
+            raise InvalidConfig("text.stopwords must be non-empty strings")
+        if not finite_number(self.k1) or not 0 <= self.k1 <= 10:
+            raise InvalidConfig(f"text.k1 must be a number in [0, 10], got {self.k1!r}")
+        if not finite_number(self.b) or not 0 <= self.b <= 1:
+            raise InvalidConfig(f"text.b must be a number in [0, 1], got {self.b!r}")
+        if not finite_number(self.part_weight) or not 0 < self.part_weight <= 1:
+            raise InvalidConfig(f"text.part_weight must be a number in (0, 1], got "
+                                f"{self.part_weight!r}")
+
+
+def finite_number(value: Any) -> bool:
+    """A real number (not a bool), neither infinite nor NaN."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _fields(spec: Any) -> tuple[tuple[str, float], ...]:
+    if isinstance(spec, dict):
+        return tuple((name, weight) for name, weight in spec.items())
+    if isinstance(spec, list | tuple) and all(isinstance(f, str) for f in spec):
+        return tuple((name, 1.0) for name in spec)
+    if isinstance(spec, list | tuple) and all(
+            isinstance(f, list | tuple) and len(f) == 2 for f in spec):
+        return tuple((name, weight) for name, weight in spec)
+    raise InvalidConfig("text.fields must map field names to weights, e.g. "
+                        '{"text": 1.0, "title": 2.0}, or list field names')
+
+
+def _stopwords(spec: Any) -> tuple[str, ...]:
+    if spec is None:
+        return ()
+    if isinstance(spec, str):
+        if spec not in STOPWORD_LISTS:
+            raise InvalidConfig(f"text.stopwords {spec!r} is not a built-in list; known: "
+                                f"{sorted(STOPWORD_LISTS)}, or give the words")
+        return STOPWORD_LISTS[spec]
+    if isinstance(spec, list | tuple):
+        return tuple(spec)
+    raise InvalidConfig("text.stopwords must be a list name or a list of words")
+
+
+def parse_text_config(spec: Any) -> TextConfig | None:
+    """A collection's text configuration from what a caller or the manifest gives:
+    True (the defaults), False or None (no text index), a TextConfig, or an object of
+    TextConfig's keys (unknown keys are refused, naming the known ones)."""
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return TextConfig()
+    if isinstance(spec, TextConfig):
+        return spec
+    if not isinstance(spec, dict):
+        raise InvalidConfig(f"text must be true, false or an object, got {type(spec).__name__}")
+    values = dict(spec)
+    if "fields" in values:
+        values["fields"] = _fields(values["fields"])
+    if "stopwords" in values:
+        values["stopwords"] = _stopwords(values["stopwords"])
+    return from_dict(TextConfig, values, "text")
 
 
 @dataclass(frozen=True)
@@ -166,6 +287,8 @@ class CollectionConfig:
     seal_rows: int = 20_000
     merge_rows: int = 100_000
     wal_file_bytes: int = 64 << 20
+    text: TextConfig | None = None
+    """The text index's configuration; None: the collection has no text index."""
 
     def __post_init__(self) -> None:
         _at_least("collection", 1, dim=self.dim, seal_rows=self.seal_rows,

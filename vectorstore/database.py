@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .collection import Collection
-from .config import CollectionConfig, parse_index_config
+from .config import CollectionConfig, parse_index_config, parse_text_config
 from .errors import CollectionExists, CollectionNotFound, DatabaseLocked, InvalidConfig, StoreClosed
 from .fsutil import fsync_dir
 from .validate import check_payload
@@ -98,8 +98,13 @@ class Database:
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine",
                           index: Any = None, metadata: dict[str, Any] | None = None,
-                          **options: Any) -> Collection:
+                          text: Any = True, **options: Any) -> Collection:
         """Create a collection; its dimension, metric and index type are fixed for life.
+
+        `text` configures its text index (`TextConfig`): True (the default) indexes the
+        payload fields `text`, `title` and `heading_path` with English stemming; an
+        object of TextConfig's keys (fields, language, stopwords, k1, b) sets them; False
+        means no text index (vector search only).
 
         `options` are further `CollectionConfig` fields: seal_rows (rows the growing
         segment holds before it is sealed), merge_rows (size up to which small sealed
@@ -110,7 +115,8 @@ class Database:
         if unknown:
             raise InvalidConfig(f"unknown collection option(s) {unknown}; known: {OPTIONS}")
         config = CollectionConfig(name=name, dim=dim, metric=metric,
-                                  index=parse_index_config(index), **options)
+                                  index=parse_index_config(index),
+                                  text=parse_text_config(text), **options)
         check_payload(metadata or {}, "metadata")
         with self._mutex:
             self._check_open()

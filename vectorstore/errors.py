@@ -21,6 +21,15 @@ class InvalidConfig(InvalidInput):
     """A collection or index configuration with unknown keys or bad values."""
 
 
+class InvalidQuery(InvalidInput):
+    """A search the store cannot run as asked: a text query with no searchable terms or
+    too many, a mode or fusion knob it does not know."""
+
+
+class TextIndexMissing(InvalidQuery):
+    """A text or hybrid search on a collection that has no text index."""
+
+
 class CollectionNotFound(VectorStoreError, KeyError):
     """No collection of that name in the database."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pyroaring import BitMap
 
-from .config import CollectionConfig, parse_index_config
+from .config import CollectionConfig, parse_index_config, parse_text_config
 from .errors import CorruptFile
 from .fsutil import atomic_write
 
@@ -67,6 +67,7 @@ def read_manifest(directory: Path) -> Manifest:
         raise CorruptFile(f"{path}: checksum mismatch")
     config = dict(body["config"])
     config["index"] = parse_index_config(config["index"])
+    config["text"] = parse_text_config(config.get("text"))  # absent before text indexes
     return Manifest(
         config=CollectionConfig(**config),
         metadata=body["metadata"],

@@ -2,9 +2,11 @@
 
 Both answer the same calls: `rowids` (sorted uint32 global row ids), `search(queries,
 k, allowed, params)` over local rows, `record(local) -> (id, payload)` and
-`vector(local)`. A sealed segment is a directory of array files (see `arrayfile.py`):
-vectors, rowids, ids and payloads (UTF-8 blobs with offsets) and whatever its index
-writes; it is opened memory-mapped and never changes.
+`vector(local)`, and `text`: the segment's text postings (`text/postings.py`), or None
+when the collection has no text index. A sealed segment is a directory of array files
+(see `arrayfile.py`): vectors, rowids, ids and payloads (UTF-8 blobs with offsets),
+whatever its index writes and its text postings; it is opened memory-mapped and never
+changes.
 """
 
 import importlib
@@ -17,11 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .arrayfile import read_array, write_array
+from .arrayfile import StringArray, read_array, write_array, write_strings
 from .config import INDEX_CONFIGS, IndexConfig
 from .flat import exact_search
 from .fsutil import fsync_dir, tree_bytes
 from .metrics import Metric
+from .text.analyzer import Analyzer
+from .text.postings import FILES as TEXT_FILES
+from .text.postings import GrowingPostings, GrowingPostingsView, PostingArrays, SealedPostings
 
 
 def index_class(kind: str) -> Any:
@@ -41,6 +46,7 @@ class GrowingView:
     """Canonical JSON of each row's payload (decoded on every read, like a sealed
     segment's, so no reader shares or alters the stored object)."""
     metric: Metric
+    text: GrowingPostingsView | None = None
 
     def __len__(self) -> int:
         return self.rowids.shape[0]
@@ -66,8 +72,10 @@ class GrowingSegment:
     """Append-only float32 buffer of the newest rows; one writer appends, views are
     handed to readers. Growth reallocates, so an old view keeps its own array."""
 
-    def __init__(self, dim: int, metric: Metric, capacity: int = 1024) -> None:
+    def __init__(self, dim: int, metric: Metric, analyzer: Analyzer | None = None,
+                 capacity: int = 1024) -> None:
         self.metric = metric
+        self._text = None if analyzer is None else GrowingPostings(analyzer)
         self._vectors = np.empty((capacity, dim), dtype=np.float32)
         self._rowids = np.empty(capacity, dtype=np.uint32)
         self._ids: list[str] = []
@@ -75,7 +83,9 @@ class GrowingSegment:
         self.length = 0
 
     def append(self, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
-               payloads: list[bytes]) -> None:
+               payloads: list[bytes], objects: list[dict[str, Any]]) -> None:
+        """Add rows; `payloads` are their canonical JSON, `objects` the same payloads
+        decoded (what the text index analyses)."""
         n = len(ids)
         end = self.length + n
         if end > self._rowids.shape[0]:
@@ -89,6 +99,8 @@ class GrowingSegment:
         self._rowids[self.length:end] = rowids
         self._ids.extend(ids)
         self._payloads.extend(payloads)
+        if self._text is not None:
+            self._text.append(objects)
         self.length = end
 
     def truncate(self, length: int) -> None:
@@ -96,46 +108,31 @@ class GrowingSegment:
         self.length = length
         del self._ids[length:]
         del self._payloads[length:]
+        if self._text is not None:
+            self._text.truncate(length)
 
     def view(self) -> GrowingView:
         n = self.length
         return GrowingView(self._vectors[:n], self._rowids[:n], self._ids, self._payloads,
-                           self.metric)
-
-
-def _write_strings(directory: Path, name: str, items: list[bytes]) -> None:
-    offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in items], out=offsets[1:])
-    write_array(directory / f"{name}.off", offsets)
-    write_array(directory / f"{name}.blob", np.frombuffer(b"".join(items), dtype=np.uint8))
-
-
-class _Strings:
-    """Memory-mapped UTF-8 strings written by `_write_strings`."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.offsets = read_array(directory / f"{name}.off")
-        self.blob = read_array(directory / f"{name}.blob")
-
-    def __getitem__(self, i: int) -> bytes:
-        return bytes(self.blob[self.offsets[i]:self.offsets[i + 1]])
-
-    def __len__(self) -> int:
-        return self.offsets.shape[0] - 1
+                           self.metric, None if self._text is None else self._text.view())
 
 
 class SealedSegment:
-    """An immutable, memory-mapped segment with its ANN index."""
+    """An immutable, memory-mapped segment with its ANN index and, when `text`, its text
+    postings."""
 
-    def __init__(self, directory: Path, metric: Metric, config: IndexConfig) -> None:
+    def __init__(self, directory: Path, metric: Metric, config: IndexConfig,
+                 text: bool = False) -> None:
         self.directory = directory
         self.name = directory.name
         self.metric = metric
         self.vectors = read_array(directory / "vectors.arr")
         self.rowids = read_array(directory / "rowids.arr")
-        self._ids = _Strings(directory, "ids")
-        self._payloads = _Strings(directory, "payloads")
+        self._ids = StringArray(directory, "ids")
+        self._payloads = StringArray(directory, "payloads")
         self.index = index_class(config.type).open(directory, self.vectors, metric, config)
+        self.config = config
+        self.text = SealedPostings(directory, len(self.rowids)) if text else None
 
     def __len__(self) -> int:
         return self.rowids.shape[0]
@@ -145,7 +142,7 @@ class SealedSegment:
         return self.index.search(queries, k, allowed, params)
 
     def record(self, local: int) -> tuple[str, dict[str, Any]]:
-        return self._ids[local].decode(), json.loads(self._payloads[local])
+        return self._ids[local].decode(), json.loads(self._payloads[local].decode())
 
     def record_id(self, local: int) -> str:
         return self._ids[local].decode()
@@ -153,33 +150,65 @@ class SealedSegment:
     def payload_bytes(self, local: int) -> bytes:
         return self._payloads[local]
 
+    def payloads(self) -> list[dict[str, Any]]:
+        """Every row's payload, in row order."""
+        return [json.loads(self._payloads[i]) for i in range(len(self))]
+
     def vector(self, local: int) -> np.ndarray:
         return np.array(self.vectors[local])
 
     def disk_bytes(self) -> int:
         return tree_bytes(self.directory)
 
+    def text_bytes(self) -> int:
+        """Bytes of the text postings' files (0 without a text index)."""
+        return sum(f.stat().st_size for f in self.directory.iterdir() if f.name in TEXT_FILES)
 
-def write_segment(directory: Path, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
-                  payloads: list[bytes], metric: Metric, config: IndexConfig
-                  ) -> SealedSegment:
-    """Build the index over `vectors` and write a complete segment at `directory`.
 
-    Everything is written into `<directory>.tmp` first and renamed at the end, so a crash
-    leaves no half segment under the final name.
-    """
+def _fresh(directory: Path) -> Path:
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    write_array(tmp / "vectors.arr", vectors)
-    write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
-    _write_strings(tmp, "ids", [i.encode() for i in ids])
-    _write_strings(tmp, "payloads", payloads)
-    index = index_class(config.type).build(read_array(tmp / "vectors.arr"), metric, config)
-    index.write(tmp)
+    return tmp
+
+
+def _publish(tmp: Path, directory: Path) -> None:
     fsync_dir(tmp)
     os.replace(tmp, directory)
     fsync_dir(directory.parent)
-    return SealedSegment(directory, metric, config)
+
+
+def write_segment(directory: Path, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
+                  payloads: list[bytes], metric: Metric, config: IndexConfig,
+                  text: PostingArrays | None = None) -> SealedSegment:
+    """Build the index over `vectors` and write a complete segment at `directory`, with
+    `text` postings when given.
+
+    Everything is written into `<directory>.tmp` first and renamed at the end, so a crash
+    leaves no half segment under the final name.
+    """
+    tmp = _fresh(directory)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    write_array(tmp / "vectors.arr", vectors)
+    write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
+    write_strings(tmp, "ids", [i.encode() for i in ids])
+    write_strings(tmp, "payloads", payloads)
+    index = index_class(config.type).build(read_array(tmp / "vectors.arr"), metric, config)
+    index.write(tmp)
+    if text is not None:
+        text.write(tmp)
+    _publish(tmp, directory)
+    return SealedSegment(directory, metric, config, text is not None)
+
+
+def with_text(segment: SealedSegment, directory: Path, text: PostingArrays) -> SealedSegment:
+    """A copy of `segment` at `directory` with `text` as its postings: its other files are
+    hard links (sealed files never change), so only the postings are written."""
+    tmp = _fresh(directory)
+    for path in segment.directory.iterdir():
+        if path.name not in TEXT_FILES:
+            os.link(path, tmp / path.name)
+    text.write(tmp)
+    _publish(tmp, directory)
+    return SealedSegment(directory, segment.metric, segment.config, True)

@@ -13,6 +13,7 @@ from pyroaring import BitMap
 
 from .idmap import IdView
 from .segment import GrowingView, SealedSegment
+from .text.analyzer import Analyzer
 
 Segment = SealedSegment | GrowingView
 
@@ -45,6 +46,8 @@ class Snapshot:
     row_limit: int
     """Rows from here on were written after this snapshot: the payload index, which
     readers share with the writer, may already hold them."""
+    analyzer: Analyzer | None = None
+    """The collection's text analyzer; None when it has no text index."""
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -27,8 +27,9 @@ def create_collection(body: CollectionCreate, services: ServicesDep) -> Collecti
         embedder = services.model.get()
         dimension = embedder.dim
         metadata = {MODEL_KEY: embedder.name, DIM_KEY: embedder.dim}
+    text = body.text if isinstance(body.text, bool) else body.text.model_dump(exclude_unset=True)
     collection = services.db.create_collection(
-        body.name, dim=dimension, metric=body.metric, index=index, metadata=metadata
+        body.name, dim=dimension, metric=body.metric, index=index, metadata=metadata, text=text
     )
     return describe(collection)
 

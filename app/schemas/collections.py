@@ -82,8 +82,23 @@ IndexSpec = Annotated[
 IndexType = Literal["flat", "hnsw", "ivf_pq", "hnsw_sq8", "lsh", "rp_forest"]
 
 
+class TextIndex(Request):
+    """The text index (BM25F) of a collection: which payload fields, how text becomes
+    terms. Omitted keys take the store's defaults, which the collection reports."""
+
+    fields: dict[str, float] | None = Field(
+        None, description='Payload field -> weight, e.g. {"text": 1, "title": 2}; dotted '
+        "paths reach into objects; a list field is indexed by its strings.")
+    language: str | None = Field(
+        None, description="Snowball stemmer (e.g. english, german, french; default english); "
+        "null: no stemming.")
+    stopwords: Literal["english", "none"] | list[str] | None = None
+    k1: float | None = Field(None, ge=0, le=10)
+    b: float | None = Field(None, ge=0, le=1)
+
+
 class CollectionCreate(Request):
-    """A new collection; its dimension, metric and index are fixed for life."""
+    """A new collection; its dimension, metric, index and text index are fixed for life."""
 
     name: CollectionName
     metric: Metric = "cosine"
@@ -91,6 +106,9 @@ class CollectionCreate(Request):
     dimension: int | None = Field(
         None, ge=1, le=8192, description="Vector length; omitted: the server model's."
     )
+    text: bool | TextIndex = Field(
+        True, description="The text index for text and hybrid search: true for the "
+        "defaults (text, title and heading_path fields, English), false for none.")
 
 
 class CollectionInfo(BaseModel):
@@ -100,6 +118,9 @@ class CollectionInfo(BaseModel):
     dimension: int
     metric: Metric
     index: dict = Field(description="Index type and parameters.")
+    text_index: dict | None = Field(
+        description="The text index's configuration; null: none (vector search only; "
+        "`sleuth reindex` builds one).")
     model: str | None = Field(description="Embedding model that fills it, None for raw vectors.")
     count: int = Field(description="Live chunks (records).")
     documents: int = Field(description="Distinct documents among the chunks.")

@@ -1,6 +1,6 @@
-"""Search by text or by vector, one query or a batch."""
+"""Search by text, by vector or both (hybrid), one query or a batch."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,8 +33,34 @@ class SearchParams(Request):
     trees: int | None = Field(None, ge=1, le=1024, description="Forest trees used.")
 
 
+Mode = Literal["hybrid", "vector", "text"]
+
+
+class FusionParams(Request):
+    """How a hybrid search fuses its two rankings; omitted knobs take the store's
+    defaults (see `vectorstore/API.md`)."""
+
+    method: Literal["rrf", "blend"] | None = Field(
+        None, description="rrf: sum of weight / (rrf_k + rank); blend: sum of weight x the "
+        "score min-max normalised over each ranking's candidates.")
+    vector_weight: float | None = Field(None, ge=0, le=1000)
+    text_weight: float | None = Field(None, ge=0, le=1000)
+    rrf_k: float | None = Field(None, ge=0, le=10_000)
+    depth: int | None = Field(None, ge=1, le=MAX_K, description="Candidates from each ranking.")
+    coverage: bool | None = Field(
+        None, description="Scale the text weight by the share of the query the best text "
+        "match covers, so chance word matches do not outrank meaning.")
+
+
 class SearchRequest(Request):
-    """Exactly one of `query` (embedded by the server) or `vector`."""
+    """Exactly one of `query` (text) or `vector`.
+
+    `mode`: `hybrid` (a text query's default) embeds the query and fuses the nearest
+    chunks with the best BM25 matches of its words; `vector` searches by meaning only;
+    `text` by words only (no embedding). A text query in the default mode is searched by
+    vector alone when the collection has no text index or the query has no searchable
+    word (only stopwords); asked for explicitly, `text` and `hybrid` refuse those (400).
+    """
 
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": ["query"]}, {"required": ["vector"]}]}
@@ -44,14 +70,19 @@ class SearchRequest(Request):
     # oneOf says what the validator below checks.
     query: str = Field(None, min_length=1, max_length=10_000)  # type: ignore[assignment]
     vector: Vector = None  # type: ignore[assignment]
+    mode: Mode | None = Field(None, description="Default: hybrid for a query, vector for a "
+                              "vector.")
     k: int = Field(10, ge=1, le=MAX_K)
     where: Filter | None = None
     params: SearchParams | None = None
+    fusion: FusionParams | None = None
 
     @model_validator(mode="after")
     def _one_query(self) -> "SearchRequest":
         if (self.query is None) == (self.vector is None):
             raise ValueError("give exactly one of 'query' or 'vector'")
+        if self.vector is not None and self.mode in ("text", "hybrid"):
+            raise ValueError(f"mode {self.mode!r} needs a text 'query'")
         return self
 
 
@@ -73,9 +104,15 @@ class Chunk(BaseModel):
 
 
 class Hit(Chunk):
-    """A chunk that matched a search, with its score."""
+    """A chunk that matched a search, with its score. The vector and text scores and ranks
+    say where it stood in each ranking of the search (null: not among its candidates)."""
 
-    score: float = Field(description="Similarity (cosine, dot: higher is better) or L2 distance.")
+    score: float = Field(description="vector mode: similarity (cosine, dot: higher is "
+                         "better) or L2 distance; text mode: BM25; hybrid: the fused score.")
+    vector_score: float | None = None
+    vector_rank: int | None = None
+    text_score: float | None = None
+    text_rank: int | None = None
 
 
 class SearchResponse(BaseModel):

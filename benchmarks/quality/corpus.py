@@ -29,6 +29,7 @@ from ingest.report import Progress
 from ingest.store import open_collection
 from vectorstore import Database
 from vectorstore.collection import Collection
+from vectorstore.config import TextConfig
 
 FINGERPRINT_KEY = "quality_fingerprint"
 HTML_PAGES = FileSelector(include=["*.html"], exclude=["_*/*", "*/_*/*"])
@@ -132,7 +133,8 @@ def build(db: Database, source: Source, variant: Variant, embedder: CachedEmbedd
 
     Returns the chunks, the seconds spent filling, and whether it was (re)built.
     """
-    parts = [code_fingerprint(), embedder.name, variant.recipe, str(source.root)]
+    parts = [code_fingerprint(), embedder.name, variant.recipe, str(source.root),
+             repr(TextConfig())]  # the text index ingest gives a collection
     parts += [_ids_digest(earlier[name]) for name in variant.needs]
     fingerprint = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     name = f"{source.name}-{variant.name}"

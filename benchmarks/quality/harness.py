@@ -1,7 +1,7 @@
 """Retrieval quality on labelled documentation: Sleuth's search beside bm25s and exact dense.
 
     .venv/bin/python -m benchmarks.quality [--sources django sqlalchemy sphinx] [--context]
-                                           [--json out.json] [--data DIR]
+                                           [--fusion-grid] [--json out.json] [--data DIR]
 
 For each source of `../shared/datasets/qrels_dev/` (Django, SQLAlchemy and Sphinx docs as
 Debian installs them; read its README): ingest the HTML root with Sleuth's own pipeline into
@@ -11,6 +11,9 @@ All systems of a source search the same chunks; ratios are taken against the bet
 bm25s and exact dense search on them. A last line per source runs bm25s on the set's own
 chunking and must reproduce its README's BM25 figures: it checks the scoring.
 `--context` adds issue #21's comparison: the chunks embedded with title and heading path.
+Sleuth is measured in its three modes: hybrid (the default for a text query), text (BM25F)
+and vector; `--fusion-grid` adds hybrid under other fusion settings (how its defaults were
+chosen: the best mean ratio over all sources).
 
 Embeddings are cached on disk by model and exact text, and collections are reused while the
 ingest code and the documents are unchanged, so a rerun takes minutes; the first run embeds
@@ -38,7 +41,14 @@ from benchmarks.quality.qrels import (
     ndcg_recall,
     top_pages,
 )
-from benchmarks.quality.systems import CONTEXT_SYSTEMS, SYSTEMS, Run, System, readme_ranking
+from benchmarks.quality.systems import (
+    CONTEXT_SYSTEMS,
+    SYSTEMS,
+    Run,
+    System,
+    fusion_systems,
+    readme_ranking,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "results" / "quality"
 README_LINE = "bm25s, README chunking"
@@ -167,6 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sources", nargs="+", choices=list(PACKAGES), default=list(PACKAGES))
     parser.add_argument("--context", action="store_true",
                         help="also measure chunks embedded with title + heading path (#21)")
+    parser.add_argument("--fusion-grid", action="store_true",
+                        help="also measure hybrid search under each setting of "
+                             "systems.FUSION_GRID (how the default was chosen)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--data", type=Path, default=DATA,
                         help=f"collections and caches (default {DATA})")
@@ -178,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         sources = [load_source(name) for name in args.sources]
     except MissingData as e:
         sys.exit(f"benchmarks.quality: {e}")
-    systems = SYSTEMS + (CONTEXT_SYSTEMS if args.context else [])
+    systems = SYSTEMS + (CONTEXT_SYSTEMS if args.context else []) + \
+        (fusion_systems() if args.fusion_grid else [])
     run(sources, systems, args.data, args.json)
 
 

@@ -12,12 +12,14 @@ every ratio is taken against, are marked `reference=True`.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.quality.corpus import Chunks
 from benchmarks.quality.qrels import Source
+from vectorstore.errors import InvalidQuery
 
 TOP_CHUNKS = 100
 """Chunks retrieved per query: enough to fill 10 distinct pages (the set's recipe)."""
@@ -46,7 +48,28 @@ class System:
 
 def sleuth_vector(run: Run) -> list[list[str]]:
     """`Collection.search` with the query embeddings: the store's own ANN index."""
-    found = run.chunks.collection.search(run.query_vectors, k=TOP_CHUNKS)
+    found = run.chunks.collection.search(run.query_vectors, k=TOP_CHUNKS, mode="vector")
+    return [[hit.payload["source"] for hit in hits] for hits in found]
+
+
+def sleuth_text(run: Run) -> list[list[str]]:
+    """`Collection.search(text=...)`: the store's BM25F text index alone."""
+    found = [_text_hits(run.chunks.collection, q) for q in run.queries]
+    return [[hit.payload["source"] for hit in hits] for hits in found]
+
+
+def _text_hits(collection, query: str) -> list:
+    try:
+        return collection.search(text=query, k=TOP_CHUNKS, mode="text")
+    except InvalidQuery:  # only stopwords: text search has nothing to rank
+        return []
+
+
+def sleuth_hybrid(run: Run, fusion: dict | None = None) -> list[list[str]]:
+    """`Collection.search(vector, text=...)` in its default mode: hybrid, fused by
+    `fusion` (None: the store's defaults)."""
+    found = run.chunks.collection.search(run.query_vectors, text=run.queries, k=TOP_CHUNKS,
+                                         fusion=fusion)
     return [[hit.payload["source"] for hit in hits] for hits in found]
 
 
@@ -91,6 +114,10 @@ def bm25s_chunks(run: Run) -> list[list[str]]:
 
 
 SYSTEMS: list[System] = [
+    System("sleuth hybrid", "bare", sleuth_hybrid,
+           about="Collection.search(query vector, text=query): the default mode"),
+    System("sleuth text", "bare", sleuth_text,
+           about="Collection.search(text=query, mode='text'), the BM25F text index"),
     System("sleuth vector", "bare", sleuth_vector,
            about="Collection.search(query vector), the collection's HNSW index"),
     System("bm25s", "bare", bm25s_chunks, reference=True,
@@ -107,6 +134,25 @@ CONTEXT_SYSTEMS: list[System] = [
            about="as above, chunks embedded with title + heading path"),
 ]
 """Added by `--context`: the same searches on the `context` ingest (issue #21's comparison)."""
+
+
+FUSION_GRID = [
+    *({"method": "rrf", "rrf_k": rrf_k, "text_weight": weight, "coverage": coverage}
+      for rrf_k in (10, 20, 60) for weight in (1.0, 1.5, 2.0, 3.0)
+      for coverage in (True, False)),
+    *({"method": "rrf", "depth": depth} for depth in (30, 100)),
+    *({"method": "blend", "text_weight": weight, "coverage": coverage}
+      for weight in (1.0, 1.5, 2.0) for coverage in (True, False)),
+]
+"""Fusion settings `--fusion-grid` measures beside the default, to choose the default by
+the mean ratio over every source (one setting for all: no per-source tuning)."""
+
+
+def fusion_systems() -> list[System]:
+    """A hybrid system per setting of FUSION_GRID."""
+    return [System("hybrid " + " ".join(f"{k}={v}" for k, v in fusion.items()), "bare",
+                   partial(sleuth_hybrid, fusion=fusion), about="--fusion-grid")
+            for fusion in FUSION_GRID]
 
 
 def readme_ranking(source: Source, queries: list[str], cache_dir: Path | None

@@ -7,7 +7,7 @@ import pytest
 from app.client import ApiError
 from app.schemas.search import SearchRequest
 from app.search import is_quick
-from tests.app.conftest import ingest_text_docs, running
+from tests.app.conftest import TEXT_DOCS, ingest_text_docs, running
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +156,76 @@ def test_malformed_json_is_422(ingested, http):
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 422
+
+
+def test_a_text_query_is_hybrid_by_default(ingested):
+    hits = ingested.search("docs", "purr", k=3).hits
+    assert hits[0].filename == "cats.md"
+    assert hits[0].vector_rank is not None and hits[0].text_rank == 1
+    assert hits[0].score not in (hits[0].vector_score, hits[0].text_score)
+    assert ingested.search("docs", "purr", k=3, mode="hybrid").hits == hits
+    assert len(hits) == 3  # the vector ranking brings the chunks without the word
+
+
+def test_text_and_vector_modes(ingested):
+    text = ingested.search("docs", "yeast flour", k=3, mode="text").hits
+    assert [h.filename for h in text] == ["bread.html"]
+    assert text[0].score == text[0].text_score and text[0].vector_rank is None
+    vector = ingested.search("docs", "yeast flour", k=3, mode="vector").hits
+    assert len(vector) == 3 and all(h.text_rank is None for h in vector)
+    assert vector[0].score == vector[0].vector_score
+
+
+def test_fusion_knobs_reach_the_store(ingested):
+    blend = ingested.search("docs", "purr", k=3, fusion={"method": "blend", "text_weight": 1,
+                                                         "coverage": False}).hits
+    assert blend[0].filename == "cats.md" and blend[0].score == pytest.approx(2.0)
+    only_vector = ingested.search("docs", "purr", k=3, fusion={"text_weight": 0}).hits
+    vector = ingested.search("docs", "purr", k=3, mode="vector").hits
+    assert [h.id for h in only_vector] == [h.id for h in vector]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"query": "the of and", "mode": "text"}, "no searchable terms"),
+        ({"query": "the of and", "mode": "hybrid"}, "no searchable terms"),
+        ({"query": "a1 " * 3000, "mode": "text"}, "3000 tokens; at most 1024"),
+        ({"query": "purr", "fusion": {"text_weight": 0, "vector_weight": 0}}, "both be 0"),
+    ],
+)
+def test_text_queries_the_store_refuses_are_400(ingested, http, body, fragment):
+    response = http.post("/v1/collections/docs/search", json=body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_query"
+    assert fragment in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "a", "mode": "fuzzy"},
+        {"vector": [0.1] * 384, "mode": "text"},
+        {"vector": [0.1] * 384, "mode": "hybrid"},
+        {"query": "a", "fusion": {"alpha": 0.5}},
+        {"query": "a", "fusion": {"method": "max"}},
+        {"query": "a", "fusion": {"depth": 0}},
+        {"query": "a", "fusion": {"text_weight": -1}},
+    ],
+)
+def test_bad_modes_and_fusion_knobs_are_422(ingested, http, body):
+    assert http.post("/v1/collections/docs/search", json=body).status_code == 422
+
+
+def test_a_collection_without_a_text_index(client):
+    assert client.create_collection("plain", text=False).text_index is None
+    job = client.upload("plain", [("cats.md", TEXT_DOCS["cats.md"])])
+    assert client.wait_for_job(job.id, timeout=120).status == "done"
+    hits = client.search("plain", "purr").hits  # the default mode falls back to vector
+    assert hits[0].filename == "cats.md" and hits[0].text_rank is None
+    with pytest.raises(ApiError) as e:
+        client.search("plain", "purr", mode="text")
+    assert (e.value.status, e.value.code) == (400, "text_index_missing")
+    made = client.create_collection("custom", text={"fields": {"body": 2.0}, "language": None})
+    assert made.text_index["fields"] == [["body", 2.0]] and made.text_index["language"] is None
+    assert client.get_collection("custom").text_index == made.text_index

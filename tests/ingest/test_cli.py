@@ -1,6 +1,7 @@
 """The `sleuth` commands ingest, watch, search, collections and stats, run in-process."""
 
 import json
+import re
 
 import click
 import pytest
@@ -107,3 +108,30 @@ def test_every_command_is_documented():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.name} has no help"
+
+
+def test_search_modes_and_reindex(docs, data, embedder, monkeypatch):
+    (docs / "ops.md").write_text("# Limits\n\nSet --max-connections to cap client sessions.\n\n"
+                                 "# Errors\n\nSQLSTATE 23505 means a duplicate key.\n")
+    with Database(data) as db:  # as made before text indexes existed
+        db.create_collection("docs", dim=embedder.dim, text=False)
+    assert sleuth("ingest", str(docs), "--workers", "0").exit_code == 0
+    assert re.search(r"text_index +│ none", sleuth("stats").output)
+    result = sleuth("search", "23505", "-k", "1")
+    assert "SQLSTATE 23505" in result.output and "(vector #1)" in result.output
+    result = sleuth("search", "23505", "--mode", "text")
+    assert result.exit_code == 1 and "has none" in result.output and "reindex" in result.output
+
+    result = sleuth("reindex")
+    assert result.exit_code == 0 and "rebuilt from 2 chunks" in result.output
+    assert re.search(r"text_index +│ bm25f", sleuth("stats").output)
+    result = sleuth("search", "23505", "-k", "1")
+    assert "SQLSTATE 23505" in result.output and "(vector #1, text #1)" in result.output
+    loads = []
+    monkeypatch.setattr(cli, "shared_embedder", lambda *a: loads.append(a) or embedder_of(*a))
+    result = sleuth("search", "--mode", "text", "-k", "2", "--", "--max-connections")
+    assert result.exit_code == 0 and loads == []  # words only: no model loaded
+    assert "Set --max-connections" in result.output and "(text #1)" in result.output
+    assert "2. " not in result.output
+    result = sleuth("search", "the", "--mode", "text")
+    assert result.exit_code == 1 and "no searchable terms" in result.output

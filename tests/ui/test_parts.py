@@ -156,14 +156,14 @@ def hit(id: str, score: float, text: str, document: str) -> Hit:
                metadata={})
 
 
-def test_modes_rerank_and_thin_the_candidates():
+def test_modes_ask_the_api_and_thin_per_document():
     hits = [hit("a", 0.80, "general words", "d1"), hit("b", 0.78, "backup retention days", "d1"),
             hit("c", 0.50, "other text", "d2")]
-    assert modes.candidates(modes.SEMANTIC, 5) == 5
-    assert modes.candidates(modes.HYBRID, 5) == 20
-    assert [h.id for h in modes.rerank(modes.SEMANTIC, "backup retention", hits, 2)] == ["a", "b"]
-    assert [h.id for h in modes.rerank(modes.HYBRID, "backup retention", hits, 2)] == ["b", "a"]
-    assert [h.id for h in modes.rerank(modes.PER_DOCUMENT, "x", hits, 5)] == ["a", "c"]
+    assert modes.candidates(modes.HYBRID, 5) == 5
+    assert modes.candidates(modes.PER_DOCUMENT, 5) == 20
+    assert [modes.API_MODES[m] for m in modes.MODES] == [None, "vector", "text", None]
+    assert [h.id for h in modes.thin(modes.HYBRID, hits, 2)] == ["a", "b"]
+    assert [h.id for h in modes.thin(modes.PER_DOCUMENT, hits, 5)] == ["a", "c"]
 
 
 def test_uploads_are_ingested_with_progress_into_a_new_collection(api):

@@ -4,6 +4,12 @@ filters actually hit records."""
 from hypothesis import strategies as st
 
 COLORS = ["red", "green", "blue"]
+WORDS = ["postgres", "connection", "connections", "connecting", "max_connections",
+         "pg_stat_activity", "os.path.join", "--max-connections", "SQLSTATE", "23505",
+         "getElementById", "v1.2.3", "the", "of", "error", "Error", "timeout", "path", "join"]
+"""Text for the text index: stems shared by several words, code tokens with their parts,
+stopwords, so that queries meet overlapping and repeated terms."""
+text = st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join)
 scalar = st.one_of(st.sampled_from(COLORS), st.integers(-3, 3), st.booleans(), st.none(),
                    st.sampled_from([0.5, 1.0, 2.5]))
 
@@ -16,6 +22,9 @@ payloads = st.fixed_dictionaries(
         "meta": st.fixed_dictionaries({}, optional={"k": st.integers(0, 3),
                                                     "s": st.sampled_from(COLORS)}),
         "date": st.sampled_from(["2024-01-01", "2024-06-30", "2025-02-14"]),
+        "text": text,
+        "title": text,
+        "heading_path": st.lists(text, max_size=2),
     })
 
 FIELDS = ["color", "n", "flag", "tags", "meta.k", "meta.s", "date", "missing"]

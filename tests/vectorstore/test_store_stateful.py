@@ -1,5 +1,6 @@
 """The store driven through random writes, deletes, seals, compactions and reopens,
-checked after every step against a plain-Python brute-force oracle."""
+checked after every step against plain-Python brute-force oracles (vectors and filters:
+`oracle.py`; text search: `bm25_oracle.py`)."""
 
 import tempfile
 
@@ -7,17 +8,22 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from vectorstore import Database
-from vectorstore.config import INDEX_CONFIGS
+from vectorstore.config import INDEX_CONFIGS, TextConfig
+from vectorstore.errors import InvalidQuery, TextIndexMissing
+from vectorstore.text.analyzer import Analyzer
 
-from . import oracle
+from . import bm25_oracle, oracle
 from .lifecycle_rules import LifecycleRules
-from .strategies import filters, payloads
+from .strategies import WORDS, filters, payloads
 
 DIM = 4
 IDS = [f"r{i}" for i in range(30)]
+TEXT = TextConfig(fields=(("text", 1.0), ("title", 2.5), ("heading_path", 1.0),
+                          ("meta.s", 0.5)))
+ANALYZER = Analyzer(TEXT)
 
 
 class StoreMachine(LifecycleRules, RuleBasedStateMachine):
@@ -28,16 +34,18 @@ class StoreMachine(LifecycleRules, RuleBasedStateMachine):
         self.records: dict[str, tuple[np.ndarray, dict]] = {}
 
     @initialize(metric=st.sampled_from(["cosine", "dot", "l2"]), seal_rows=st.integers(3, 40),
-                index=st.sampled_from(sorted(INDEX_CONFIGS)))
-    def create(self, metric: str, seal_rows: int, index: str) -> None:
+                index=st.sampled_from(sorted(INDEX_CONFIGS)), text=st.booleans())
+    def create(self, metric: str, seal_rows: int, index: str, text: bool) -> None:
         """Segments this small are searched exactly by every index type (HNSW and IVF-PQ
         plan an exact scan below their size thresholds, LSH and the forest re-rank every
         row of so few on float32, HNSW-SQ8 walks them all and re-ranks the best 2k by an
         int8 estimate that on 4-d vectors keeps the true top k), so results must equal
-        the oracle's whatever the index."""
+        the oracle's whatever the index. Without a text index at first, the collection
+        is one made before text indexes existed until `build_text_index` runs."""
         self.metric = metric
+        self.text = TEXT if text else None
         self.col = self.db.create_collection("c", dim=DIM, metric=metric, index=index,
-                                             seal_rows=seal_rows)
+                                             seal_rows=seal_rows, text=self.text or False)
 
     @rule(ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=12, unique=True),
           seed=st.integers(0, 2**32 - 1), data=st.data())
@@ -79,6 +87,35 @@ class StoreMachine(LifecycleRules, RuleBasedStateMachine):
             assert oracle.score(oracle.prepare(vec, self.metric), q, self.metric) == \
                 pytest.approx(hit.score, rel=1e-5, abs=1e-5)
 
+    @precondition(lambda self: self.records)
+    @rule(words=st.lists(st.sampled_from([*WORDS, "connect", "missing"]), min_size=1,
+                         max_size=4),
+          k=st.integers(1, 8), where=st.one_of(st.none(), filters))
+    def text_search(self, words: list[str], k: int, where: dict | None) -> None:
+        query = " ".join(words)
+        if self.text is None:
+            with pytest.raises(TextIndexMissing):
+                self.col.search(text=query, k=k, where=where)
+            return
+        if not ANALYZER.terms(query):
+            with pytest.raises(InvalidQuery):
+                self.col.search(text=query, k=k, where=where)
+            return
+        self._check_text(query, k, where)
+
+    def _check_text(self, query: str, k: int, where: dict | None) -> None:
+        payloads = {rid: payload for rid, (_, payload) in self.records.items()}
+        expected = bm25_oracle.search(payloads, query, TEXT, ANALYZER, where)
+        hits = self.col.search(text=query, k=k, where=where)
+        bm25_oracle.assert_same_top_k(hits, expected, k)
+        for hit in hits:
+            assert hit.payload == payloads[hit.id]
+
+    @rule()
+    def build_text_index(self) -> None:
+        self.col.build_text_index(TEXT)
+        self.text = TEXT
+
     @rule(where=filters)
     def count_and_get(self, where: dict) -> None:
         matching = {rid for rid, (_, p) in self.records.items() if oracle.matches(p, where)}
@@ -99,6 +136,14 @@ class StoreMachine(LifecycleRules, RuleBasedStateMachine):
             assert record.payload == payload
             np.testing.assert_allclose(record.vector, oracle.prepare(vec, self.metric),
                                        rtol=1e-5, atol=1e-6)
+
+    @invariant()
+    def text_matches(self) -> None:
+        """Two fixed queries after every step, so that each state the rules reach (dead
+        rows in sealed, frozen and growing segments, merges, reopens) is text-searched."""
+        if getattr(self, "text", None) is not None and self.records:
+            self._check_text("connections postgres timeout", 5, None)
+            self._check_text("max_connections os.path.join error", 3, None)
 
 
 StoreMachine.TestCase.settings = settings(

@@ -1,0 +1,101 @@
+"""The text analyzer: code-aware tokens whole and in parts, stopwords, stemming, fields;
+and the text configuration's validation."""
+
+import pytest
+
+from vectorstore.config import TextConfig, parse_text_config
+from vectorstore.errors import InvalidConfig
+from vectorstore.text.analyzer import Analyzer, field_text
+
+ENGLISH = Analyzer(TextConfig())
+
+
+@pytest.mark.parametrize("text, terms", [
+    ("pg_stat_activity", ["pg_stat_activity", "pg", "stat", "activ"]),
+    ("os.path.join()", ["os.path.join", "os", "path", "join"]),
+    ("--max-connections=100", ["--max-connections", "max", "connect", "100"]),
+    ("SQLSTATE 23505", ["sqlstate", "23505"]),
+    ("getElementById", ["getelementbyid", "get", "element", "id"]),
+    ("v1.2.3", ["v1.2.3", "v1", "2", "3"]),
+    ("sphinx-build -b html", ["sphinx-build", "sphinx", "build", "-b", "html"]),
+    ("HTTPServer", ["httpserver", "http", "server"]),
+    ("__init__", ["__init__", "init"]),
+])
+def test_code_tokens_are_indexed_whole_and_as_parts(text, terms):
+    assert ENGLISH.terms(text) == terms
+
+
+def test_plain_words_are_lowered_stemmed_and_stopped():
+    assert ENGLISH.terms("The Running dogs, and a cat's TOYS!") == ["run", "dog", "cat", "toy"]
+    assert ENGLISH.terms("connection connections connecting") == ["connect"] * 3
+    assert ENGLISH.terms("x - y -1 3.14") == ["1", "3.14", "3", "14"]
+    assert ENGLISH.terms("") == [] and ENGLISH.terms("the of and") == []
+
+
+def test_unicode_words_and_long_compounds():
+    assert ENGLISH.terms("Über café naïve") == ["über", "café", "naïv"]
+    url = "https://example.org/" + "a" * 80
+    assert url.lower() not in ENGLISH.terms(url)
+    assert "exampl" in ENGLISH.terms(url)
+
+
+def test_language_and_stopwords_are_configurable():
+    plain = Analyzer(TextConfig(language=None, stopwords=()))
+    assert plain.terms("The running dogs") == ["the", "running", "dogs"]
+    german = Analyzer(parse_text_config({"language": "german", "stopwords": ["der"]}))
+    assert german.terms("der Häuser") == ["haus"]
+
+
+def test_field_text_reads_strings_lists_and_dotted_paths():
+    payload = {"text": "a", "heading_path": ["Intro", 3, "Setup"], "meta": {"title": "T"}}
+    assert field_text(payload, "text") == "a"
+    assert field_text(payload, "heading_path") == "Intro Setup"
+    assert field_text(payload, "meta.title") == "T"
+    assert field_text(payload, "meta.missing") == "" and field_text(payload, "text.x") == ""
+    assert field_text({"n": 5}, "n") == ""
+
+
+def test_compound_parts_count_for_part_weight_in_documents_and_fully_in_queries():
+    analyzer = Analyzer(TextConfig(fields=(("text", 1.0),), part_weight=0.25))
+    assert analyzer.weighted_terms("identity_key identity") == [
+        ("identity_key", 1.0), ("ident", 0.25), ("key", 0.25), ("ident", 1.0)]
+    freqs, length = analyzer.document({"text": "identity_key identity"})
+    assert freqs == {"identity_key": 1.0, "ident": 1.25, "key": 0.25} and length == 2.5
+    assert analyzer.query("identity_key") == (1, ["identity_key", "ident", "key"])
+
+
+def test_documents_weigh_their_fields():
+    analyzer = Analyzer(TextConfig(fields=(("text", 1.0), ("title", 3.0))))
+    freqs, length = analyzer.document({"text": "dogs bark at dogs", "title": "Dogs"})
+    assert freqs == {"dog": 5.0, "bark": 1.0}
+    assert length == 3 + 3.0
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"fields": {}}, "at least one"),
+    ({"fields": {"text": 0}}, "weight"),
+    ({"fields": {"text": True}}, "weight"),
+    ({"fields": {"": 1}}, "not a payload field"),
+    ({"fields": 3}, "must map field names"),
+    ({"language": "klingon"}, "no stemmer"),
+    ({"stopwords": "latin"}, "not a built-in list"),
+    ({"k1": -1}, "k1"),
+    ({"b": 2}, "text.b"),
+    ({"part_weight": 0}, "part_weight"),
+    ({"analyser": "x"}, r"unknown text key\(s\) \['analyser'\]"),
+    ("yes", "must be true, false or an object"),
+])
+def test_bad_text_configs_are_refused(spec, message):
+    with pytest.raises(InvalidConfig, match=message):
+        parse_text_config(spec)
+
+
+def test_config_round_trips_through_plain_values():
+    config = parse_text_config({"fields": {"text": 1, "title": 2.5}, "stopwords": "none"})
+    assert config.fields == (("text", 1), ("title", 2.5)) and config.stopwords == ()
+    again = parse_text_config({"fields": [list(f) for f in config.fields],
+                               "language": config.language, "stopwords": [],
+                               "k1": config.k1, "b": config.b})
+    assert again == config
+    assert parse_text_config(True) == TextConfig()
+    assert parse_text_config(False) is None and parse_text_config(None) is None

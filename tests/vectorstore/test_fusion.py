@@ -1,0 +1,51 @@
+"""Fusing two rankings: reciprocal rank fusion and the normalised-score blend, by hand."""
+
+import numpy as np
+import pytest
+
+from vectorstore.fusion import Fusion, Ranked, fuse
+
+
+def ranked(keys, scores, higher_is_better=True) -> Ranked:
+    return Ranked(np.array(keys, np.int64), np.array(scores, np.float32), higher_is_better)
+
+
+VECTOR = ranked([7, 3, 5], [0.9, 0.8, 0.1])
+TEXT = ranked([5, 9], [12.0, 3.0])
+
+
+def test_rrf_sums_weighted_reciprocal_ranks():
+    fused = fuse(VECTOR, TEXT, Fusion(rrf_k=10, text_weight=2.0), k=10)
+    expected = {7: 1 / 11, 3: 1 / 12, 5: 1 / 13 + 2 / 11, 9: 2 / 12}
+    assert fused.keys.tolist() == [5, 9, 7, 3]
+    assert fused.scores.tolist() == pytest.approx([expected[k] for k in fused.keys.tolist()])
+    assert fused.vector_pos.tolist() == [2, -1, 0, 1]
+    assert fused.text_pos.tolist() == [0, 1, -1, -1]
+
+
+def test_blend_sums_weighted_min_max_scores():
+    fused = fuse(VECTOR, TEXT, Fusion(method="blend", vector_weight=1.0, text_weight=0.5), k=3)
+    # vector: 7 -> 1, 3 -> 0.875, 5 -> 0; text: 5 -> 1, 9 -> 0
+    assert fused.keys.tolist() == [7, 3, 5]
+    assert fused.scores.tolist() == pytest.approx([1.0, 0.875, 0.5])
+
+
+def test_blend_turns_distances_around_and_a_single_candidate_counts_fully():
+    distances = ranked([1, 2, 3], [0.5, 1.0, 2.5], higher_is_better=False)
+    fused = fuse(distances, ranked([4], [1.0]), Fusion(method="blend"), k=4)
+    assert dict(zip(fused.keys.tolist(), fused.scores.tolist(), strict=True)) == \
+        pytest.approx({1: 1.0, 2: 0.75, 3: 0.0, 4: 1.0})
+
+
+def test_ties_go_to_the_better_rank_then_the_smaller_key():
+    fused = fuse(ranked([4, 8], [1, 0.5]), ranked([8, 4], [2, 1]), Fusion(), k=2)
+    assert fused.keys.tolist() == [4, 8]  # equal sums; 4 is first in the vector ranking
+    fused = fuse(ranked([6], [1]), ranked([2], [1]), Fusion(), k=2)
+    assert fused.keys.tolist() == [2, 6]
+
+
+def test_empty_rankings_and_k():
+    empty = ranked([], [])
+    assert fuse(empty, empty, Fusion(), k=5).keys.tolist() == []
+    assert fuse(VECTOR, empty, Fusion(), k=2).keys.tolist() == [7, 3]
+    assert fuse(empty, TEXT, Fusion(method="blend"), k=5).keys.tolist() == [5, 9]

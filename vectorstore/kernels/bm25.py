@@ -1,0 +1,213 @@
+"""BM25 scoring kernels: term-at-a-time over a sealed segment's inverted postings, and a
+scan of the growing segment's forward index (its brute-force twin, as exact vector search
+is for vectors).
+
+Sealed layout (one segment, local rows 0..n-1): the postings of term t are
+`docs[starts[t]:starts[t + 1]]` (uint32 local rows, ascending) with `tfs` (float32
+field-weighted term frequencies) alongside; `lengths` (float32 (n,)) holds each row's
+field-weighted length. Growing layout: row r's terms are `terms[row_start[r]:row_start[r +
+1]]` (int32 ids into the segment's vocabulary, each once) with `tfs` alongside.
+
+A query term j carries `weights[j]` = idf x query count, computed from collection-wide
+statistics by the caller. A row's score is sum_j weights[j] * tf / (tf + k1 * (1 - b + b *
+len / avgdl)) over the query terms it holds (Lucene's BM25). Scores are returned as
+negated float32 "distances" in the heaps of `heap.py`, so merging works as for vectors.
+"""
+
+import numpy as np
+from numba import njit
+
+from .heap import heap_push, heap_sort
+
+FNV_OFFSET = np.uint64(14695981039346656037)
+FNV_PRIME = np.uint64(1099511628211)
+
+
+@njit(cache=True, nogil=True)
+def hash_terms(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """64-bit FNV-1a of each UTF-8 term `blob[offsets[i]:offsets[i + 1]]`: uint64 (m,).
+    Sealed term dictionaries are ordered by this hash and searched with it."""
+    m = offsets.shape[0] - 1
+    out = np.empty(m, dtype=np.uint64)
+    for i in range(m):
+        h = FNV_OFFSET
+        for p in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(blob[p])) * FNV_PRIME
+        out[i] = h
+    return out
+
+
+@njit(cache=True, nogil=True)
+def lookup_terms(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
+                 term_starts: np.ndarray, q_hashes: np.ndarray, q_offsets: np.ndarray,
+                 q_blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The postings range of each query term in a sealed dictionary ordered by hash
+    (`hashes`, with the terms' UTF-8 bytes `blob[offsets[t]:offsets[t + 1]]`): binary
+    search on the hash, then a byte comparison, walking past colliding terms.
+    Returns (starts, ends) int64 (m,); empty ranges for absent terms."""
+    m = q_hashes.shape[0]
+    starts = np.zeros(m, dtype=np.int64)
+    ends = np.zeros(m, dtype=np.int64)
+    for j in range(m):
+        t = np.searchsorted(hashes, q_hashes[j])
+        while t < hashes.shape[0] and hashes[t] == q_hashes[j]:
+            size = q_offsets[j + 1] - q_offsets[j]
+            same = offsets[t + 1] - offsets[t] == size
+            p = 0
+            while same and p < size:
+                same = blob[offsets[t] + p] == q_blob[q_offsets[j] + p]
+                p += 1
+            if same:
+                starts[j] = term_starts[t]
+                ends[j] = term_starts[t + 1]
+                break
+            t += 1
+    return starts, ends
+
+
+@njit(cache=True, nogil=True)
+def count_allowed(docs: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  mask: np.ndarray) -> np.ndarray:
+    """For each range `docs[starts[j]:ends[j]]`, how many rows have `mask[row] != 0`:
+    a term's document frequency among live rows. int64 (m,)."""
+    out = np.zeros(starts.shape[0], dtype=np.int64)
+    for j in range(starts.shape[0]):
+        c = 0
+        for p in range(starts[j], ends[j]):
+            if mask[docs[p]] != 0:
+                c += 1
+        out[j] = c
+    return out
+
+
+@njit(cache=True, nogil=True)
+def group_by_term(term_ids: np.ndarray, n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable counting sort of postings by term: (order int64 (P,), starts int64
+    (n_terms + 1,)) so that term t's postings are order[starts[t]:starts[t + 1]], in
+    their original order."""
+    starts = np.zeros(n_terms + 1, dtype=np.int64)
+    for i in range(term_ids.shape[0]):
+        starts[term_ids[i] + 1] += 1
+    for t in range(n_terms):
+        starts[t + 1] += starts[t]
+    fill = starts[:-1].copy()
+    order = np.empty(term_ids.shape[0], dtype=np.int64)
+    for i in range(term_ids.shape[0]):
+        t = term_ids[i]
+        order[fill[t]] = i
+        fill[t] += 1
+    return order, starts
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _keep_best(dist: np.ndarray, idx: np.ndarray, score: float, row: int, cut: float) -> float:
+    """Push (row, score) into the heap and return the new cut: the score a row must
+    beat to enter (0 until the heap is full, then the worst kept score)."""
+    heap_push(dist, idx, np.float32(-score), row)
+    return -dist[0] if idx[0] >= 0 else cut
+
+
+@njit(cache=True, nogil=True)
+def posting_impacts(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, k1: float,
+                    b: float, avgdl: float) -> np.ndarray:
+    """Each posting's tf / (tf + k1 * (1 - b + b * len / avgdl)): float32 (P,). A query
+    then costs one multiply-add per posting; valid while avgdl, k1 and b hold."""
+    out = np.empty(docs.shape[0], dtype=np.float32)
+    norm_a = k1 * (1.0 - b)
+    norm_b = k1 * b / avgdl
+    for p in range(docs.shape[0]):
+        tf = tfs[p]
+        out[p] = tf / (tf + norm_a + norm_b * lengths[docs[p]])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def inverted_topk(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
+                  ends: np.ndarray, weights: np.ndarray, k1: float, b: float, avgdl: float,
+                  impacts: np.ndarray, use_impacts: bool, mask: np.ndarray, use_mask: bool,
+                  k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k rows of a sealed segment for the query terms whose postings are the ranges
+    starts[j]:ends[j] (float64 weights[j]), among rows with mask[row] != 0 when use_mask.
+    With use_impacts, `impacts` holds `posting_impacts` for these k1, b and avgdl.
+
+    Term at a time into a dense accumulator. When the postings are few next to the rows,
+    the rows they touch are listed and only those ranked; otherwise every row is
+    scanned against a cut that rises as the heap fills (no branch on untouched rows).
+    Returns (rows int64 (k,), -score float32 (k,)), best first, padded -1 / +inf.
+    """
+    n = lengths.shape[0]
+    acc = np.zeros(n, dtype=np.float32)
+    total = 0
+    for j in range(starts.shape[0]):
+        total += ends[j] - starts[j]
+    sparse = total * 8 < n
+    touched = np.empty(total if sparse else 0, dtype=np.int32)
+    n_touched = 0
+    norm_a = k1 * (1.0 - b)
+    norm_b = k1 * b / avgdl
+    for j in range(starts.shape[0]):
+        w = weights[j]
+        for p in range(starts[j], ends[j]):
+            row = docs[p]
+            tf = tfs[p]
+            if sparse and acc[row] == 0.0:
+                touched[n_touched] = row
+                n_touched += 1
+            if use_impacts:
+                acc[row] += w * impacts[p]
+            else:
+                acc[row] += w * tf / (tf + norm_a + norm_b * lengths[row])
+    dist = np.full(k, np.inf, dtype=np.float32)
+    idx = np.full(k, -1, dtype=np.int64)
+    cut = 0.0
+    for i in range(n_touched if sparse else n):
+        row = touched[i] if sparse else i
+        if acc[row] > cut and (not use_mask or mask[row] != 0):
+            cut = _keep_best(dist, idx, acc[row], row, cut)
+    heap_sort(dist, idx)
+    return idx, dist
+
+
+@njit(cache=True, nogil=True)
+def forward_df(row_start: np.ndarray, terms: np.ndarray, slots: np.ndarray, n_slots: int,
+               mask: np.ndarray, use_mask: bool) -> np.ndarray:
+    """Document frequency of each query term among a growing segment's rows (those with
+    mask[row] != 0 when use_mask); `slots[term]` is the term's query slot or -1.
+    int64 (n_slots,)."""
+    out = np.zeros(n_slots, dtype=np.int64)
+    for row in range(row_start.shape[0] - 1):
+        if use_mask and mask[row] == 0:
+            continue
+        for p in range(row_start[row], row_start[row + 1]):
+            s = slots[terms[p]]
+            if s >= 0:
+                out[s] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def forward_topk(row_start: np.ndarray, terms: np.ndarray, tfs: np.ndarray,
+                 lengths: np.ndarray, slots: np.ndarray, weights: np.ndarray, k1: float,
+                 b: float, avgdl: float, mask: np.ndarray, use_mask: bool,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k rows of a growing segment by a scan of its forward index; `slots[term]` is
+    the term's query slot (index into `weights`) or -1. Same output as `inverted_topk`."""
+    dist = np.full(k, np.inf, dtype=np.float32)
+    idx = np.full(k, -1, dtype=np.int64)
+    cut = 0.0
+    norm_a = k1 * (1.0 - b)
+    norm_b = k1 * b / avgdl
+    for row in range(row_start.shape[0] - 1):
+        if use_mask and mask[row] == 0:
+            continue
+        score = 0.0
+        norm = norm_a + norm_b * lengths[row]
+        for p in range(row_start[row], row_start[row + 1]):
+            s = slots[terms[p]]
+            if s >= 0:
+                tf = tfs[p]
+                score += weights[s] * tf / (tf + norm)
+        if score > cut:
+            cut = _keep_best(dist, idx, score, row, cut)
+    heap_sort(dist, idx)
+    return idx, dist

@@ -1,0 +1,218 @@
+"""Search over one snapshot: vector candidates, text candidates, their fusion, the hits.
+
+`Collection.search` checks the vectors and takes the snapshot; `plan_search` checks the
+rest and decides the mode, `run_search` answers from that snapshot alone. Modes:
+- "vector": the k nearest vectors; score = similarity (cosine, dot) or L2 distance;
+- "text": the k best BM25F matches of the text query; score = BM25;
+- "hybrid": the top `fusion.depth` of each, fused (`fusion.py`); score = the fused score.
+With no mode given: hybrid when a vector and a text with searchable terms are given and
+the collection has a text index, vector when a vector is given, text otherwise. Every hit
+carries the rank and score it had in each ranking that found it.
+"""
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .errors import InvalidQuery, TextIndexMissing
+from .fusion import Fusion, Ranked, fuse, parse_fusion
+from .metrics import Metric
+from .text.analyzer import Analyzer
+from .text.postings import QueryTerms
+from .text.search import coverage, segment_topk
+
+MODES = ("vector", "text", "hybrid")
+MAX_QUERY_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result. `score` is the mode's score; the components say where the record
+    stood in each ranking that found it (None: not among that ranking's candidates)."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vector_score: float | None = None
+    vector_rank: int | None = None
+    text_score: float | None = None
+    text_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked search: its mode, prepared query vectors and analysed text queries."""
+
+    mode: str
+    queries: np.ndarray | None
+    texts: list[QueryTerms] | None
+    fusion: Fusion
+    single: bool
+
+
+class Candidates(NamedTuple):
+    """One query's ranking, best first: segment positions, local rows, scores, and for a
+    text ranking the share of the query its best match covers (`text.search.coverage`)."""
+
+    segs: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+    coverage: float = 1.0
+
+
+def _texts(text: Any) -> tuple[list[str] | None, bool]:
+    if text is None:
+        return None, False
+    if isinstance(text, str):
+        return [text], True
+    if isinstance(text, list | tuple) and text and all(isinstance(t, str) for t in text):
+        return list(text), False
+    raise InvalidQuery("text must be a string or a non-empty list of strings")
+
+
+def _analyse(analyzer: Analyzer, text: str) -> list[str]:
+    tokens, terms = analyzer.query(text)
+    if tokens > MAX_QUERY_TOKENS:
+        raise InvalidQuery(f"text query has {tokens} tokens; at most {MAX_QUERY_TOKENS} "
+                           "are searched")
+    return terms
+
+
+def plan_search(queries: np.ndarray | None, single_vector: bool, text: Any, mode: str | None,
+                fusion: Any, analyzer: Analyzer | None) -> Plan:
+    """Check a search request and settle its mode (see the module docstring).
+
+    `queries` are the prepared query vectors (nq, d) or None; `analyzer` is the
+    collection's, None when it has no text index.
+    """
+    if mode is not None and mode not in MODES:
+        raise InvalidQuery(f"mode must be one of {list(MODES)} or None, got {mode!r}")
+    texts, single_text = _texts(text)
+    if queries is None and texts is None:
+        raise InvalidQuery("search needs a query vector, a text query, or both")
+    if queries is not None and texts is not None and (
+            single_vector != single_text or len(texts) != queries.shape[0]):
+        raise InvalidQuery("give one text per query vector: a string with one vector, a "
+                           "list of as many strings with a matrix")
+    fusion = parse_fusion(fusion)
+    terms = None
+    if texts is not None and analyzer is not None and mode != "vector":
+        terms = [_analyse(analyzer, t) for t in texts]
+    if mode is None:
+        mode = "vector" if queries is not None and (terms is None or not all(terms)) else \
+            "text" if queries is None else "hybrid"
+    if mode in ("vector", "hybrid") and queries is None:
+        raise InvalidQuery(f"mode {mode!r} needs a query vector")
+    if mode in ("text", "hybrid"):
+        if texts is None:
+            raise InvalidQuery(f"mode {mode!r} needs a text query")
+        if analyzer is None:
+            raise TextIndexMissing(f"mode {mode!r} needs a text index, and this collection "
+                                   "has none (build it with Collection.build_text_index or "
+                                   "`sleuth reindex`)")
+        for t, found in zip(texts, terms, strict=True):
+            if not found:
+                raise InvalidQuery(f"text query {t[:80]!r} has no searchable terms (it is "
+                                   "empty, or only stopwords and punctuation)")
+    return Plan(mode, queries if mode != "text" else None,
+                [QueryTerms.of(t) for t in terms] if mode != "vector" else None,
+                fusion, single_vector if queries is not None else single_text)
+
+
+def _merge(found: list[tuple[int, np.ndarray, np.ndarray]], k: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-segment (position, rows, proxies) lists of one query -> the k best overall."""
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if len(found) == 1:  # one segment's list: already sorted, padding last
+        pos, rows, dist = found[0]
+        kept = rows[:k] >= 0
+        return np.full(int(kept.sum()), pos), rows[:k][kept], dist[:k][kept]
+    dist = np.concatenate([d for _, _, d in found])
+    rows = np.concatenate([r for _, r, _ in found])
+    segs = np.concatenate([np.full(r.shape, pos) for pos, r, _ in found])
+    order = np.argsort(dist, kind="stable")[:k]
+    order = order[rows[order] >= 0]
+    return segs[order], rows[order], dist[order]
+
+
+def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, params: dict,
+                      metric: Metric) -> list[Candidates]:
+    """The k nearest allowed rows of each query vector."""
+    found = []
+    for pos, (seg, mask) in enumerate(zip(snap.segments, masks, strict=True)):
+        if len(seg) == 0 or (mask is not None and not mask.any()):
+            continue
+        rows, dist = seg.search(queries, k, mask, params)
+        found.append((pos, rows, dist))
+    out = []
+    for q in range(queries.shape[0]):
+        segs, rows, dist = _merge([(pos, r[q], d[q]) for pos, r, d in found], k)
+        out.append(Candidates(segs, rows, metric.score(dist)))
+    return out
+
+
+def text_candidates(snap: Any, query: QueryTerms, k: int, masks: list) -> Candidates:
+    """The k best allowed rows of one text query by BM25F."""
+    config = snap.analyzer.config
+    found, weights = segment_topk(snap, query, config, k, masks)
+    segs, rows, dist = _merge(found, k)
+    scores = (-dist).astype(np.float32)
+    covered = coverage(float(scores[0]), weights, config.k1) if scores.size else 0.0
+    return Candidates(segs, rows, scores, covered)
+
+
+def _hits(snap: Any, found: Candidates, component: str) -> list[Hit]:
+    out = []
+    for rank, (seg, row, score) in enumerate(zip(found.segs.tolist(), found.rows.tolist(),
+                                                 found.scores.tolist(), strict=True)):
+        rid, payload = snap.segments[seg].record(row)
+        out.append(Hit(rid, score, payload, **{f"{component}_score": score,
+                                               f"{component}_rank": rank + 1}))
+    return out
+
+
+def _keys(snap: Any, found: Candidates) -> np.ndarray:
+    """The global row id of each candidate: what identifies a record in both rankings."""
+    keys = np.empty(found.rows.shape[0], dtype=np.int64)
+    for pos in np.unique(found.segs).tolist():
+        here = found.segs == pos
+        keys[here] = snap.segments[pos].rowids[found.rows[here]]
+    return keys
+
+
+def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion, k: int,
+                higher_is_better: bool) -> list[Hit]:
+    fused = fuse(Ranked(_keys(snap, vector), vector.scores, higher_is_better),
+                 Ranked(_keys(snap, text), text.scores, coverage=text.coverage), fusion, k)
+    out = []
+    for score, pv, pt in zip(fused.scores.tolist(), fused.vector_pos.tolist(),
+                             fused.text_pos.tolist(), strict=True):
+        seg, row = (vector.segs[pv], vector.rows[pv]) if pv >= 0 else \
+            (text.segs[pt], text.rows[pt])
+        rid, payload = snap.segments[int(seg)].record(int(row))
+        out.append(Hit(rid, score, payload,
+                       vector_score=float(vector.scores[pv]) if pv >= 0 else None,
+                       vector_rank=pv + 1 if pv >= 0 else None,
+                       text_score=float(text.scores[pt]) if pt >= 0 else None,
+                       text_rank=pt + 1 if pt >= 0 else None))
+    return out
+
+
+def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict,
+               metric: Metric) -> list[Hit] | list[list[Hit]]:
+    """Answer a planned search from `snap`; `masks` are its allowed rows per segment."""
+    depth = max(k, plan.fusion.depth) if plan.mode == "hybrid" else k
+    vectors = None if plan.queries is None else \
+        vector_candidates(snap, plan.queries, depth, masks, params, metric)
+    texts = None if plan.texts is None else \
+        [text_candidates(snap, query, depth, masks) for query in plan.texts]
+    if plan.mode == "vector":
+        out = [_hits(snap, found, "vector") for found in vectors]
+    elif plan.mode == "text":
+        out = [_hits(snap, found, "text") for found in texts]
+    else:
+        out = [_fused_hits(snap, v, t, plan.fusion, k, metric.higher_is_better)
+               for v, t in zip(vectors, texts, strict=True)]
+    return out[0] if plan.single else out

@@ -1,0 +1,160 @@
+"""Text to terms: Unicode word tokens, lower case, stopwords, Snowball stemming, and
+code-aware tokens.
+
+A token is a run of letters and digits, possibly joined to more runs by `_ . - : /`
+(`pg_stat_activity`, `os.path.join`, `v1.2.3`, `sphinx-build`) and possibly prefixed
+by the dashes of a command-line option (`--max-connections`, `-b`). A plain word is
+lower-cased, dropped if it is a stopword or a single letter, and stemmed unless it holds
+a digit. A compound token, or a camelCase one (`getElementById`), is indexed whole (lower
+case, unstemmed, so an exact identifier matches exactly) and as its parts, each treated
+as a plain word (`os.path.join` -> `os.path.join`, `os`, `path`, `join`). Numbers are
+words too: `SQLSTATE 23505` gives `sqlstat`, `23505`.
+
+Documents and queries go through the same `terms`, so a query finds what was indexed.
+"""
+
+import re
+import threading
+from collections import Counter
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import Stemmer
+
+from ..config import TextConfig
+
+RUN = re.compile(r"[\w.:/'\u2019-]+")
+"""A raw token: a run of word characters, joiners `_ . - : /` and apostrophes. Runs are
+trimmed and split by `_analyse`, once per distinct run (the regex stays a plain scan)."""
+_OPTION = re.compile(r"--?(?=[^\W\d_])")
+_JOINERS = re.compile(r"[_.\-:/]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_DIGIT = re.compile(r"\d")
+_EDGES = ".:/'\u2019-"
+Analysed = tuple[tuple[str, ...], tuple[str, ...]]
+"""A raw run's terms: (the terms that count fully, the compound parts)."""
+MAX_WHOLE = 64
+"""Longer compounds (URLs, hashes, blobs) are indexed by their parts only."""
+_CACHE_LIMIT = 1 << 18
+
+
+def field_text(payload: dict[str, Any], path: str) -> str:
+    """The text of a payload field at a dotted path: a string as is, the string elements
+    of a list joined by spaces, anything else (or a missing path) empty."""
+    node: Any = payload
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return ""
+        node = node.get(part)
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return " ".join(item for item in node if isinstance(item, str))
+    return ""
+
+
+class Analyzer:
+    """Turns text into index terms for one `TextConfig`; safe to share between threads.
+
+    Each distinct raw token is analysed once and remembered (up to a bound), so the cost
+    per token is one regex match and one dictionary lookup.
+    """
+
+    def __init__(self, config: TextConfig) -> None:
+        self.config = config
+        self._stopwords = frozenset(config.stopwords)
+        self._local = threading.local()
+        self._cache: dict[str, Analysed] = {}
+
+    def _stemmer(self) -> Any:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:  # a PyStemmer object must not be shared between threads
+            stemmer = self._local.stemmer = Stemmer.Stemmer(self.config.language)
+        return stemmer
+
+    def _split(self, raw: str) -> tuple[str | None, list[str]]:
+        """A raw run's whole token (None for a plain word) and its words, lower-cased."""
+        if raw.isalnum() and (raw.islower() or raw.isupper() or not _CAMEL.search(raw)):
+            return None, [raw.lower()]
+        option = _OPTION.match(raw)
+        prefix = option.group() if option else ""
+        core = raw[len(prefix):].strip(_EDGES)
+        pieces = [p.strip("'\u2019") for piece in _JOINERS.split(core) if piece
+                  for p in _CAMEL.split(piece) if p]
+        words = [p.lower().replace("\u2019", "'") for p in pieces if p]
+        if not prefix and len(pieces) == 1 and pieces[0] == core:
+            return None, words
+        whole = (prefix + core).lower()
+        return (whole if len(whole) <= MAX_WHOLE and core else None), words
+
+    def _analyse(self, raws: set[str]) -> dict[str, Analysed]:
+        """The terms of each distinct raw run: its whole token (compounds only) and its
+        words that are neither stopwords nor single letters, stemmed unless they hold a
+        digit; a compound's words are its parts, a plain word is its own term."""
+        split = {raw: self._split(raw) for raw in raws}
+        stop = self._stopwords
+        kept = {w for _, words in split.values() for w in words
+                if w not in stop and (len(w) > 1 or w.isdigit())}
+        plain = [w for w in kept if not _DIGIT.search(w)]
+        stems = dict(zip(plain, self._stemmer().stemWords(plain) if self.config.language
+                         else plain, strict=True))
+        out = {}
+        for raw, (whole, words) in split.items():
+            terms = tuple(stems.get(w, w) for w in words if w in kept)
+            out[raw] = ((whole,), terms) if whole else (terms, ())
+        return out
+
+    def _analysed(self, raws: list[str]) -> list[Analysed]:
+        cache = self._cache
+        found = list(map(cache.get, raws))
+        if None in found:
+            fresh = self._analyse(set(raws).difference(cache))
+            if len(cache) < _CACHE_LIMIT:  # entries are never removed: no reader misses
+                cache.update(fresh)
+                found = list(map(cache.__getitem__, raws))
+            else:
+                found = [fresh[r] if f is None else f for f, r in zip(found, raws, strict=True)]
+        return found
+
+    def terms(self, text: str) -> list[str]:
+        """The index terms of `text`, in order, with repeats (compound parts included)."""
+        return [t for whole, parts in self._analysed(RUN.findall(text)) for t in (*whole, *parts)]
+
+    def weighted_terms(self, text: str) -> list[tuple[str, float]]:
+        """The index terms of `text` with the weight each counts for in a document: 1, or
+        `part_weight` for the parts of a compound token."""
+        part = self.config.part_weight
+        return [pair for main, parts in self._analysed(RUN.findall(text))
+                for pair in (*((t, 1.0) for t in main), *((t, part) for t in parts))]
+
+    def query(self, text: str) -> tuple[int, list[str]]:
+        """A query's number of raw tokens (what its length is limited by) and its terms:
+        in a query a compound's parts count fully (measured better on the quality set
+        than weighing them as in documents)."""
+        raws = RUN.findall(text)
+        return len(raws), [t for main, parts in self._analysed(raws) for t in (*main, *parts)]
+
+    def document(self, payload: dict[str, Any]) -> tuple[dict[str, float], float]:
+        """A payload's weighted term frequencies and weighted length over the configured
+        fields (BM25F: each field's counts times its weight, summed)."""
+        freqs: dict[str, float] = {}
+        length = 0.0
+        part = self.config.part_weight
+        for name, weight in self.config.fields:
+            text = field_text(payload, name)
+            if not text:
+                continue
+            found = self._analysed(RUN.findall(text))
+            main = list(chain.from_iterable(map(itemgetter(0), found)))
+            parts = list(chain.from_iterable(map(itemgetter(1), found)))
+            length += weight * (len(main) + part * len(parts))
+            counts = Counter(main)
+            if not freqs and weight == 1:
+                freqs = counts
+            else:
+                for term, count in counts.items():
+                    freqs[term] = freqs.get(term, 0) + weight * count
+            for term in parts:
+                freqs[term] = freqs.get(term, 0) + weight * part
+        return freqs, length
