@@ -32,16 +32,26 @@ def test_blend_sums_weighted_min_max_scores():
 
 def test_blend_turns_distances_around_and_a_single_candidate_counts_fully():
     distances = ranked([1, 2, 3], [0.5, 1.0, 2.5], higher_is_better=False)
-    fused = fuse(distances, ranked([4], [1.0]), Fusion(method="blend"), k=4)
+    fused = fuse(distances, ranked([4], [1.0]), Fusion(method="blend", text_weight=1.0), k=4)
     assert dict(zip(fused.keys.tolist(), fused.scores.tolist(), strict=True)) == \
         pytest.approx({1: 1.0, 2: 0.75, 3: 0.0, 4: 1.0})
 
 
 def test_ties_go_to_the_better_rank_then_the_smaller_key():
-    fused = fuse(ranked([4, 8], [1, 0.5]), ranked([8, 4], [2, 1]), Fusion(), k=2)
+    even = Fusion(text_weight=1.0)
+    fused = fuse(ranked([4, 8], [1, 0.5]), ranked([8, 4], [2, 1]), even, k=2)
     assert fused.keys.tolist() == [4, 8]  # equal sums; 4 is first in the vector ranking
-    fused = fuse(ranked([6], [1]), ranked([2], [1]), Fusion(), k=2)
+    fused = fuse(ranked([6], [1]), ranked([2], [1]), even, k=2)
     assert fused.keys.tolist() == [2, 6]
+
+
+def test_coverage_scales_the_text_weight_unless_turned_off():
+    text = Ranked(np.array([9], np.int64), np.array([3.0], np.float32), coverage=0.25)
+    fused = fuse(ranked([7], [0.9]), text, Fusion(rrf_k=20, text_weight=2.0), k=2)
+    assert fused.keys.tolist() == [7, 9]
+    assert fused.scores.tolist() == pytest.approx([1 / 21, 0.5 / 21])
+    fused = fuse(ranked([7], [0.9]), text, Fusion(coverage=False), k=2)
+    assert fused.keys.tolist() == [9, 7]
 
 
 def test_empty_rankings_and_k():
