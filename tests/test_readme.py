@@ -58,7 +58,8 @@ def test_sleuth_lists_its_commands() -> None:
 def test_readme_command_lines_name_real_commands_and_options(line: str) -> None:
     words = line.split("#", 1)[0].split()
     assert words[0] == "sleuth" and words[1] in COMMANDS, line
-    used = {w.split("=", 1)[0] for w in words[2:] if re.fullmatch(r"--?[a-z][\w-]*(=.*)?", w)}
+    args = words[2:words.index("--")] if "--" in words else words[2:]  # after --: arguments
+    used = {w.split("=", 1)[0] for w in args if re.fullmatch(r"--?[a-z][\w-]*(=.*)?", w)}
     assert used <= options(COMMANDS[words[1]]), line
 
 

@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+import Stemmer
 from pydantic import BaseModel, Field
 
 from app.schemas.common import CollectionName, Request
@@ -80,21 +81,25 @@ IndexSpec = Annotated[
     Field(discriminator="type"),
 ]
 IndexType = Literal["flat", "hnsw", "ivf_pq", "hnsw_sq8", "lsh", "rp_forest"]
+FieldPath = Annotated[str, Field(pattern=r"^[^.]+(\.[^.]+)*$")]  # a payload path: a.b.c
+Language = Literal[tuple(sorted(Stemmer.algorithms()))]  # the Snowball stemmers PyStemmer has
 
 
 class TextIndex(Request):
     """The text index (BM25F) of a collection: which payload fields, how text becomes
-    terms. Omitted keys take the store's defaults, which the collection reports."""
+    terms. Omitted keys take the store's defaults, which the collection reports (only
+    `language` takes null: no stemming)."""
 
-    fields: dict[str, float] | None = Field(
-        None, description='Payload field -> weight, e.g. {"text": 1, "title": 2}; dotted '
-        "paths reach into objects; a list field is indexed by its strings.")
-    language: str | None = Field(
+    fields: dict[FieldPath, Annotated[float, Field(gt=0, le=100)]] = Field(
+        None, min_length=1, json_schema_extra={"additionalProperties": False},
+        description='Payload field -> weight, e.g. {"text": 1, "title": 2}; dotted paths '
+        "reach into objects; a list field is indexed by its strings.")
+    language: Language | None = Field(
         None, description="Snowball stemmer (e.g. english, german, french; default english); "
         "null: no stemming.")
-    stopwords: Literal["english", "none"] | list[str] | None = None
-    k1: float | None = Field(None, ge=0, le=10)
-    b: float | None = Field(None, ge=0, le=1)
+    stopwords: Literal["english", "none"] | list[Annotated[str, Field(min_length=1)]] = None
+    k1: float = Field(None, ge=0, le=10)
+    b: float = Field(None, ge=0, le=1)
 
 
 class CollectionCreate(Request):

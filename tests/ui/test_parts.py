@@ -134,7 +134,7 @@ def test_human_size(n, shown):
 
 def collection(**sizes) -> CollectionInfo:
     return CollectionInfo(name="docs", dimension=384, metric="cosine", index={"type": "hnsw"},
-                          model=None, count=120, documents=6, **sizes)
+                          text_index=None, model=None, count=120, documents=6, **sizes)
 
 
 def test_collection_stats_show_segments_and_disk_size():
