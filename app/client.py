@@ -231,6 +231,6 @@ class SleuthClient:
     def delete_records(self, collection: str, ids: Sequence[str] | None = None,
                        where: dict | None = None) -> int:
         """Delete raw records by id or by filter; returns how many went."""
-        body = {"ids": list(ids) if ids is not None else None, "where": where}
+        body = {"ids": list(ids)} if ids is not None else {"where": where}
         return self._get(Deleted, "POST", f"/v1/collections/{collection}/records/delete",
                          json=body).deleted

@@ -8,6 +8,8 @@ from app.schemas.common import Filter, Request
 from app.schemas.search import Vector
 
 MAX_RECORDS = 5000
+ONE_SELECTOR = {"oneOf": [{"required": ["ids"]}, {"required": ["where"]}]}
+"""The schema of a request taking exactly one of `ids` or `where`."""
 
 
 class RecordIn(Request):
@@ -25,8 +27,12 @@ class RecordsUpsert(Request):
 class RecordsDelete(Request):
     """Exactly one of `ids` or `where`."""
 
-    ids: list[str] | None = Field(None, min_length=1, max_length=MAX_RECORDS)
-    where: Filter | None = None
+    model_config = ConfigDict(json_schema_extra=ONE_SELECTOR)
+
+    # Typed without null (a default of None stands for "absent"), so that the schema's
+    # oneOf says what the validator below checks.
+    ids: list[str] = Field(None, min_length=1, max_length=MAX_RECORDS)  # type: ignore[assignment]
+    where: Filter = None  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _one_selector(self) -> "RecordsDelete":
@@ -39,12 +45,8 @@ class RecordsGet(Request):
     """Exactly one of `ids` (ids not in the collection are left out of the answer) or
     `where` (matching records in insertion order, a page of `limit` from `offset`)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["ids"]}, {"required": ["where"]}]}
-    )
+    model_config = ConfigDict(json_schema_extra=ONE_SELECTOR)
 
-    # Typed without null (a default of None stands for "absent"), so that the schema's
-    # oneOf says what the validator below checks.
     ids: list[str] = Field(None, min_length=1, max_length=MAX_RECORDS)  # type: ignore[assignment]
     where: Filter = None  # type: ignore[assignment]
     limit: int = Field(100, ge=1, le=MAX_RECORDS, description="With `where`: page size.")
