@@ -16,7 +16,7 @@ $(PY):
 # `torch` pulled in by sentence-transformers would fetch gigabytes of CUDA packages.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[test,mcp,langchain,llamaindex]'
+	$(PIP) install -e '.[test,mcp,langchain,llamaindex,cluster]'
 	touch $(STAMP)
 
 run: $(STAMP)

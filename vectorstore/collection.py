@@ -15,6 +15,7 @@ fused). Every read answers from one snapshot.
 
 import errno
 import logging
+import os
 import shutil
 import threading
 from dataclasses import dataclass, field, replace
@@ -38,8 +39,10 @@ from .errors import (
 )
 from .filters import compile_filter
 from .filters import validate as validate_filter
+from .fsutil import fsync_tree
 from .idmap import IdMap, IdView
 from .maintenance import Health, Maintenance, describe
+from .manifest import NAME as MANIFEST
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import METRICS
 from .payloads import PayloadIndex, key_value
@@ -115,6 +118,14 @@ class _Committed:
     ids: IdView
     row_limit: int
     dead: BitMap
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link an immutable file, or copy it where links cannot go."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _write_failed(exc: OSError, maybe_kept: bool = False) -> WriteFailed:
@@ -607,6 +618,24 @@ class Collection:
         """Rewrite sealed segments without their dead rows and merge small ones."""
         self.flush()
         self._compact(force=True)
+
+    def checkpoint(self, target: Path) -> None:
+        """Write a copy of this collection as of one moment to the new directory `target`,
+        openable like the original (a backup, or a replica catching up from a peer).
+
+        Writes and maintenance wait meanwhile: the sealed segments, immutable, are
+        hard-linked (copied across file systems), the manifest and the WAL are copied.
+        Records staged by a write whose fsync is still running are copied too: the copy
+        may hold a batch not yet acknowledged, never lack one that was.
+        """
+        with self._write_lock, self._maintenance_lock:
+            self._check_open()
+            target.mkdir(parents=True)
+            shutil.copytree(self.directory / "segments", target / "segments",
+                            copy_function=_link_or_copy)
+            shutil.copytree(self.directory / "wal", target / "wal")
+            shutil.copy2(self.directory / MANIFEST, target / MANIFEST)
+        fsync_tree(target)
 
     def _compact(self, force: bool) -> None:
         with self._maintenance_lock:

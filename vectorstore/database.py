@@ -19,7 +19,7 @@ OPTIONS = ["merge_rows", "seal_rows", "wal_file_bytes"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _check_name(name: Any) -> str:
+def check_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME.match(name) or name.endswith(".tmp"):
         raise InvalidConfig(f"collection name {name!r} must be 1-64 letters, digits, '_', "
                             "'-' or '.', starting with a letter or digit")
@@ -110,7 +110,7 @@ class Database:
         segment holds before it is sealed), merge_rows (size up to which small sealed
         segments are merged) and wal_file_bytes (WAL rotation size).
         """
-        name = _check_name(name)
+        name = check_name(name)
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise InvalidConfig(f"unknown collection option(s) {unknown}; known: {OPTIONS}")

@@ -24,6 +24,17 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def fsync_tree(root: Path) -> None:
+    """Make every file and directory below `root`, and `root` itself, durable."""
+    for directory, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(directory))
+
 
 def file_bytes(path: Path) -> int:
     """A file's size; 0 if it was removed meanwhile (a retired WAL file, a segment a
