@@ -24,6 +24,7 @@ from cluster.errors import NotServing, StaleIncarnation
 from cluster.spec import COMPLETE_KEY, STALE_KEY, CollectionSpec, Write
 from vectorstore import Database
 from vectorstore.collection import Collection
+from vectorstore.fsutil import fsync_tree
 
 CHUNK_BYTES = 8 << 20
 """Bytes per call when a catching-up replica copies a peer's files through the object store."""
@@ -108,13 +109,14 @@ class Replica:
 
     def checkpoint(self) -> tuple[str, list[tuple[str, int]]]:
         """A consistent copy of this replica's collection (hard links where possible),
-        kept until `release`; its token and files (relative path, size)."""
+        kept until `release`; its token and entries (relative path, size in bytes, or
+        -1 for a directory)."""
         token = uuid.uuid4().hex
         target = self._checkpoints() / token
         self.collection.checkpoint(target)
-        files = [(str(p.relative_to(target)), p.stat().st_size)
-                 for p in sorted(target.rglob("*")) if p.is_file()]
-        return token, files
+        entries = [(str(p.relative_to(target)), p.stat().st_size if p.is_file() else -1)
+                   for p in sorted(target.rglob("*"))]
+        return token, entries
 
     def read_file(self, token: str, path: str, offset: int) -> bytes:
         with open(self._checkpoints() / token / path, "rb") as f:
@@ -128,31 +130,46 @@ class Replica:
         return self.directory / "checkpoints"
 
     def install(self, incarnation: str, peer: Any, token: str,
-                files: list[tuple[str, int]]) -> int:
+                entries: list[tuple[str, int]]) -> int:
         """Replace this copy by a peer's checkpoint, copied file by file through the
-        object store, then reopen it (the WAL replays); answers the records it holds."""
+        object store, then reopen it (the WAL replays); answers the records it holds.
+        If the copy cannot be opened, the previous one is put back."""
         self._check(incarnation)
         incoming = self.directory / "incoming"
         shutil.rmtree(incoming, ignore_errors=True)
-        for path, size in files:
-            target = incoming / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as f:
-                offset = 0
-                while offset < size:
-                    data = ray.get(peer.read_file.remote(token, path, offset))
-                    f.write(data)
-                    offset += len(data)
-                f.flush()
-                os.fsync(f.fileno())
+        incoming.mkdir()
+        for path, size in entries:
+            if size < 0:
+                (incoming / path).mkdir(parents=True, exist_ok=True)
+            else:
+                self._fetch(peer, token, path, size, incoming / path)
+        fsync_tree(incoming)
+        live = self.directory / "collections" / self.spec.name
+        previous = self.directory / "previous"
+        shutil.rmtree(previous, ignore_errors=True)
         with self._lock:
             self.db.close()
-            live = self.directory / "collections" / self.spec.name
-            shutil.rmtree(live)
+            os.replace(live, previous)
             os.replace(incoming, live)
-            self.db = Database(self.directory)
-            self.collection = self.db.get_collection(self.spec.name)
+            try:
+                self.db, self.collection = self._open()
+            except BaseException:
+                shutil.rmtree(live)
+                os.replace(previous, live)
+                self.db, self.collection = self._open()
+                raise
+        shutil.rmtree(previous, ignore_errors=True)
         return self.collection.count()
+
+    @staticmethod
+    def _fetch(peer: Any, token: str, path: str, size: int, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as f:
+            offset = 0
+            while offset < size:
+                data = ray.get(peer.read_file.remote(token, path, offset))
+                f.write(data)
+                offset += len(data)
 
     # ---- reads ---------------------------------------------------------------------
 

@@ -175,10 +175,10 @@ class Shard:
             async with self._lock:
                 peer = next(iter(self.live))
                 self.joining[replica] = []
-                token, files = await self.replicas[peer].checkpoint.remote()
+                token, entries = await self.replicas[peer].checkpoint.remote()
             target = self.replicas[replica]
             count = await target.install.remote(state.incarnation, self.replicas[peer],
-                                                token, files)
+                                                token, entries)
             async with self._lock:
                 backlog = self.joining.get(replica)
                 if backlog is None or len(backlog) > MAX_BACKLOG:
