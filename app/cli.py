@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -58,20 +58,37 @@ Exclude = Annotated[
     list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")
 ]
 Workers = Annotated[int | None, typer.Option(help="Parser processes [default: cores - 1].")]
+ClusterAddress = Annotated[
+    str | None,
+    typer.Option("--cluster", envvar="SLEUTH_CLUSTER",
+                 help="Ray cluster address (host:port, or auto): the collection is sharded and "
+                 "replicated over it, and ingest runs on Ray Data."),
+]
+
+
+def _store(data: Path, cluster: str | None):
+    """The local store in `data`, or the distributed collections of a Ray cluster."""
+    if cluster is None:
+        return Database(data)
+    from cluster.database import connect
+
+    return connect(cluster)
 
 
 def _embedder(db: Database, collection: str, model: str | None) -> Embedder:
     return shared_embedder(model or recorded_model(db, collection))
 
 
-def _ingestor(db, collection, model, include, exclude, workers) -> Ingestor:
+def _ingestor(db, collection, model, include, exclude, workers, cluster=None):
+    """The pipeline for the store: in this process, or on Ray Data for a cluster."""
     embedder = _embedder(db, collection, model)
-    return Ingestor(
-        open_collection(db, collection, embedder),
-        embedder,
-        selector=FileSelector(include, exclude or ()),
-        workers=workers,
-    )
+    target = open_collection(db, collection, embedder)
+    selector = FileSelector(include, exclude or ())
+    if cluster is None:
+        return Ingestor(target, embedder, selector=selector, workers=workers)
+    from cluster.ingest import RayIngestor
+
+    return nullcontext(RayIngestor(target, embedder, selector=selector))
 
 
 def _print_report(report: IngestReport) -> None:
@@ -92,18 +109,20 @@ def ingest(
     include: Include = None,
     exclude: Exclude = None,
     workers: Workers = None,
+    cluster: ClusterAddress = None,
 ) -> None:
     """Ingest files and folders: new and changed files are embedded, removed ones dropped.
 
     Exits 0 when every file went in, 2 when some failed (each listed with its reason and
-    the rest ingested), 1 on an error that stopped the run.
+    the rest ingested), 1 on an error that stopped the run. With --cluster the files are
+    parsed, embedded and written on the Ray cluster (Ray Data).
     """
-    with one_line_errors(), Database(data) as db:
+    with one_line_errors(), _store(data, cluster) as db:
         report = None if model else _report_if_nothing_to_do(db, collection, paths,
                                                              FileSelector(include, exclude or ()))
         if report is None:
             with (
-                _ingestor(db, collection, model, include, exclude, workers) as ingestor,
+                _ingestor(db, collection, model, include, exclude, workers, cluster) as ingestor,
                 _progress_bar() as show,
             ):
                 report = ingestor.ingest(paths, progress=show)
@@ -291,6 +310,37 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
 
 
 app.command()(serve)
+
+cluster_app = typer.Typer(help="Collections sharded and replicated over a Ray cluster.",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("status")
+def cluster_status(cluster: ClusterAddress = "auto") -> None:
+    """Show the cluster's nodes and each collection's shards and replicas: node, role,
+    records, bytes on disk and health."""
+    with one_line_errors():
+        from cluster.database import connect
+        from cluster.status import nodes, replica_rows
+
+        db = connect(cluster)
+        table = Table("node", "address", "alive", "CPUs", "object store")
+        for node in nodes():
+            table.add_row(node["node"][:12], node["address"], str(node["alive"]),
+                          f"{node['cpus']:g}", f"{node['object_store_bytes'] / 2**20:.0f} MiB")
+        console.print(table)
+        table = Table("collection", "shard", "replica", "role", "node", "records", "disk",
+                      "health")
+        for row in replica_rows(db):
+            disk = "-" if row.disk_bytes is None else f"{row.disk_bytes / 2**20:.1f} MiB"
+            table.add_row(row.collection, str(row.shard), str(row.replica), row.role,
+                          (row.node or "-")[:12], _dash(row.records), disk, row.health or "-")
+        console.print(table)
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 @app.command()

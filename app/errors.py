@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from cluster.errors import ClusterUnavailable
 from ingest.errors import IngestError, ModelMismatch
 from vectorstore.errors import (
     CollectionExists,
@@ -79,6 +80,7 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (WriteFailed, 503),
     (MaintenanceFailed, 503),
     (StoreClosed, 503),
+    (ClusterUnavailable, 503),
     (ModelMismatch, 400),
 )
 """First match wins: the more specific types come first."""

@@ -52,6 +52,11 @@ def serve(
     collection: Annotated[
         str | None, typer.Option("--collection", "-c", help="Collection the watched folder feeds.")
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="Serve the collections of the Ray cluster at this "
+                     "address (host:port, or auto), sharded and replicated."),
+    ] = None,
     access_log: Annotated[
         bool, typer.Option(help="Log every request (off by default: /metrics counts them).")
     ] = False,
@@ -62,7 +67,7 @@ def serve(
     """Run the retrieval API (Ctrl-C stops); `--watch PATH` keeps a folder in sync too."""
     given = {
         "host": host, "port": port, "data_dir": data, "watch": watch,
-        "watch_collection": collection,
+        "watch_collection": collection, "cluster": cluster,
     }
     with one_line_errors():
         settings = Settings(**{k: v for k, v in given.items() if v is not None})

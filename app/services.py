@@ -16,6 +16,16 @@ from vectorstore.errors import VectorStoreError
 log = logging.getLogger(__name__)
 
 
+def open_store(settings: Settings) -> Database:
+    """The store behind the API: the data directory's collections, or, when a cluster is
+    configured, the distributed collections of that Ray cluster (same API)."""
+    if settings.cluster is None:
+        return Database(settings.data_dir)
+    from cluster.database import connect  # Ray loads only when a cluster is configured
+
+    return connect(settings.cluster, settings.cluster_data_dir)
+
+
 class CollectionOpener:
     """Opens every collection on a worker thread at startup: WAL replay and segment
     checksums take time, and must never run on the event loop. Readiness waits for it;
@@ -53,7 +63,7 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
-        db = Database(settings.data_dir)
+        db = open_store(settings)
         opener = CollectionOpener(db)
         model = ModelLoader(settings.model)
         uploads = UploadStore(settings.data_dir)

@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     )
     watch: Path | None = Field(None, description="Folder kept in sync while the server runs.")
     watch_collection: str = Field("docs", description="Collection the watched folder feeds.")
+    cluster: str | None = Field(
+        None, description="Ray cluster address (host:port, or auto): collections are sharded "
+        "and replicated over it instead of kept in data_dir (needs the cluster extra)."
+    )
+    cluster_data_dir: Path | None = Field(
+        None, description="Directory on each cluster node for the replicas it holds "
+        "(default ~/.sleuth/cluster)."
+    )
     mcp_ingest: bool = Field(
         False, description="Give MCP clients the ingest and delete_document tools (off: an "
         "agent should not write to the index unasked)."

@@ -1,10 +1,7 @@
 """One collection spread over a Ray cluster: shards x replicas of store collections.
 
-`connect(address)` gives a `ClusterDatabase`, the `Database` API whose collections are
-distributed (`DistributedCollection`, the `Collection` API). Ray is imported here only.
+`cluster.database.connect(address)` gives a `ClusterDatabase`, the `Database` API whose
+collections are distributed (`cluster.collection.DistributedCollection`, the `Collection`
+API); `cluster.ingest.RayIngestor` ingests files on Ray Data. Ray is imported by this
+package only, and only by the modules that need it (`cluster.errors` does not).
 """
-
-from cluster.collection import DistributedCollection
-from cluster.database import ClusterDatabase, connect
-
-__all__ = ["ClusterDatabase", "DistributedCollection", "connect"]

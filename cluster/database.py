@@ -29,7 +29,9 @@ DEFAULT_ROOT = os.path.join(os.path.expanduser("~"), ".sleuth", "cluster")
 
 
 def connect(address: str, root: str | os.PathLike[str] | None = None) -> "ClusterDatabase":
-    """Join the Ray cluster at `address` ("host:port", or "auto") in Sleuth's namespace."""
+    """Join the Ray cluster at `address` ("host:port", or "auto") in Sleuth's namespace,
+    with Ray's usage statistics off (Sleuth sends nothing anywhere) unless asked for."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if not ray.is_initialized():
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False,
                  configure_logging=False)

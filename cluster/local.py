@@ -36,8 +36,10 @@ def start(nodes: int = 3, cpus: int = 2, store_mb: int = 150) -> Cluster:
 def _loopback() -> None:
     """Make Ray take "this machine" as 127.0.0.1, not its network address (which a node
     joining the head would otherwise dial): the switch Ray reads for single-machine
-    clusters, set for this process and for the node processes it starts."""
+    clusters, set for this process and for the node processes it starts. Usage
+    statistics off: nothing leaves the machine."""
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
 
 

@@ -43,6 +43,8 @@ class ReplicaState:
     """Replicas of the shard this copy knows to have missed writes."""
     serving: bool
     count: int
+    disk_bytes: int
+    health: str
 
 
 class Replica:
@@ -75,10 +77,11 @@ class Replica:
 
     def state(self) -> ReplicaState:
         metadata = self.collection.metadata
+        stats = self.collection.stats()
         return ReplicaState(self.replica, self.incarnation, self.node,
                             bool(metadata.get(COMPLETE_KEY)),
                             tuple(metadata.get(STALE_KEY, ())), self.serving,
-                            self.collection.count())
+                            stats["count"], stats["disk_bytes"], stats["health"])
 
     def apply(self, incarnation: str, write: Write) -> int | None:
         """Carry out one write of the shard (in the coordinator's order)."""

@@ -212,15 +212,19 @@ class Shard:
         return sorted(self.live)
 
     async def describe(self) -> list[dict[str, Any]]:
-        """Each replica: its role (live, joining, stale, down), node and records."""
+        """Each replica: its role (live, joining, stale, down), node, records, bytes on
+        disk and store health (None where it did not answer)."""
         await self._ready()
         rows = []
         for replica, state in enumerate(await self._states()):
             role = ("live" if replica in self.live else "joining" if replica in self.joining
                     else "stale" if state is not None else "down")
-            rows.append({"replica": replica, "role": role,
-                         "node": state.node if state else None,
-                         "count": state.count if state else None})
+            known = state is not None
+            rows.append({"shard": self.shard, "replica": replica, "role": role,
+                         "node": state.node if known else None,
+                         "count": state.count if known else None,
+                         "disk_bytes": state.disk_bytes if known else None,
+                         "health": state.health if known else None})
         return rows
 
     async def maintain(self, method: str) -> None:

@@ -17,6 +17,6 @@ def ray_cluster(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cluster_db(ray_cluster, tmp_path_factory):
     """A ClusterDatabase whose nodes keep their replicas under a temporary directory."""
-    from cluster import ClusterDatabase
+    from cluster.database import ClusterDatabase
 
     return ClusterDatabase(tmp_path_factory.mktemp("nodes"))
