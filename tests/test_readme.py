@@ -58,16 +58,21 @@ def test_sleuth_lists_its_commands() -> None:
 def test_readme_command_lines_name_real_commands_and_options(line: str) -> None:
     words = line.split("#", 1)[0].split()
     assert words[0] == "sleuth" and words[1] in COMMANDS, line
-    args = words[2:words.index("--")] if "--" in words else words[2:]  # after --: arguments
+    command, rest = COMMANDS[words[1]], words[2:]
+    if hasattr(command, "commands"):  # a group: `sleuth cluster status ...`
+        assert rest and rest[0] in command.commands, line
+        command, rest = command.commands[rest[0]], rest[1:]
+    args = rest[:rest.index("--")] if "--" in rest else rest  # after --: arguments
     used = {w.split("=", 1)[0] for w in args if re.fullmatch(r"--?[a-z][\w-]*(=.*)?", w)}
-    assert used <= options(COMMANDS[words[1]]), line
+    assert used <= options(command), line
 
 
 def test_readme_option_claims() -> None:
-    """'Every command but `ui` takes `--data DIR`'; '`sleuth up` takes `--collection`,
-    `--api-port` and `--ui-port`'."""
-    assert "Every command but `ui` takes `--data DIR`" in README
-    assert all("--data" in options(c) for name, c in COMMANDS.items() if name != "ui")
+    """'Every command but `ui` and `cluster` takes `--data DIR`'; '`sleuth up` takes
+    `--collection`, `--api-port` and `--ui-port`'."""
+    assert "Every command but `ui` and `cluster` takes `--data DIR`" in README
+    assert all("--data" in options(c) for name, c in COMMANDS.items()
+               if name not in ("ui", "cluster"))
     claim = re.search(r"`sleuth up` takes (.*?)\.", README).group(1)
     assert set(re.findall(r"`(--[\w-]+)`", claim)) <= options(COMMANDS["up"])
 
