@@ -51,6 +51,7 @@ from .segment import GrowingSegment, GrowingView, SealedSegment, with_text, writ
 from .snapshot import Snapshot, local_positions, rows_array
 from .text.analyzer import Analyzer
 from .text.postings import GrowingPostings, merge_postings
+from .text.search import TextStats, statistics
 from .validate import check_ids, check_payload, check_payloads, check_vectors
 from .wal import MAX_RECORD, WriteAheadLog
 
@@ -704,8 +705,8 @@ class Collection:
 
     def search(self, vector: Any = None, k: int = 10, where: dict[str, Any] | None = None,
                params: dict[str, Any] | None = None, *, text: str | list[str] | None = None,
-               mode: str | None = None, fusion: dict[str, Any] | None = None
-               ) -> list[Hit] | list[list[Hit]]:
+               mode: str | None = None, fusion: dict[str, Any] | None = None,
+               text_stats: list[TextStats] | None = None) -> list[Hit] | list[list[Hit]]:
         """Top-k records, best first, among records matching `where`: by a query `vector`,
         by a `text` query (BM25F over the text index), or both fused (`search.py`).
 
@@ -714,7 +715,9 @@ class Collection:
         None chooses hybrid when a vector and a searchable text are given and the
         collection has a text index, else the one given. `params` are the vector index's
         knobs; `fusion` the hybrid knobs (`fusion.Fusion`: method, weights, rrf_k, depth,
-        coverage).
+        coverage). `text_stats` (one per text query) are BM25 statistics to score with
+        instead of this collection's: a distributed collection's shards score with the
+        sums of theirs (`text_stats`), so their scores compare.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 < k <= MAX_K:
             raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
@@ -725,7 +728,15 @@ class Collection:
         snap = self._snap()
         plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, snap.analyzer)
         masks = snap.masks(self._allowed(snap, where))
-        return run_search(snap, plan, int(k), masks, params or {}, self.metric)
+        return run_search(snap, plan, int(k), masks, params or {}, self.metric, text_stats)
+
+    def text_stats(self, text: str | list[str]) -> list[TextStats]:
+        """The BM25 statistics of each text query over this collection (live rows, their
+        weighted length, each query term's document frequency), checked as `search`
+        checks a text query. Those of disjoint collections add up (`TextStats.total`)."""
+        snap = self._snap()
+        plan = plan_search(None, False, text, "text", None, snap.analyzer)
+        return [statistics(snap, query) for query in plan.texts]
 
     def get(self, ids: list[str] | None = None, where: dict[str, Any] | None = None,
             limit: int | None = 100, offset: int = 0, include_vectors: bool = True

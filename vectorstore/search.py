@@ -20,7 +20,7 @@ from .fusion import Fusion, Ranked, fuse, parse_fusion
 from .metrics import Metric
 from .text.analyzer import Analyzer
 from .text.postings import QueryTerms
-from .text.search import coverage, segment_topk
+from .text.search import TextStats, coverage, segment_topk
 
 MODES = ("vector", "text", "hybrid")
 MAX_QUERY_TOKENS = 1024
@@ -153,10 +153,12 @@ def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, param
     return out
 
 
-def text_candidates(snap: Any, query: QueryTerms, k: int, masks: list) -> Candidates:
-    """The k best allowed rows of one text query by BM25F."""
+def text_candidates(snap: Any, query: QueryTerms, k: int, masks: list,
+                    stats: TextStats | None = None) -> Candidates:
+    """The k best allowed rows of one text query by BM25F (scored with `stats`, when
+    given, instead of the snapshot's own statistics)."""
     config = snap.analyzer.config
-    found, weights = segment_topk(snap, query, config, k, masks)
+    found, weights = segment_topk(snap, query, config, k, masks, stats)
     segs, rows, dist = _merge(found, k)
     scores = (-dist).astype(np.float32)
     covered = coverage(float(scores[0]), weights, config.k1) if scores.size else 0.0
@@ -200,14 +202,19 @@ def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion,
     return out
 
 
-def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict,
-               metric: Metric) -> list[Hit] | list[list[Hit]]:
-    """Answer a planned search from `snap`; `masks` are its allowed rows per segment."""
+def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric: Metric,
+               text_stats: list[TextStats] | None = None) -> list[Hit] | list[list[Hit]]:
+    """Answer a planned search from `snap`; `masks` are its allowed rows per segment;
+    `text_stats`, one per text query, the BM25 statistics to score with (default: the
+    snapshot's)."""
+    if text_stats is not None and (plan.texts is None or len(text_stats) != len(plan.texts)):
+        raise InvalidQuery("text_stats needs one entry per text query")
     depth = max(k, plan.fusion.depth) if plan.mode == "hybrid" else k
     vectors = None if plan.queries is None else \
         vector_candidates(snap, plan.queries, depth, masks, params, metric)
     texts = None if plan.texts is None else \
-        [text_candidates(snap, query, depth, masks) for query in plan.texts]
+        [text_candidates(snap, query, depth, masks, stats) for query, stats in
+         zip(plan.texts, text_stats or [None] * len(plan.texts), strict=True)]
     if plan.mode == "vector":
         out = [_hits(snap, found, "vector") for found in vectors]
     elif plan.mode == "text":

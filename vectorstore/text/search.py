@@ -5,9 +5,12 @@ snapshot and count live rows only: N (live rows), the average weighted length, a
 query term's document frequency summed over the segments (a deleted or overwritten row
 is in no statistic). idf = ln(1 + (N - df + 0.5) / (df + 0.5)) (Lucene's, never
 negative). Every segment then ranks its allowed rows with the same weights, so the
-per-segment top-k lists merge by score.
+per-segment top-k lists merge by score. The statistics of disjoint collections add up
+(`TextStats.total`): a distributed collection's shards score with the sums over all of
+them, so their lists merge by score the same way.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,34 @@ def totals(snap: Any) -> tuple[int, float]:
     return cached
 
 
+@dataclass(frozen=True)
+class TextStats:
+    """What BM25 scores one query with: live rows, their summed weighted length, and each
+    query term's document frequency (int64, in the query's term order)."""
+
+    rows: int
+    length: float
+    doc_freq: np.ndarray
+
+    @classmethod
+    def total(cls, parts: "list[TextStats]") -> "TextStats":
+        """The statistics of the union of disjoint collections (shards)."""
+        return cls(sum(p.rows for p in parts), sum(p.length for p in parts),
+                   np.sum([p.doc_freq for p in parts], axis=0, dtype=np.int64))
+
+
+def statistics(snap: Any, query: QueryTerms, resolved: list | None = None) -> TextStats:
+    """The snapshot's statistics for `query` (`resolved`: its terms looked up in each
+    segment, when the caller has them)."""
+    if resolved is None:
+        resolved = [seg.text.resolve(query) for seg in snap.segments]
+    n_rows, length = totals(snap)
+    doc_freq = np.zeros(len(query), dtype=np.int64)
+    for seg, res, live in zip(snap.segments, resolved, snap.masks(None), strict=True):
+        doc_freq += seg.text.doc_freq(res, live, len(query))
+    return TextStats(n_rows, length, doc_freq)
+
+
 def idf(n_rows: int, doc_freq: np.ndarray) -> np.ndarray:
     """Lucene's BM25 idf of each term: float64."""
     df = doc_freq.astype(np.float64)
@@ -48,21 +79,21 @@ def coverage(top_score: float, weights: np.ndarray, k1: float) -> float:
 
 
 def segment_topk(snap: Any, query: QueryTerms, config: TextConfig, k: int,
-                 masks: list[np.ndarray | None]
+                 masks: list[np.ndarray | None], stats: TextStats | None = None
                  ) -> tuple[list[tuple[int, np.ndarray, np.ndarray]], np.ndarray]:
     """Each segment's top k allowed rows by BM25F: (segment position, rows int64 (k,),
     -score float32 (k,)), padded -1 / +inf; segments with nothing to return left out.
     Also the query terms' weights (idf x count in the query). `masks` are the allowed
-    rows per segment (`Snapshot.masks`)."""
+    rows per segment (`Snapshot.masks`); `stats` the statistics to score with, when not
+    the snapshot's own (a shard scoring on its whole collection's scale)."""
     segments = snap.segments
     resolved = [seg.text.resolve(query) for seg in segments]
-    n_rows, length = totals(snap)
-    if n_rows == 0 or length <= 0:
+    if stats is None:
+        stats = statistics(snap, query, resolved)
+    if stats.rows == 0 or stats.length <= 0:
         return [], np.zeros(len(query))
-    doc_freq = sum(seg.text.doc_freq(res, live, len(query)) for seg, res, live in
-                   zip(segments, resolved, snap.masks(None), strict=True))
-    weights = idf(n_rows, doc_freq) * query.counts
-    avgdl = length / n_rows
+    weights = idf(stats.rows, stats.doc_freq) * query.counts
+    avgdl = stats.length / stats.rows
     found = []
     for pos, (seg, res, mask) in enumerate(zip(segments, resolved, masks, strict=True)):
         if len(seg) == 0 or (mask is not None and not mask.any()):
