@@ -17,6 +17,7 @@ import heapq
 import itertools
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,16 @@ from cluster import actors
 from cluster.errors import ClusterUnavailable
 from cluster.placement import placement_key, shard_of
 from cluster.spec import RESERVED_KEYS, CollectionSpec, Write
-from vectorstore.collection import Hit, Record
+from vectorstore.collection import MAX_K, Record
 from vectorstore.errors import InvalidInput
 from vectorstore.filters import validate as validate_filter
+from vectorstore.fusion import Fusion, Ranked, fuse
 from vectorstore.maintenance import Health
 from vectorstore.metrics import METRICS
+from vectorstore.search import Hit, plan_search
+from vectorstore.text.analyzer import Analyzer
+from vectorstore.text.postings import QueryTerms
+from vectorstore.text.search import TextStats, coverage, idf
 from vectorstore.validate import check_ids, check_payload, check_payloads, check_vectors
 
 READ_SECONDS = 30.0
@@ -52,11 +58,17 @@ class DistributedCollection:
         self.spec = spec
         self.config = spec.config()
         self.metric = METRICS[spec.metric]
+        self._analyzer = None if spec.text is None else Analyzer(spec.text)
         self.coordinators = coordinators
         self._replicas = [actors.replicas(spec, s) for s in range(spec.shards)]
         self._members: list[list[int]] = [[] for _ in range(spec.shards)]
         self._members_at = [-MEMBERS_SECONDS] * spec.shards
         self._turn = itertools.count()
+
+    def __reduce__(self) -> tuple:
+        """Sent to another process (a Ray Data writer), a router is made anew there from
+        its spec and its shards' coordinators."""
+        return DistributedCollection, (self.spec, self.coordinators)
 
     @property
     def name(self) -> str:
@@ -148,17 +160,79 @@ class DistributedCollection:
 
     # ---- reads -------------------------------------------------------------------
 
-    def search(self, vectors: Any, k: int = 10, where: dict[str, Any] | None = None,
-               params: dict[str, Any] | None = None) -> list[Hit] | list[list[Hit]]:
-        """Top-k over all shards (each shard's top k, merged by score)."""
-        single = np.ndim(vectors) == 1
-        parts = self._scatter_all("read", "search", vectors, k=k, where=where, params=params)
-        merged = []
-        for per_query in zip(*([p] if single else p for p in parts), strict=True):
-            pool = itertools.chain.from_iterable(per_query)
-            pick = heapq.nlargest if self.metric.higher_is_better else heapq.nsmallest
-            merged.append(pick(k, pool, key=lambda h: h.score))
-        return merged[0] if single else merged
+    def search(self, vector: Any = None, k: int = 10, where: dict[str, Any] | None = None,
+               params: dict[str, Any] | None = None, *, text: str | list[str] | None = None,
+               mode: str | None = None, fusion: dict[str, Any] | None = None
+               ) -> list[Hit] | list[list[Hit]]:
+        """Top-k over all shards, as `Collection.search` answers over one collection.
+
+        The request is checked and its mode settled here, as the store does. Vector hits
+        merge by score. For text, the shards' BM25 statistics are summed first and every
+        shard scores with the sums, so text hits merge by score too. Hybrid: each shard
+        gives its top `fusion.depth` of both rankings, merged into the two rankings of the
+        whole collection and fused here as one collection fuses its own.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 < k <= MAX_K:
+            raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+        queries = None if vector is None else \
+            check_vectors(vector, None, self.dim, self.metric, "query")
+        plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, self._analyzer)
+        texts = None if text is None else [text] if isinstance(text, str) else list(text)
+        if plan.mode == "vector":
+            found = self._ranking("vector", k, vector=queries, where=where, params=params)
+        else:
+            stats = [TextStats.total(list(parts)) for parts in
+                     zip(*self._scatter_all("read", "text_stats", texts), strict=True)]
+            if plan.mode == "text":
+                found = self._ranking("text", k, text=texts, where=where, text_stats=stats)
+            else:
+                depth = max(k, plan.fusion.depth)
+                vectors = self._ranking("vector", depth, vector=queries, where=where,
+                                        params=params)
+                ranked = self._ranking("text", depth, text=texts, where=where,
+                                       text_stats=stats)
+                found = [self._fused(*parts, plan.fusion, k) for parts in
+                         zip(vectors, ranked, stats, plan.texts, strict=True)]
+        return found[0] if plan.single else found
+
+    def _ranking(self, component: str, k: int, **request: Any) -> list[list[Hit]]:
+        """Each query's top k of one ranking ("vector" or "text") over all shards, with
+        its rank over all shards (a shard's hit carries its rank on that shard)."""
+        parts = self._scatter_all("read", "search", k=k, mode=component, **request)
+        higher = component == "text" or self.metric.higher_is_better
+        pick = heapq.nlargest if higher else heapq.nsmallest
+        found = []
+        for per_query in zip(*parts, strict=True):
+            best = pick(k, itertools.chain.from_iterable(per_query), key=lambda h: h.score)
+            found.append([replace(h, **{f"{component}_rank": rank})
+                          for rank, h in enumerate(best, 1)])
+        return found
+
+    def _fused(self, vector: list[Hit], text: list[Hit], stats: TextStats, terms: QueryTerms,
+               fusion: Fusion, k: int) -> list[Hit]:
+        """One query's two rankings over all shards fused into its top k, as the store
+        fuses one collection's (`vectorstore.fusion.fuse`; text coverage from the summed
+        statistics)."""
+        keys = {h.id: n for n, h in enumerate(itertools.chain(vector, text))}
+        weights = idf(stats.rows, stats.doc_freq) * terms.counts
+        covered = coverage(text[0].score, weights, self.config.text.k1) if text else 0.0
+
+        def ranked(hits: list[Hit], **how: Any) -> Ranked:
+            return Ranked(np.array([keys[h.id] for h in hits], dtype=np.int64),
+                          np.array([h.score for h in hits], dtype=np.float32), **how)
+
+        fused = fuse(ranked(vector, higher_is_better=self.metric.higher_is_better),
+                     ranked(text, coverage=covered), fusion, k)
+        out = []
+        for score, pv, pt in zip(fused.scores.tolist(), fused.vector_pos.tolist(),
+                                 fused.text_pos.tolist(), strict=True):
+            seen = vector[pv] if pv >= 0 else text[pt]
+            out.append(Hit(seen.id, score, seen.payload,
+                           vector_score=vector[pv].score if pv >= 0 else None,
+                           vector_rank=pv + 1 if pv >= 0 else None,
+                           text_score=text[pt].score if pt >= 0 else None,
+                           text_rank=pt + 1 if pt >= 0 else None))
+        return out
 
     def get(self, ids: list[str] | None = None, where: dict[str, Any] | None = None,
             limit: int | None = None, offset: int = 0,
@@ -205,10 +279,11 @@ class DistributedCollection:
         parts = self._scatter_all("read", "stats")
         summed = {key: sum(p[key] for p in parts) for key in
                   ("count", "sealed_segments", "sealed_rows", "growing_rows", "deleted_rows",
-                   "disk_bytes", "maintenance_failures", "quarantined")}
+                   "text_bytes", "disk_bytes", "maintenance_failures", "quarantined")}
         health = self.health()
         return {"name": self.name, "dim": self.dim, "metric": self.spec.metric,
-                "index": self.config.index.type, **summed, "health": health.status,
+                "index": self.config.index.type, **summed, "text_index": parts[0]["text_index"],
+                "health": health.status,
                 "health_reason": health.reason, "shards": self.spec.shards,
                 "replicas": self.spec.replicas}
 

@@ -17,7 +17,7 @@ import ray
 from cluster import actors
 from cluster.collection import DistributedCollection
 from cluster.spec import NAMESPACE, PREFIX, CollectionSpec, collection_of
-from vectorstore.config import parse_index_config
+from vectorstore.config import parse_index_config, parse_text_config
 from vectorstore.database import OPTIONS, check_name
 from vectorstore.errors import CollectionExists, CollectionNotFound, InvalidConfig
 from vectorstore.validate import check_payload
@@ -57,7 +57,7 @@ class ClusterDatabase:
         self.close()
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine", index: Any = None,
-                          metadata: dict[str, Any] | None = None, *,
+                          metadata: dict[str, Any] | None = None, *, text: Any = True,
                           shards: int = DEFAULT_SHARDS, replicas: int = DEFAULT_REPLICAS,
                           **options: Any) -> DistributedCollection:
         """Create a collection of `shards` x `replicas`; the rest as `Database`'s."""
@@ -69,7 +69,8 @@ class ClusterDatabase:
         spec = CollectionSpec(name=name, dim=dim, metric=metric,
                               index=asdict(parse_index_config(index)), shards=shards,
                               replicas=replicas, root=str(self.path),
-                              metadata=dict(metadata or {}), options=options)
+                              metadata=dict(metadata or {}), options=options,
+                              text=parse_text_config(text))
         spec.config()  # the store's own checks, before any actor starts
         with self._mutex:
             if name in self:

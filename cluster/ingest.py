@@ -100,7 +100,7 @@ class _Write:
     """A writing actor: a router to the collection's shards."""
 
     def __init__(self, collection: DistributedCollection) -> None:
-        self.collection = DistributedCollection(collection.spec, collection.coordinators)
+        self.collection = collection  # its own router: a pickled router is made anew
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         chunks = np.flatnonzero(batch["kind"] == "chunk")

@@ -70,7 +70,7 @@ class Replica:
         collection = db.create_collection(
             self.spec.name, config.dim, config.metric, self.spec.index,
             metadata={**self.spec.metadata, COMPLETE_KEY: False, STALE_KEY: []},
-            **self.spec.options)
+            text=self.spec.text or False, **self.spec.options)
         return db, collection
 
     # ---- coordination ------------------------------------------------------------
@@ -177,7 +177,7 @@ class Replica:
     # ---- reads ---------------------------------------------------------------------
 
     def read(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A read of the collection (search, get, count, facet, stats, health), refused
+        """A read of the collection (`READS`: search, get, count, ...), refused
         unless this copy is serving."""
         self._serving()
         if method not in READS:
@@ -202,4 +202,4 @@ class Replica:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-READS = frozenset({"search", "get", "count", "facet", "stats", "health"})
+READS = frozenset({"search", "text_stats", "get", "count", "facet", "stats", "health"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vectorstore.config import CollectionConfig, parse_index_config
+from vectorstore.config import CollectionConfig, TextConfig, parse_index_config
 from vectorstore.errors import InvalidConfig
 
 NAMESPACE = "sleuth"
@@ -23,8 +23,9 @@ RESERVED_KEYS = (COMPLETE_KEY, STALE_KEY)
 
 @dataclass(frozen=True)
 class CollectionSpec:
-    """A distributed collection: the store's collection settings, its shards x replicas,
-    and the directory under which every node keeps its replicas' data."""
+    """A distributed collection: the store's collection settings (`text`: its text index,
+    None for none), its shards x replicas, and the directory under which every node
+    keeps its replicas' data."""
 
     name: str
     dim: int
@@ -35,6 +36,7 @@ class CollectionSpec:
     root: str
     metadata: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    text: TextConfig | None = None
 
     def __post_init__(self) -> None:
         for what in ("shards", "replicas"):
@@ -45,7 +47,8 @@ class CollectionSpec:
     def config(self) -> CollectionConfig:
         """The store configuration every replica's collection has (validated by it)."""
         return CollectionConfig(name=self.name, dim=self.dim, metric=self.metric,
-                                index=parse_index_config(self.index), **self.options)
+                                index=parse_index_config(self.index), text=self.text,
+                                **self.options)
 
     def shard_name(self, shard: int) -> str:
         return f"{PREFIX}{self.name}.{shard}"

@@ -1,6 +1,7 @@
 """A distributed collection on a real three-node Ray cluster answers like one collection:
-exact results equal a single-node collection's, HNSW keeps its recall, filters and
-deletes hold across shards, and a bad batch reaches no shard."""
+exact vector, text (BM25 with statistics summed over shards) and hybrid results equal a
+single-node collection's, HNSW keeps its recall, filters and deletes hold across shards,
+and a bad batch reaches no shard."""
 
 import numpy as np
 import pytest
@@ -8,14 +9,31 @@ import pytest
 from cluster.placement import placement_key, shard_of
 from tests.realdata import minilm
 from vectorstore import Database
-from vectorstore.errors import CollectionExists, CollectionNotFound, InvalidFilter, InvalidInput
+from vectorstore.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    InvalidFilter,
+    InvalidInput,
+    InvalidQuery,
+)
 
 N = 4000
 
 
+VOCABULARY = [f"w{n}" for n in range(400)]
+
+
+def _text(rng: np.random.Generator) -> str:
+    """Words drawn by a Zipf-like law: some common, most rare, lengths 4 to 40."""
+    ranks = np.minimum(rng.zipf(1.3, size=rng.integers(4, 40)), len(VOCABULARY)) - 1
+    return " ".join(VOCABULARY[r] for r in ranks)
+
+
 def _payloads(n: int) -> list[dict]:
+    rng = np.random.default_rng(5)
     return [{"doc_id": f"doc{i // 8}", "group": i % 7, "chunk_index": i % 8,
-             "source": f"/d/{i // 8}.md"} for i in range(n)]
+             "source": f"/d/{i // 8}.md", "text": _text(rng), "title": f"w{i % 50}"}
+            for i in range(n)]
 
 
 def _fill(collection, vectors: np.ndarray, payloads: list[dict], batch: int = 1000) -> None:
@@ -59,6 +77,81 @@ def test_exact_results_equal_a_single_node_collection(flat_pair):
     for query in queries[:10]:
         _same(distributed.search(query, k=10, where=where), single.search(query, k=10,
                                                                           where=where))
+
+
+def _same_ranking(got, want) -> None:
+    """Equal scores in order; equal ids but among records tied with another, or with the
+    last (shards and segments list tied records in their own order, and the cut at k
+    may fall inside a tie)."""
+    scores = [h.score for h in want]
+    np.testing.assert_allclose([h.score for h in got], scores, rtol=0, atol=1e-5)
+    tied = {n for n, s in enumerate(scores) for m, t in enumerate(scores)
+            if (m != n or m == len(scores) - 1) and abs(s - t) < 1e-5}
+    assert [h.id for n, h in enumerate(got) if n not in tied] == \
+        [h.id for n, h in enumerate(want) if n not in tied]
+    assert [h.text_rank for h in got] == [h.text_rank for h in want]
+    assert [h.vector_rank for h in got] == [h.vector_rank for h in want]
+
+
+def _queries(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(VOCABULARY[40:200], size=rng.integers(1, 4)))
+            for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def text_pair(cluster_db, tmp_path_factory):
+    """300 records whose texts all differ in length (5 to 304 words), so no two score
+    alike for a text query: which of two tied records gets which rank is the order a
+    shard or a segment lists them in, and a hybrid (RRF) score follows the rank."""
+    rng = np.random.default_rng(13)
+    payloads = [{"doc_id": f"doc{i // 4}", "group": i % 3,
+                 "text": " ".join(VOCABULARY[r] for r in
+                                  np.minimum(rng.zipf(1.3, size=5 + i), 300) - 1)}
+                for i in rng.permutation(300).tolist()]
+    vectors = minilm().base[:300]
+    distributed = cluster_db.create_collection("texts", dim=384, index="flat", shards=3,
+                                               replicas=2)
+    _fill(distributed, vectors, payloads, batch=100)
+    db = Database(tmp_path_factory.mktemp("single-text"))
+    single = db.create_collection("texts", dim=384, index="flat")
+    _fill(single, vectors, payloads)
+    yield distributed, single
+    db.close()
+    cluster_db.drop_collection("texts")
+
+
+def test_text_results_equal_a_single_node_collection(flat_pair):
+    distributed, single = flat_pair
+    texts = _queries(20, seed=9)
+    for where in (None, {"group": {"$in": [0, 4, 5]}}):
+        got = distributed.search(text=texts, k=10, where=where)
+        for a, b in zip(got, single.search(text=texts, k=10, where=where), strict=True):
+            _same_ranking(a, b)
+    _same_ranking(distributed.search(text=texts[0], k=50), single.search(text=texts[0], k=50))
+
+
+def test_hybrid_results_equal_a_single_node_collection(text_pair):
+    distributed, single = text_pair
+    queries, texts = minilm().queries[:20], _queries(20, seed=10)
+    # blend with equal weights would tie each ranking's best at 1.0; the store breaks
+    # that tie by row id, which shards do not share
+    for fusion in (None, {"method": "blend", "text_weight": 0.7, "depth": 30}):
+        for where in (None, {"group": {"$ne": 1}}):
+            got = distributed.search(queries, text=texts, k=10, where=where, fusion=fusion)
+            want = single.search(queries, text=texts, k=10, where=where, fusion=fusion)
+            for a, b in zip(got, want, strict=True):
+                assert [h.id for h in a] == [h.id for h in b]
+                assert [(h.vector_rank, h.text_rank) for h in a] == \
+                    [(h.vector_rank, h.text_rank) for h in b]
+                np.testing.assert_allclose([h.score for h in a], [h.score for h in b],
+                                           rtol=0, atol=1e-6)
+    _same_ranking(distributed.search(queries[0], k=5, mode="vector", text=texts[0]),
+                  single.search(queries[0], k=5, mode="vector", text=texts[0]))
+    for bad in ({"text": "the of and", "mode": "text"}, {"mode": "hybrid", "text": "w1"},
+                {"vector": queries[0], "text": texts[:2]}, {"vector": queries[0], "k": 0}):
+        with pytest.raises((InvalidQuery, InvalidInput)):
+            distributed.search(**bad)
 
 
 def test_reads_aggregate_over_shards(flat_pair):
