@@ -9,7 +9,8 @@ of object store each, 127.0.0.1 only) and measures, side by side in one run:
             ann_dev (HNSW), on a local collection in this process, and through the
             router on distributed collections of 1 shard x 1 replica (the cost of one
             Ray hop) and 3 shards x 2 replicas (scatter, gather, merge); queries
-            alternate between the three so machine noise hits all of them;
+            alternate between the three so machine noise hits all of them; with the
+            CPU time the calling process (the router) spends per query;
   ingest    chunks/s of the single-process pipeline (`Ingestor`) into a local store
             against Ray Data (`RayIngestor`, one and two embedding actors) into a
             3 x 2 collection, on `--docs` generated documents (benchmarks.ingest's),
@@ -75,12 +76,14 @@ def fan_out(db: ClusterDatabase, work: Path, rows: int, queries: int) -> dict:
         for query in data.queries[:5]:
             target.search(query, k=10)
     timings: dict[str, list[float]] = {name: [] for name in targets}
+    cpu = dict.fromkeys(targets, 0.0)
     exact = {}
     for q, query in enumerate(data.queries):
         for name, target in targets.items():
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             hits = target.search(query, k=10)
             timings[name].append(time.perf_counter() - started)
+            cpu[name] += time.process_time() - used
             exact.setdefault(q, {})[name] = [h.id for h in hits]
     same = np.mean([len(set(v["local (in process)"]) & set(v[f"cluster {s} x {r}"])) / 10
                     for v in exact.values() for s, r in LAYOUTS])
@@ -89,7 +92,8 @@ def fan_out(db: ClusterDatabase, work: Path, rows: int, queries: int) -> dict:
     store.close()
     for shards, replicas in LAYOUTS:
         db.drop_collection(f"bench{shards}x{replicas}")
-    return {"timings": timings, "overlap": same, "disk_per_record": stats["disk_bytes"] / rows,
+    return {"timings": timings, "cpu": {n: c / queries for n, c in cpu.items()},
+            "overlap": same, "disk_per_record": stats["disk_bytes"] / rows,
             "index_ram_per_record": segment_ram}
 
 
@@ -142,11 +146,12 @@ def main() -> None:
         finally:
             local.stop(started)
     table = Table(title=f"one-query k=10 HNSW search, {args.rows} rows, {args.queries} queries")
-    for column in ("store", "p50 ms", "p99 ms", "QPS (1 client)"):
+    for column in ("store", "p50 ms", "p99 ms", "QPS (1 client)", "caller CPU ms/query"):
         table.add_column(column)
     for name, seconds in found["timings"].items():
         p50, p99 = percentiles(seconds)
-        table.add_row(name, f"{p50:.2f}", f"{p99:.2f}", f"{1 / np.mean(seconds):.0f}")
+        table.add_row(name, f"{p50:.2f}", f"{p99:.2f}", f"{1 / np.mean(seconds):.0f}",
+                      f"{found['cpu'][name] * 1000:.2f}")
     console.print(table)
     console.print(f"top-10 overlap with the local collection: {found['overlap']:.3f}; "
                   f"per record: {found['disk_per_record']:.0f} disk bytes (all replicas of "
