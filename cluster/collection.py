@@ -167,10 +167,11 @@ class DistributedCollection:
         """Top-k over all shards, as `Collection.search` answers over one collection.
 
         The request is checked and its mode settled here, as the store does. Vector hits
-        merge by score. For text, the shards' BM25 statistics are summed first and every
-        shard scores with the sums, so text hits merge by score too. Hybrid: each shard
-        gives its top `fusion.depth` of both rankings, merged into the two rankings of the
-        whole collection and fused here as one collection fuses its own.
+        merge by score. For text, the shards' BM25 statistics are summed first (one
+        round trip) and every shard scores with the sums, so text hits merge by score
+        too. Hybrid: each shard gives its top `fusion.depth` of both rankings in one call;
+        they are merged into the two rankings of the whole collection and fused here as
+        one collection fuses its own.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 < k <= MAX_K:
             raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
@@ -178,35 +179,41 @@ class DistributedCollection:
             check_vectors(vector, None, self.dim, self.metric, "query")
         plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, self._analyzer)
         texts = None if text is None else [text] if isinstance(text, str) else list(text)
-        if plan.mode == "vector":
-            found = self._ranking("vector", k, vector=queries, where=where, params=params)
-        else:
+        depth = max(k, plan.fusion.depth) if plan.mode == "hybrid" else k
+        asked = []
+        if plan.mode != "text":
+            asked.append(("vector", depth, {"vector": queries, "params": params}))
+        if plan.mode != "vector":
             stats = [TextStats.total(list(parts)) for parts in
                      zip(*self._scatter_all("read", "text_stats", texts), strict=True)]
-            if plan.mode == "text":
-                found = self._ranking("text", k, text=texts, where=where, text_stats=stats)
-            else:
-                depth = max(k, plan.fusion.depth)
-                vectors = self._ranking("vector", depth, vector=queries, where=where,
-                                        params=params)
-                ranked = self._ranking("text", depth, text=texts, where=where,
-                                       text_stats=stats)
-                found = [self._fused(*parts, plan.fusion, k) for parts in
-                         zip(vectors, ranked, stats, plan.texts, strict=True)]
+            asked.append(("text", depth, {"text": texts, "text_stats": stats}))
+        rankings = self._rankings(asked, where)
+        if plan.mode == "hybrid":
+            found = [self._fused(*parts, plan.fusion, k) for parts in
+                     zip(*rankings, stats, plan.texts, strict=True)]
+        else:
+            found = rankings[0]
         return found[0] if plan.single else found
 
-    def _ranking(self, component: str, k: int, **request: Any) -> list[list[Hit]]:
-        """Each query's top k of one ranking ("vector" or "text") over all shards, with
-        its rank over all shards (a shard's hit carries its rank on that shard)."""
-        parts = self._scatter_all("read", "search", k=k, mode=component, **request)
-        higher = component == "text" or self.metric.higher_is_better
-        pick = heapq.nlargest if higher else heapq.nsmallest
-        found = []
-        for per_query in zip(*parts, strict=True):
-            best = pick(k, itertools.chain.from_iterable(per_query), key=lambda h: h.score)
-            found.append([replace(h, **{f"{component}_rank": rank})
-                          for rank, h in enumerate(best, 1)])
-        return found
+    def _rankings(self, asked: list[tuple[str, int, dict[str, Any]]],
+                  where: dict[str, Any] | None) -> list[list[list[Hit]]]:
+        """For each (component "vector" or "text", k, request) asked, each query's top k
+        of that ranking over all shards, with its rank over all shards (a shard's hit
+        carries its rank on that shard). Each shard answers all of them in one call."""
+        calls = [("search", {"k": k, "where": where, "mode": component, **request})
+                 for component, k, request in asked]
+        parts = self._scatter_all("reads", calls)
+        rankings = []
+        for n, (component, k, _) in enumerate(asked):
+            higher = component == "text" or self.metric.higher_is_better
+            pick = heapq.nlargest if higher else heapq.nsmallest
+            found = []
+            for per_query in zip(*(shard[n] for shard in parts), strict=True):
+                best = pick(k, itertools.chain.from_iterable(per_query), key=lambda h: h.score)
+                found.append([replace(h, **{f"{component}_rank": rank})
+                              for rank, h in enumerate(best, 1)])
+            rankings.append(found)
+        return rankings
 
     def _fused(self, vector: list[Hit], text: list[Hit], stats: TextStats, terms: QueryTerms,
                fusion: Fusion, k: int) -> list[Hit]:

@@ -184,6 +184,10 @@ class Replica:
             raise ValueError(f"not a read: {method}")
         return getattr(self.collection, method)(*args, **kwargs)
 
+    def reads(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Several reads in one call (a hybrid search's two rankings)."""
+        return [self.read(method, **kwargs) for method, kwargs in calls]
+
     def metadata(self) -> dict[str, Any]:
         """The collection's metadata (its shard's bookkeeping keys included)."""
         self._serving()
