@@ -1,6 +1,7 @@
 """Split blocks into chunks measured in the embedding model's own tokens.
 
-A chunk holds at most `target` tokens, so the model never truncates it silently. Cuts prefer
+A chunk holds at most `target` tokens, and its context (see `ingest.recipe`) plus its text
+fit the model's window, so the model never truncates it silently. Cuts prefer
 a paragraph break, then a sentence end, then any space, in the second half of the window;
 a word is cut only when a single run without spaces is longer than half the window. Each
 next chunk starts up to `overlap` tokens back, at a sentence start when one is in reach.
@@ -15,6 +16,7 @@ from tokenizers import Tokenizer
 
 from ingest.blocks import PARAGRAPH_BREAK, LoadedDocument, count_paragraph_breaks
 from ingest.files import FileInfo
+from ingest.recipe import Contextualizer
 
 _SENTENCE_END = re.compile(r"(?:[.!?…][\"'”’)\]]*\s+|[。！？]\s*|\n[ \t]*\n\s*)")
 _SPACE = re.compile(r"\s+")
@@ -65,6 +67,13 @@ class Chunk:
     mtime: float
     size: int
     content_hash: str
+    context: str = ""
+    """What is embedded before `text` (title and headings); not part of the payload."""
+
+    @property
+    def embedded_text(self) -> str:
+        """The text the model embeds: the context, then the chunk."""
+        return self.context + self.text
 
     @property
     def id(self) -> str:
@@ -74,54 +83,73 @@ class Chunk:
     def payload(self) -> dict:
         """The JSON payload: every field but the empty ones, the heading path as a list."""
         fields = asdict(self)
+        del fields["context"]
         fields["heading_path"] = list(self.heading_path)
         return {k: v for k, v in fields.items() if v is not None}
 
 
 class Chunker:
-    """Cuts text into token-bounded spans with a `tokenizers.Tokenizer` (picklable)."""
+    """Cuts text into token-bounded spans with a `tokenizers.Tokenizer` (picklable).
 
-    def __init__(self, tokenizer: Tokenizer, target: int, overlap: int) -> None:
+    With a `contextualizer`, `chunk_document` gives each chunk its context and cuts the
+    chunks of a block short enough for that context to fit beside them in the window.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, target: int, overlap: int,
+                 contextualizer: Contextualizer | None = None) -> None:
         self._tokenizer = tokenizer
         self.target = target
         self.overlap = overlap
+        self.contextualizer = contextualizer
 
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
-        """Character spans (start, end) of the chunks of `text`, in order, trimmed of spaces."""
+    def spans(self, text: str, target: int | None = None) -> Iterator[tuple[int, int]]:
+        """Character spans (start, end) of the chunks of `text`, in order, trimmed of spaces,
+        each of at most `target` tokens (default: the chunker's)."""
+        target = self.target if target is None else max(_MIN_TARGET, min(target, self.target))
+        overlap = min(self.overlap, target // 2)
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
         offsets = [(a, b) for a, b in encoding.offsets if b > a]
         starts = [a for a, _ in offsets]
         n = len(offsets)
         first = 0
         while first < n:
-            if n - first <= self.target:
+            if n - first <= target:
                 yield starts[first], offsets[-1][1]
                 return
-            cut = self._cut(text, starts, first)
+            cut = _cut(text, starts, first, target)
             yield starts[first], offsets[cut - 1][1]
-            first = self._resume(text, starts, first, cut)
+            first = _resume(text, starts, first, cut, overlap)
 
-    def _cut(self, text: str, starts: list[int], first: int) -> int:
-        """Index of the first token after the chunk that starts at token `first`."""
-        limit = first + self.target
-        half = first + self.target // 2
-        for pattern in (PARAGRAPH_BREAK, _SENTENCE_END, _SPACE):
-            cut = _last_boundary(pattern, text, starts, half, limit)
-            if cut is not None:
-                return cut
-        cut = _last_boundary(_SPACE, text, starts, first + 1, half)
-        return limit if cut is None else cut
+    def context(self, title: str, heading_path: tuple[str, ...]) -> tuple[str, int]:
+        """The context of a block's chunks and the tokens of chunk text left beside it."""
+        if self.contextualizer is None:
+            return "", self.target
+        context, used = self.contextualizer.context(title, heading_path)
+        return context, min(self.target, self.contextualizer.max_tokens - used)
 
-    def _resume(self, text: str, starts: list[int], first: int, cut: int) -> int:
-        """Where the next chunk starts: within `overlap` tokens before `cut`, after `first`."""
-        low = max(first + 1, cut - self.overlap)
-        if low >= cut:
+
+def _cut(text: str, starts: list[int], first: int, target: int) -> int:
+    """Index of the first token after the chunk that starts at token `first`."""
+    limit = first + target
+    half = first + target // 2
+    for pattern in (PARAGRAPH_BREAK, _SENTENCE_END, _SPACE):
+        cut = _last_boundary(pattern, text, starts, half, limit)
+        if cut is not None:
             return cut
-        for pattern in (_SENTENCE_END, _SPACE):
-            start = _first_boundary(pattern, text, starts, low, cut)
-            if start is not None:
-                return start
+    cut = _last_boundary(_SPACE, text, starts, first + 1, half)
+    return limit if cut is None else cut
+
+
+def _resume(text: str, starts: list[int], first: int, cut: int, overlap: int) -> int:
+    """Where the next chunk starts: within `overlap` tokens before `cut`, after `first`."""
+    low = max(first + 1, cut - overlap)
+    if low >= cut:
         return cut
+    for pattern in (_SENTENCE_END, _SPACE):
+        start = _first_boundary(pattern, text, starts, low, cut)
+        if start is not None:
+            return start
+    return cut
 
 
 def _last_boundary(pattern: re.Pattern, text: str, starts: list[int], low: int, high: int):
@@ -146,7 +174,8 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
     index = 0
     for block in doc.blocks:
         paragraph, counted = block.paragraph, 0
-        for a, b in chunker.spans(block.text):
+        context, room = chunker.context(doc.title, block.heading_path)
+        for a, b in chunker.spans(block.text, room):
             if paragraph is not None:
                 paragraph += count_paragraph_breaks(block.text[counted:a])
                 counted = a
@@ -167,5 +196,6 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
                 mtime=info.mtime,
                 size=info.size,
                 content_hash=info.content_hash,
+                context=context,
             )
             index += 1

@@ -11,3 +11,11 @@ class LoadError(IngestError):
 
 class ModelMismatch(IngestError):
     """A collection filled by one embedding model asked to take vectors from another."""
+
+
+class ModelUnavailable(IngestError):
+    """An embedding model that cannot be loaded: not on disk, nor cached when offline."""
+
+
+class RecipeMismatch(IngestError):
+    """A collection asked to take chunks cut or embedded another way than its recipe says."""

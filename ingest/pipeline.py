@@ -20,8 +20,9 @@ from ingest.chunking import Chunk, ChunkConfig, Chunker
 from ingest.embedding import Embedder
 from ingest.files import FileSelector
 from ingest.plan import Plan, make_plan
+from ingest.recipe import Contextualizer
 from ingest.report import FileResult, IngestReport, Progress
-from ingest.store import check_model
+from ingest.store import check_model, settle_recipe
 from ingest.worker import Message, ParseTask, init_worker, parse, run_task
 
 EMBED_BATCH = 256
@@ -40,6 +41,9 @@ class Ingestor:
     """Keeps one collection in step with files; reuse it across runs, then `close()` it.
 
     `workers=0` parses in this process (no pool): simpler to debug, slower on big batches.
+    Chunks are cut and embedded by the collection's recipe (`ingest.recipe`): an empty
+    collection takes `chunking` and `template` (defaults: the model's window, title and
+    headings as context); one holding chunks keeps its own, and refuses others.
     """
 
     def __init__(
@@ -48,6 +52,7 @@ class Ingestor:
         embedder: Embedder,
         *,
         chunking: ChunkConfig | None = None,
+        template: str | None = None,
         selector: FileSelector | None = None,
         workers: int | None = None,
         embed_batch: int = EMBED_BATCH,
@@ -58,8 +63,12 @@ class Ingestor:
         self.selector = selector or FileSelector()
         self.workers = default_workers() if workers is None else workers
         self.embed_batch = embed_batch
-        self._target, self._overlap = (chunking or ChunkConfig()).resolve(embedder.max_tokens)
-        self._chunker: Chunker | None = None
+        self.recipe = settle_recipe(collection, embedder, chunking, template)
+        tokenizer = embedder.tokenizer
+        self._chunker = Chunker(
+            tokenizer, self.recipe.chunk_tokens, self.recipe.overlap_tokens,
+            Contextualizer(self.recipe.template, tokenizer, embedder.max_tokens),
+        )
         self._pool: ProcessPoolExecutor | None = None
         self._queue = None
 
@@ -94,8 +103,6 @@ class Ingestor:
 
     def _messages(self, tasks: list[ParseTask]) -> Iterator[Message]:
         if self.workers == 0:
-            if self._chunker is None:
-                self._chunker = Chunker(self.embedder.tokenizer, self._target, self._overlap)
             for task in tasks:
                 yield from parse(task, self._chunker)
         else:
@@ -109,7 +116,7 @@ class Ingestor:
             self.workers,
             mp_context=context,
             initializer=init_worker,
-            initargs=(self.embedder.tokenizer, self._target, self._overlap, self._queue),
+            initargs=(self._chunker, self._queue),
         )
 
     def _pooled(self, tasks: list[ParseTask]) -> Iterator[Message]:
@@ -201,7 +208,7 @@ class _Run:
         """Embed and write the buffered chunks, then settle the documents they completed."""
         if self.buffer:
             chunks = [chunk for _, chunk in self.buffer]
-            vectors = self.ingestor.embedder.embed([c.text for c in chunks])
+            vectors = self.ingestor.embedder.embed([c.embedded_text for c in chunks])
             self.collection.upsert([c.id for c in chunks], vectors, [c.payload() for c in chunks])
             for key, _ in self.buffer:
                 self.written[key] = self.written.get(key, 0) + 1

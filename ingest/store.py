@@ -3,8 +3,10 @@
 import os
 from dataclasses import dataclass
 
+from ingest.chunking import ChunkConfig
 from ingest.embedding import Embedder
-from ingest.errors import ModelMismatch
+from ingest.errors import ModelMismatch, RecipeMismatch
+from ingest.recipe import CONTEXT_TEMPLATE, RECIPE_KEY, Recipe, check_template
 from vectorstore import Database
 
 MODEL_KEY, DIM_KEY = "embedding_model", "embedding_dim"
@@ -41,6 +43,39 @@ def check_model(collection, embedder: Embedder) -> None:
             f"refusing to add vectors from {embedder.name!r} (dim {embedder.dim}). "
             "Use the same model, or another collection."
         )
+
+
+def recorded_recipe(collection) -> Recipe:
+    """The recipe `collection` records (see `ingest.recipe`; LEGACY if none)."""
+    metadata = collection.metadata
+    return Recipe.recorded(metadata, metadata.get(MODEL_KEY, ""))
+
+
+def settle_recipe(collection, embedder: Embedder, chunking: ChunkConfig | None = None,
+                  template: str | None = None) -> Recipe:
+    """The recipe to ingest into `collection` with: `chunking` and `template` (defaults:
+    the model's window, CONTEXT_TEMPLATE) recorded if it is empty; else the one it records,
+    unless they ask for another (RecipeMismatch). A collection made before recipes keeps
+    bare chunks, of the default size, until it is reindexed."""
+    target, overlap = (chunking or ChunkConfig()).resolve(embedder.max_tokens)
+    wanted = Recipe(embedder.name, check_template(template or CONTEXT_TEMPLATE), target, overlap)
+    if collection.count() == 0:
+        if recorded_recipe(collection) != wanted:
+            collection.update_metadata({RECIPE_KEY: wanted.metadata()})
+        return wanted
+    recorded = recorded_recipe(collection)
+    if recorded.chunk_tokens is None:
+        recorded = Recipe(recorded.model, recorded.template, target, overlap, recorded.version)
+    asked = {"chunking": (chunking is not None and (target, overlap)
+                          != (recorded.chunk_tokens, recorded.overlap_tokens)),
+             "template": template is not None and template != recorded.template}
+    if any(asked.values()):
+        raise RecipeMismatch(
+            f"collection {collection.name!r} holds chunks made by another recipe "
+            f"({recorded.describe()}); refusing a different "
+            f"{' and '.join(k for k, v in asked.items() if v)}. Use `sleuth reindex` to "
+            "re-embed it, or another collection.")
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.queues import Queue
 
-from tokenizers import Tokenizer
-
 from ingest.chunking import Chunker, chunk_document
 from ingest.errors import LoadError
 from ingest.files import FileInfo
@@ -74,10 +72,10 @@ _chunker: Chunker | None = None
 _queue: Queue | None = None
 
 
-def init_worker(tokenizer: Tokenizer, target: int, overlap: int, queue: Queue) -> None:
-    """Process-pool initializer: build this worker's chunker and remember the result queue."""
+def init_worker(chunker: Chunker, queue: Queue) -> None:
+    """Process-pool initializer: remember the chunker and the result queue."""
     global _chunker, _queue
-    _chunker = Chunker(tokenizer, target, overlap)
+    _chunker = chunker
     _queue = queue
 
 
