@@ -9,6 +9,9 @@ from benchmarks.datasets import DATASETS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The model's ONNX export is kept inside the checkout (git-ignored), warm across runs.
+os.environ.setdefault("SLEUTH_CACHE_DIR",
+                      str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "sleuth"))
 
 # The development data kept beside our own checkouts (../shared, or SLEUTH_DATASETS) is
 # not in a user's clone; a test that read it would pass here and fail there.
