@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .compaction import SegmentStats, plan_compaction
 from .config import CollectionConfig, parse_text_config
 from .errors import (
     CollectionNotFound,
+    CollectionSuperseded,
     InvalidConfig,
     InvalidInput,
     StorageFull,
@@ -161,6 +163,7 @@ class Collection:
         self._state_lock = threading.Lock()
         self._closed = False
         self._dropped = False
+        self._superseded = False
         self._write_error: str | None = None
         self._quarantined = 0
         self._index = PayloadIndex()
@@ -677,6 +680,10 @@ class Collection:
     # ---- reads ------------------------------------------------------------------
 
     def _closed_error(self) -> Exception:
+        if self._superseded:
+            return CollectionSuperseded(
+                f"collection {self.name!r} was replaced by a new generation (reindexed): "
+                "get it from the database again")
         if self._dropped:
             return CollectionNotFound(f"collection {self.name!r} not found (dropped)")
         return StoreClosed(f"collection {self.name!r} is closed")
@@ -686,8 +693,10 @@ class Collection:
             raise self._closed_error()
 
     def _snap(self) -> Snapshot:
-        """The current snapshot, for one read to answer from."""
-        self._check_open()
+        """The current snapshot, for one read to answer from (a superseded collection's
+        last one: reads that hold it finish; `Database` hands out the new generation)."""
+        if not self._superseded:
+            self._check_open()
         return self._snapshot
 
     def _check_vectors(self, vectors: Any, n: int | None, what: str) -> np.ndarray:
@@ -794,6 +803,7 @@ class Collection:
         return health
 
     def stats(self) -> dict[str, Any]:
+        self._check_open()
         snap = self._snap()
         health = self.health()
         return {
@@ -808,6 +818,20 @@ class Collection:
             "health": health.status, "health_reason": health.reason,
             "maintenance_failures": health.failures_total, "quarantined": self._quarantined,
         }
+
+    def supersede(self, switch: Callable[[], None]) -> None:
+        """Hand over to a new generation: wait for the writes in flight, run `switch` while
+        no write can start (`Database.promote` makes the new generation current in it),
+        then refuse writes for good (CollectionSuperseded) and release the WAL. Reads go
+        on from the last snapshot, so a search holding this object never fails; the
+        files may then be removed (sealed segments stay mapped)."""
+        with self._write_lock:
+            self._check_open()
+            self._syncs.drain()
+            switch()
+            self._closed = self._superseded = True
+        self._maintenance.stop(drain=False)
+        self._wal.close()
 
     def close(self, dropped: bool = False) -> None:
         """Stop taking writes (an in-flight group finishes first), let the maintenance

@@ -1,4 +1,11 @@
-"""A database is a directory of collections, owned by one process at a time."""
+"""A database is a directory of collections, owned by one process at a time.
+
+Layout: `collections/<name>/` holds a collection's files (`manifest.json`, `wal/`,
+`segments/`), or, once it has been rebuilt (`stage` then `promote`, as `sleuth reindex`
+does), its generations `gen-000001/`, `gen-000002/`... and a `GENERATION` file naming the
+current one. A new generation is built beside the current one while that one serves, and
+becomes current by rewriting `GENERATION` atomically: a crash leaves one or the other, whole.
+"""
 
 import fcntl
 import os
@@ -6,17 +13,28 @@ import re
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .collection import Collection
 from .config import CollectionConfig, parse_index_config, parse_text_config
-from .errors import CollectionExists, CollectionNotFound, DatabaseLocked, InvalidConfig, StoreClosed
-from .fsutil import fsync_dir
+from .errors import (
+    CollectionBusy,
+    CollectionExists,
+    CollectionNotFound,
+    CorruptFile,
+    DatabaseLocked,
+    InvalidConfig,
+    StoreClosed,
+)
+from .fsutil import atomic_write, fsync_dir
 from .validate import check_payload
 
 OPTIONS = ["merge_rows", "seal_rows", "wal_file_bytes"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+GENERATION = "GENERATION"
+_GENERATION_DIR = re.compile(r"^gen-(\d{6})$")
 
 
 def check_name(name: Any) -> str:
@@ -69,6 +87,8 @@ class Database:
         self._lock_file.flush()
         self._collections: dict[str, Collection] = {}
         self._opening: dict[str, _Opening] = {}
+        self._staging: dict[str, Collection | None] = {}
+        """Staged generations by collection name (None while one is being opened)."""
         self._mutex = threading.Lock()
         self._closed = False
         self._remove_leftovers()
@@ -82,19 +102,56 @@ class Database:
     def _dir(self, name: str) -> Path:
         return self.path / "collections" / name
 
+    def _generation(self, name: str) -> int:
+        """The current generation of `name`: 0 for files directly in its directory."""
+        pointer = self._dir(name) / GENERATION
+        try:
+            text = pointer.read_text().strip()
+        except FileNotFoundError:
+            return 0
+        match = _GENERATION_DIR.match(text)
+        if match is None:
+            raise CorruptFile(f"{pointer}: not a generation name ({text[:40]!r})")
+        return int(match.group(1))
+
+    def _generation_dir(self, name: str, generation: int) -> Path:
+        root = self._dir(name)
+        return root if generation == 0 else root / f"gen-{generation:06d}"
+
+    def _current_dir(self, name: str) -> Path:
+        return self._generation_dir(name, self._generation(name))
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosed(f"database {self.path} is closed")
 
     def _remove_leftovers(self) -> None:
-        """Remove what an interrupted create or drop left (`*.tmp` directories)."""
+        """Remove what an interrupted create, drop or promote left: `*.tmp` directories,
+        and generations older than a collection's current one."""
         for path in (self.path / "collections").iterdir():
             if path.name.endswith(".tmp"):
                 shutil.rmtree(path, ignore_errors=True)
+                continue
+            for staging in path.glob("gen-*.tmp"):
+                shutil.rmtree(staging, ignore_errors=True)
+            if (path / GENERATION).exists():
+                self._remove_older(path.name, self._generation(path.name))
+
+    def _remove_older(self, name: str, current: int) -> None:
+        """Delete the generations of `name` before `current` (generation 0 is every
+        entry of its directory that is not a generation)."""
+        for path in self._dir(name).iterdir():
+            match = _GENERATION_DIR.match(path.name)
+            if path.name == GENERATION or (match and int(match.group(1)) >= current):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def _exists(self, name: Any) -> bool:
         return isinstance(name, str) and bool(NAME.match(name)) and \
-            not name.endswith(".tmp") and (self._dir(name) / "manifest.json").exists()
+            not name.endswith(".tmp") and (self._current_dir(name) / "manifest.json").exists()
 
     def create_collection(self, name: str, dim: int, metric: str = "cosine",
                           index: Any = None, metadata: dict[str, Any] | None = None,
@@ -151,7 +208,7 @@ class Database:
         if not opener:
             return opening.wait()
         try:
-            collection = Collection.open(self._dir(name), self.group_commit)
+            collection = Collection.open(self._current_dir(name), self.group_commit)
         except BaseException as exc:
             opening.error = exc
             with self._mutex:
@@ -168,6 +225,110 @@ class Database:
                 opening.collection = collection
         opening.done.set()
         return opening.wait()
+
+    # ---- generations: rebuild a collection beside itself, then switch -----------
+
+    def stage(self, name: str, config: CollectionConfig,
+              metadata: dict[str, Any] | None = None) -> Collection:
+        """A new, empty generation of collection `name` (its next one), built beside the
+        current one, which goes on serving: fill it, then `promote` it. `config` is the
+        new generation's (its name must be `name`). A staged generation left by an
+        earlier run is dropped first (`staged` resumes it instead). The staged
+        generation is this process's until `promote`, `unstage` or `release`; staging
+        it again meanwhile raises CollectionBusy."""
+        check_payload(metadata or {}, "metadata")
+        if config.name != name:
+            raise InvalidConfig(f"a generation of {name!r} must be configured with that "
+                                f"name, not {config.name!r}")
+        with self._mutex:
+            target = self._claim(name)
+            try:
+                shutil.rmtree(target, ignore_errors=True)
+                tmp = target.with_name(target.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                Collection.create(tmp, config, metadata or {}).close()
+                os.replace(tmp, target)
+                fsync_dir(target.parent)
+                collection = self._staging[name] = Collection.open(target, self.group_commit)
+            except BaseException:
+                del self._staging[name]
+                raise
+            return collection
+
+    def staged(self, name: str) -> Collection | None:
+        """The staged generation of `name` an earlier run left (to resume filling it),
+        opened and claimed as `stage` does; None if there is none."""
+        with self._mutex:
+            target = self._claim(name)
+            if not (target / "manifest.json").exists():
+                del self._staging[name]
+                return None
+            try:
+                collection = self._staging[name] = Collection.open(target, self.group_commit)
+            except BaseException:
+                del self._staging[name]
+                raise
+            return collection
+
+    def _claim(self, name: str) -> Path:
+        """Reserve staging for `name` (mutex held); the directory of its next generation."""
+        self._check_open()
+        if not self._exists(name):
+            raise CollectionNotFound(f"collection {name!r} not found")
+        if name in self._staging:
+            raise CollectionBusy(f"collection {name!r} is already being rebuilt (reindexed) "
+                                 "in this process")
+        self._staging[name] = None
+        return self._generation_dir(name, self._generation(name) + 1)
+
+    def release(self, name: str) -> None:
+        """Close the staged generation of `name` and give up the claim, keeping its files
+        (a later `staged` resumes it)."""
+        with self._mutex:
+            staged = self._staging.pop(name, None)
+        if staged is not None:
+            staged.close()
+
+    def unstage(self, name: str) -> None:
+        """Drop the staged generation of `name` (its files too), giving up the claim."""
+        with self._mutex:
+            staged = self._staging.pop(name, None)
+            if staged is not None:
+                staged.close(dropped=True)
+                shutil.rmtree(staged.directory, ignore_errors=True)
+
+    def promote(self, name: str,
+                final: Callable[[Collection, Collection], None] | None = None) -> Collection:
+        """Make the staged generation of `name` its current one and drop the old.
+
+        Writes to the current generation wait while `final(current, staged)` runs (for the
+        last changes to be carried over), then the switch is one atomic rewrite of the
+        `GENERATION` file. From then on `get_collection` gives the new generation; the old
+        object refuses writes (CollectionSuperseded) while searches holding it finish,
+        and its files are removed. A crash before the rewrite keeps the old generation
+        current (the staged one stays, to resume); after it, the new one."""
+        staged = self._staging.get(name)
+        if staged is None:
+            raise InvalidConfig(f"collection {name!r} has no staged generation to promote")
+        current = self.get_collection(name)
+        generation = self._generation(name) + 1
+
+        def switch() -> None:  # no database lock here: `close` and `drop` take it first
+            if final is not None:
+                final(current, staged)
+            self._check_open()
+            atomic_write(self._dir(name) / GENERATION, f"gen-{generation:06d}\n".encode())
+            if self._collections.get(name) is current:
+                self._collections[name] = staged
+
+        current.supersede(switch)
+        with self._mutex:
+            self._staging.pop(name, None)
+            if self._collections.get(name) is not staged:  # dropped or closed meanwhile
+                staged.close(dropped=True)
+                return staged
+        self._remove_older(name, generation)
+        return staged
 
     def opened(self, name: str) -> Collection | None:
         """The collection if it is open already, else None; never blocks (for callers
@@ -197,8 +358,8 @@ class Database:
 
     def list_collections(self) -> list[str]:
         return sorted(p.name for p in (self.path / "collections").iterdir()
-                      if (p / "manifest.json").exists() and NAME.match(p.name)
-                      and not p.name.endswith(".tmp"))
+                      if ((p / "manifest.json").exists() or (p / GENERATION).exists())
+                      and NAME.match(p.name) and not p.name.endswith(".tmp"))
 
     def drop_collection(self, name: str) -> None:
         """Delete a collection and all its files. A write in flight finishes first;
@@ -214,6 +375,9 @@ class Database:
                     trash = self._dir(name).with_name(f"{name}.{uuid.uuid4().hex}.dropped.tmp")
                     if collection is not None:
                         collection.close(dropped=True)
+                    staged = self._staging.pop(name, None)
+                    if staged is not None:
+                        staged.close(dropped=True)
                     os.replace(self._dir(name), trash)
                     fsync_dir(trash.parent)
                     break
@@ -226,8 +390,12 @@ class Database:
             if self._closed:
                 return
             self._closed = True
-            for collection in self._collections.values():
+            for collection in list(self._collections.values()):
                 collection.close()
+            for staged in list(self._staging.values()):
+                if staged is not None:
+                    staged.close()
             self._collections.clear()
+            self._staging.clear()
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()

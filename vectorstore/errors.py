@@ -41,6 +41,15 @@ class CollectionExists(VectorStoreError):
     """A collection of that name already exists."""
 
 
+class CollectionSuperseded(VectorStoreError):
+    """A write to a collection object whose generation was replaced (reindexed): get the
+    collection from the database again."""
+
+
+class CollectionBusy(VectorStoreError):
+    """A collection already being rebuilt as a new generation in this process."""
+
+
 class DatabaseLocked(VectorStoreError):
     """Another process owns the data directory."""
 
