@@ -1,6 +1,9 @@
 """PDF with pypdf: one section per page, page numbers kept, pages without text reported.
 
-Title, author and creation date come from the document information dictionary.
+Each page's text is cleaned (`ingest.cleaning`: ligatures, hyphenation, control bytes,
+spaces) after its running headers and footers, found across the pages, are dropped; the
+page number stays on every block. Title, author and creation date come from the document
+information dictionary.
 """
 
 import logging
@@ -12,6 +15,7 @@ from pypdf import DocumentInformation, PasswordType, PdfReader
 from pypdf.errors import PyPdfError
 
 from ingest.blocks import Block, LoadedDocument, TextJoiner, bounded_blocks
+from ingest.cleaning import clean_text, drop_running, running_lines
 from ingest.errors import LoadError
 from ingest.filetype import PDF
 from ingest.metadata import clean_author, day
@@ -50,11 +54,14 @@ def _creation_day(info: DocumentInformation) -> str | None:
 def _blocks(reader: PdfReader, warnings: list[str]) -> Iterator[Block]:
     joiner = TextJoiner()
     try:
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            if not text.strip():
-                warnings.append(f"page {number}: no extractable text (scanned image?)")
-                continue
-            yield from bounded_blocks([text], joiner.place(text), page=number)
+        pages = [page.extract_text() or "" for page in reader.pages]
     except (PyPdfError, ValueError, KeyError) as e:
         raise LoadError(f"unreadable PDF: {e or type(e).__name__}") from e
+    running = running_lines(pages)
+    for number, raw in enumerate(pages, start=1):
+        text = clean_text(drop_running(raw, running))
+        if not text:
+            if not clean_text(raw):
+                warnings.append(f"page {number}: no extractable text (scanned image?)")
+            continue
+        yield from bounded_blocks([text], joiner.place(text), page=number)

@@ -1,7 +1,11 @@
 """Plain text: decoded as UTF-8 when it is, else as the encoding charset-normalizer finds.
 
-A memo-style header (`Author: ...` and `Date: ...` lines in the first paragraph, as under
-an underlined title) gives the document's author and date; the text itself is unchanged.
+The text is cleaned (`ingest.cleaning`) and read in pieces that end at blank lines, so
+paragraphs (blank-line separated) are what chunking cuts at. A first line that reads as a
+title (short, no sentence punctuation at its end, followed by a blank line or an underline)
+is the document's title, else the file name is. A memo-style header (`Author: ...` and
+`Date: ...` lines in the first paragraph, as under an underlined title) gives the
+document's author and date.
 """
 
 import codecs
@@ -14,6 +18,7 @@ from typing import TextIO
 import charset_normalizer
 
 from ingest.blocks import Block, LoadedDocument, bounded_blocks
+from ingest.cleaning import clean_text
 from ingest.errors import LoadError
 from ingest.filetype import TEXT
 from ingest.metadata import clean_author, iso_day
@@ -23,6 +28,9 @@ _READ_CHARS = 1 << 18
 _NEAR_TIE = 0.1
 _HEADER_LINES = 8
 _HEADER_FIELD = re.compile(r"(author|date)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_UNDERLINE = re.compile(r"^(?:=+|-+|\*+|~+)$")
+_TITLE_CHARS = 120
+_TITLE_WORDS = 16
 
 
 def detect_encoding(path: Path) -> str:
@@ -70,18 +78,31 @@ def open_text(path: Path) -> TextIO:
 
 
 def load_text(path: Path) -> LoadedDocument:
-    """One section: the whole file, streamed in bounded blocks."""
-    header = _header(path)
+    """The whole file, cleaned, streamed in bounded blocks."""
+    with open_text(path) as f:
+        lines = [clean_text(line) for line in itertools.islice(f, _HEADER_LINES)]
+    header = _header(lines)
     return LoadedDocument(
-        TEXT, path.stem, _blocks(path),
+        TEXT, _title(lines) or path.stem, _blocks(path),
         author=clean_author(header.get("author")), date=iso_day(header.get("date")),
     )
 
 
-def _header(path: Path) -> dict[str, str]:
+def _title(lines: list[str]) -> str | None:
+    """The first line if it reads as a title: short, not a sentence or a header field,
+    and followed by a blank line, an underline or nothing."""
+    filled = list(itertools.dropwhile(lambda line: not line, lines))
+    if not filled:
+        return None
+    first, after = filled[0], filled[1] if len(filled) > 1 else ""
+    if (len(first) > _TITLE_CHARS or len(first.split()) > _TITLE_WORDS
+            or first[-1] in ".,;:!" or _HEADER_FIELD.match(first) or _UNDERLINE.match(first)):
+        return None
+    return first if not after or _UNDERLINE.match(after) else None
+
+
+def _header(lines: list[str]) -> dict[str, str]:
     """`Author:` and `Date:` values among the first lines, up to the first blank line."""
-    with open_text(path) as f:
-        lines = [line.strip() for line in itertools.islice(f, _HEADER_LINES)]
     fields: dict[str, str] = {}
     for line in itertools.takewhile(bool, lines):
         if m := _HEADER_FIELD.match(line):
@@ -89,6 +110,24 @@ def _header(path: Path) -> dict[str, str]:
     return fields
 
 
+def _pieces(f: TextIO) -> Iterator[str]:
+    """The file's cleaned text in pieces of about `_READ_CHARS`, each ending at a blank
+    line (or the end), joined by paragraph breaks."""
+    first = True
+    while True:
+        piece = f.read(_READ_CHARS)
+        if not piece:
+            return
+        for line in f:  # on to the end of the paragraph
+            piece += line
+            if not line.strip():
+                break
+        cleaned = clean_text(piece)
+        if cleaned:
+            yield cleaned if first else "\n\n" + cleaned
+            first = False
+
+
 def _blocks(path: Path) -> Iterator[Block]:
     with open_text(path) as f:
-        yield from bounded_blocks(iter(lambda: f.read(_READ_CHARS), ""), 0, 1)
+        yield from bounded_blocks(_pieces(f), 0, 1)

@@ -79,8 +79,8 @@ def test_text_header_lines(tmp_path):
     path.write_text("Travel Policy\n=============\nAuthor: Jonas Weber\nDate: 2024-02-05\n\n"
                     "BOOKING\n\nBook early.\n")
     doc = load(path)
-    assert (doc.title, doc.author, doc.date) == ("memo", "Jonas Weber", "2024-02-05")
-    assert "".join(b.text for b in doc.blocks) == path.read_text()
+    assert (doc.title, doc.author, doc.date) == ("Travel Policy", "Jonas Weber", "2024-02-05")
+    assert "".join(b.text for b in doc.blocks) == path.read_text().strip()
 
 
 @pytest.mark.parametrize(
