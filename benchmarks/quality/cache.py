@@ -3,7 +3,8 @@
 Embedding is the slow step of the harness (about 10 chunks/s on two cores), and most chunk
 texts do not change between runs, or between two ingests that differ only in some pages:
 `CachedEmbedder` looks every text up here first and embeds only the ones never seen.
-One SQLite file; a key is sha256(model, kind, text), a value the float32 vector's bytes.
+One SQLite file; a key is sha256(model, kind, text), a value the float32 vector's bytes
+(the model name carries the embedding backend when it is not PyTorch).
 """
 
 import hashlib
@@ -62,6 +63,9 @@ class CachedEmbedder:
         self.cache = cache
         self.name = embedder.name
         self.dim = embedder.dim
+        # the backends' vectors differ in their last digits; torch's keep the bare name
+        self.cache_name = embedder.name if embedder.backend == "torch" else (
+            f"{embedder.name}#{embedder.backend}")
 
     @property
     def max_tokens(self) -> int:
@@ -90,7 +94,7 @@ class CachedEmbedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        keys = [self.cache.key(self.name, kind, t) for t in texts]
+        keys = [self.cache.key(self.cache_name, kind, t) for t in texts]
         found = self.cache.get_many(list(dict.fromkeys(keys)))
         todo = list(dict.fromkeys(k for k in keys if k not in found))
         if todo:

@@ -1,10 +1,11 @@
 """The ingests a run measures: each source's HTML made into a Sleuth collection, per variant.
 
-A variant is one recipe for the chunks and what is embedded of them. `bare` is the product
-as users get it: `Ingestor` on the source's HTML root (loaders, chunking, embedding with the
-bundled all-MiniLM-L6-v2, store writes). `context` is the hook for issue #21 (chunks embedded
-with their document title and heading path): until the pipeline has that recipe, it is a
-preview built here from the `bare` chunks (same chunks and payloads, other vectors).
+A variant is one recipe for the chunks and what is embedded of them. `bare` is the pipeline
+with the bare recipe (`ingest.recipe.BARE_TEMPLATE`: each chunk embedded alone): `Ingestor`
+on the source's HTML root (loaders, chunking, embedding with the bundled all-MiniLM-L6-v2,
+store writes). `context` is the same chunks and payloads embedded by the context recipe
+(`CONTEXT_TEMPLATE`: document title and heading path, then the chunk) as `sleuth reindex`
+embeds stored chunks (`Contextualizer.embedded`), so the two differ in their vectors only.
 
 Collections live in one `Database` under the harness's data folder and are reused: each
 records a fingerprint of everything that shapes it (the ingest package's code, the model,
@@ -25,6 +26,7 @@ from benchmarks.quality.cache import CachedEmbedder
 from benchmarks.quality.qrels import Source
 from ingest.files import FileSelector
 from ingest.pipeline import Ingestor
+from ingest.recipe import BARE_TEMPLATE, CONTEXT_TEMPLATE, Contextualizer
 from ingest.report import Progress
 from ingest.store import open_collection
 from vectorstore import Database
@@ -80,7 +82,7 @@ def fill_bare(collection: Collection, source: Source, embedder: CachedEmbedder,
             print(f"  {source.name}: {p.files_done}/{p.files_total} files, {p.chunks} chunks",
                   flush=True)
 
-    with Ingestor(collection, embedder, selector=HTML_PAGES) as ingestor:
+    with Ingestor(collection, embedder, selector=HTML_PAGES, template=BARE_TEMPLATE) as ingestor:
         report = ingestor.ingest([source.root], progress=tell)
     failed = report.of("failed")
     if failed:
@@ -88,33 +90,28 @@ def fill_bare(collection: Collection, source: Source, embedder: CachedEmbedder,
               f"{failed[0].reason}")
 
 
-def context_text(payload: dict) -> str:
-    """What the `context` variant embeds: title, heading path, then the chunk text."""
-    title = payload.get("title") or ""
-    headings = [h for h in payload.get("heading_path") or [] if h != title]
-    lines = [title, " > ".join(headings), payload["text"]]
-    return "\n".join(line for line in lines if line)
-
-
 def fill_context(collection: Collection, source: Source, embedder: CachedEmbedder,
                  earlier: dict[str, Chunks]) -> None:
-    """The `bare` chunks again, each embedded as `context_text` (a preview of #21)."""
+    """The `bare` chunks again, each embedded by the context recipe, as a reindex does."""
     bare = earlier["bare"]
+    context = Contextualizer(CONTEXT_TEMPLATE, embedder.tokenizer, embedder.max_tokens)
     ids = [p["_id"] for p in bare.payloads]
     for start in range(0, len(ids), _UPSERT_BATCH):
         payloads = bare.payloads[start:start + _UPSERT_BATCH]
-        vectors = embedder.embed([context_text(p) for p in payloads])
+        vectors = embedder.embed([context.embedded(p.get("title") or "",
+                                                   p.get("heading_path") or [], p["text"])
+                                  for p in payloads])
         collection.upsert(ids[start:start + _UPSERT_BATCH], vectors,
                           [{k: v for k, v in p.items() if k != "_id"} for p in payloads])
 
 
 VARIANTS = {
-    "bare": Variant("bare", "chunk text embedded alone (the pipeline today)",
-                    f"pipeline {HTML_PAGES.include} - {HTML_PAGES.exclude}", fill_bare,
-                    incremental=True),
-    "context": Variant("context", "title + heading path + chunk text embedded (#21 preview, "
-                       "built from the bare chunks)", "title\\nheadings > ...\\ntext",
-                       fill_context, needs=("bare",)),
+    "bare": Variant("bare", "chunk text embedded alone (the bare recipe)",
+                    f"pipeline {HTML_PAGES.include} - {HTML_PAGES.exclude} {BARE_TEMPLATE!r}",
+                    fill_bare, incremental=True),
+    "context": Variant("context", "title + heading path + chunk text embedded (the context "
+                       "recipe, as `sleuth reindex` embeds the bare chunks)",
+                       repr(CONTEXT_TEMPLATE), fill_context, needs=("bare",)),
 }
 
 

@@ -1,7 +1,9 @@
 """Retrieval quality on labelled documentation: Sleuth's search beside bm25s and exact dense.
 
     .venv/bin/python -m benchmarks.quality [--sources django sqlalchemy sphinx] [--context]
-                                           [--fusion-grid] [--json out.json] [--data DIR]
+    .venv/bin/python -m benchmarks.quality [--sources django sqlalchemy sphinx] [--context]
+                                           [--fusion-grid] [--backend torch] [--json out.json]
+                                           [--data DIR]
 
 For each source of `../shared/datasets/qrels_dev/` (Django, SQLAlchemy and Sphinx docs as
 Debian installs them; read its README): ingest the HTML root with Sleuth's own pipeline into
@@ -10,10 +12,12 @@ map hits to pages, and score page-level nDCG@10 and Recall@10 as the set's READM
 All systems of a source search the same chunks; ratios are taken against the better of
 bm25s and exact dense search on them. A last line per source runs bm25s on the set's own
 chunking and must reproduce its README's BM25 figures: it checks the scoring.
-`--context` adds issue #21's comparison: the chunks embedded with title and heading path.
+`--context` adds issue #21's comparison: the same chunks embedded with title and heading
+path (the context recipe) beside embedded alone (the bare recipe), vector mode both.
 Sleuth is measured in its three modes: hybrid (the default for a text query), text (BM25F)
 and vector; `--fusion-grid` adds hybrid under other fusion settings (how its defaults were
-chosen: the best mean ratio over all sources).
+chosen: the best mean ratio over all sources). `--backend` picks the embedder's backend
+(default torch, whose embeddings the cache holds).
 
 Embeddings are cached on disk by model and exact text, and collections are reused while the
 ingest code and the documents are unchanged, so a rerun takes minutes; the first run embeds
@@ -49,6 +53,7 @@ from benchmarks.quality.systems import (
     fusion_systems,
     readme_ranking,
 )
+from ingest.embedding import BACKENDS
 
 DATA = Path(__file__).resolve().parents[1] / "results" / "quality"
 README_LINE = "bm25s, README chunking"
@@ -180,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fusion-grid", action="store_true",
                         help="also measure hybrid search under each setting of "
                              "systems.FUSION_GRID (how the default was chosen)")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch",
+                        help="embedding backend (default torch)")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--data", type=Path, default=DATA,
                         help=f"collections and caches (default {DATA})")
@@ -193,11 +200,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"benchmarks.quality: {e}")
     systems = SYSTEMS + (CONTEXT_SYSTEMS if args.context else []) + \
         (fusion_systems() if args.fusion_grid else [])
-    run(sources, systems, args.data, args.json)
+    run(sources, systems, args.data, args.json, args.backend)
 
 
-def run(sources: list[Source], systems: list[System], data: Path, json_path: Path | None
-        ) -> list[dict]:
+def run(sources: list[Source], systems: list[System], data: Path, json_path: Path | None,
+        backend: str = "torch") -> list[dict]:
     from ingest.embedding import Embedder
     from vectorstore import Database
 
@@ -205,7 +212,7 @@ def run(sources: list[Source], systems: list[System], data: Path, json_path: Pat
     started, load_before = time.perf_counter(), _loadavg()
     print(f"load average at start: {load_before}", flush=True)
     cache = EmbeddingCache(data / "embeddings.sqlite")
-    embedder = CachedEmbedder(Embedder(), cache)
+    embedder = CachedEmbedder(Embedder(backend=backend), cache)
     results = []
     try:
         with Database(data / "db") as db:
@@ -220,7 +227,7 @@ def run(sources: list[Source], systems: list[System], data: Path, json_path: Pat
     seconds = time.perf_counter() - started
     summary = {"seconds": seconds, "load_before": load_before, "load_after": _loadavg(),
                "embeddings_cached": cache.hits, "embeddings_computed": cache.misses,
-               "model": embedder.name}
+               "model": embedder.name, "backend": backend}
     print(f"run time {seconds:.0f}s; load average {summary['load_before']} at start, "
           f"{summary['load_after']} at end; embeddings: {cache.misses} computed, "
           f"{cache.hits} from the cache")

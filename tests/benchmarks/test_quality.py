@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from benchmarks.quality.cache import CachedEmbedder, EmbeddingCache
-from benchmarks.quality.corpus import context_text
 from benchmarks.quality.qrels import Query, Source, ndcg_recall, top_pages
 from benchmarks.quality.readme_chunks import word_chunks
 
@@ -61,7 +60,7 @@ def test_a_hit_source_may_be_absolute_relative_or_through_a_symlink(tmp_path):
 class CountingEmbedder:
     """Stands in for `Embedder`: a deterministic vector per text, counting what it encodes."""
 
-    name, dim, max_tokens, tokenizer = "fake-model", 4, 16, None
+    name, dim, max_tokens, tokenizer, backend = "fake-model", 4, 16, None, "torch"
 
     def __init__(self):
         self.encoded: list[str] = []
@@ -102,9 +101,3 @@ def test_readme_chunking_is_200_words_every_160():
     assert [len(c.split()) for c in chunks] == [200, 200, 180]
     assert word_chunks([]) == [""]
     assert word_chunks(words[:200]) == [" ".join(words[:200])]
-
-
-def test_context_text_puts_title_and_headings_before_the_chunk():
-    payload = {"title": "Guide", "heading_path": ["Guide", "Setup", "Linux"], "text": "Run it."}
-    assert context_text(payload) == "Guide\nSetup > Linux\nRun it."
-    assert context_text({"text": "Bare."}) == "Bare."

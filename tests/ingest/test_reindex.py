@@ -14,7 +14,7 @@ from vectorstore.errors import CollectionBusy
 @pytest.fixture
 def bare(db, embedder, docs):
     """A collection of three Markdown files ingested with bare chunks (no context)."""
-    for n, topic in enumerate(("glaciers", "volcanoes", "tides")):
+    for topic in ("glaciers", "volcanoes", "tides"):
         sections = "\n\n".join(f"## Part {p}\n\nThe {topic} part {p} says: "
                                + " ".join(f"Sentence {s} of part {p}." for s in range(30))
                                for p in range(3))
