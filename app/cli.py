@@ -19,7 +19,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from app.client import SleuthClient
 from app.serve import serve
@@ -30,9 +30,11 @@ from ingest.embedding import Embedder, shared_embedder
 from ingest.files import FileSelector
 from ingest.pipeline import Ingestor
 from ingest.plan import make_plan
+from ingest.reindex import ReindexProgress
+from ingest.reindex import reindex as reindex_collection
 from ingest.report import IngestReport
 from ingest.report import Progress as IngestProgress
-from ingest.store import MODEL_KEY, open_collection, recorded_model
+from ingest.store import MODEL_KEY, open_collection, recorded_model, recorded_recipe
 from ingest.watch import watch as watch_folder
 from vectorstore import Database
 
@@ -270,29 +272,17 @@ def _snippet(text: str, limit: int = 300) -> str:
 
 @app.command()
 def collections(data: DataDir = Path("data")) -> None:
-    """List the collections with their size and embedding model."""
+    """List the collections with their size, embedding model and recipe."""
     with one_line_errors(), Database(data) as db:
-        table = Table("collection", "chunks", "documents", "model", "dim")
+        table = Table("collection", "chunks", "documents", Column("model", no_wrap=True),
+                      "dim", "recipe")
         for name in db.list_collections():
             col = db.get_collection(name)
             model = col.metadata.get(MODEL_KEY, "-")
             documents = len(col.facet("source"))
-            table.add_row(name, str(col.count()), str(documents), model, str(col.dim))
+            recipe = recorded_recipe(col).describe() if MODEL_KEY in col.metadata else "-"
+            table.add_row(name, str(col.count()), str(documents), model, str(col.dim), recipe)
         console.print(table)
-
-
-@app.command()
-def reindex(collection: CollectionName = "docs", data: DataDir = Path("data")) -> None:
-    """Rebuild a collection's text index from its stored chunks: for a collection made
-    before text search existed (its stats say text_index none), or after changing how
-    text is indexed. Writes wait meanwhile; searches go on."""
-    with one_line_errors(), Database(data) as db:
-        target = db.get_collection(collection)
-        started = time.monotonic()
-        with console.status(f"indexing the text of {target.count()} chunks"):
-            target.build_text_index(target.config.text or True)
-        console.print(f"text index of {collection!r} rebuilt from {target.count()} chunks "
-                      f"in {time.monotonic() - started:.1f}s", highlight=False)
 
 
 @app.command()
@@ -307,6 +297,51 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
         for file_type, count in sorted(col.facet("file_type").items()):
             table.add_row(f"chunks of {file_type}", str(count))
         console.print(table)
+
+
+@app.command()
+def reindex(
+    collection: CollectionName = "docs",
+    data: DataDir = Path("data"),
+    model: Model = None,
+    template: Annotated[str | None, typer.Option(
+        help="Context template: {title}, {headings}, then {text} last [default: title and "
+        "headings before the text].")] = None,
+    text_only: Annotated[bool, typer.Option(
+        "--text-only", help="Only rebuild the text index in place (no model; writes wait)."
+    )] = False,
+) -> None:
+    """Rebuild a collection from its stored chunks: re-embedded by a model or recipe into a
+    new generation, with a text index (also for a collection made before text search).
+
+    Searches go on against the current generation meanwhile; the switch is atomic. Stopped
+    or killed, the collection stays as it was, and the next run resumes. `--text-only`
+    rebuilds just the text index, in place.
+    """
+    with one_line_errors(), Database(data) as db:
+        if collection not in db:
+            fail(f"collection {collection!r} not found")
+            raise typer.Exit(1)
+        if text_only:
+            target = db.get_collection(collection)
+            started = time.monotonic()
+            with console.status(f"indexing the text of {target.count()} chunks"):
+                target.build_text_index(target.config.text or True)
+            console.print(f"text index of {collection!r} rebuilt from {target.count()} chunks "
+                          f"in {time.monotonic() - started:.1f}s", highlight=False)
+            return
+        embedder = _embedder(db, collection, model)
+        columns = (TextColumn("[bold]reindexing (pass {task.fields[passes]})"), BarColumn(),
+                   MofNCompleteColumn(), TextColumn("chunks"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("reindex", total=None, passes=1)
+
+            def show(p: ReindexProgress) -> None:
+                bar.update(task, total=p.total, completed=p.done, passes=p.passes)
+
+            report = reindex_collection(db, collection, embedder, template=template,
+                                        progress=show)
+    console.print(report.summary(), highlight=False)
 
 
 app.command()(serve)

@@ -8,10 +8,11 @@ from ingest.worker import describe
 
 
 class ModelLoader:
-    """Starts loading `name` on construction; `get()` waits for it, bounded."""
+    """Starts loading `name` (on `backend`) on construction; `get()` waits for it, bounded."""
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, backend: str | None = None) -> None:
         self.name = name or DEFAULT_MODEL
+        self.backend = backend
         self.error: str | None = None
         self._embedder: Embedder | None = None
         self._done = threading.Event()
@@ -19,7 +20,7 @@ class ModelLoader:
 
     def _load(self, name: str | None) -> None:
         try:
-            self._embedder = shared_embedder(name)
+            self._embedder = shared_embedder(name, self.backend)
         except Exception as e:  # any failure to load is reported by /health, not raised here
             self.error = describe(e)
         finally:

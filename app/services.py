@@ -65,7 +65,7 @@ class Services:
     def open(cls, settings: Settings) -> "Services":
         db = open_store(settings)
         opener = CollectionOpener(db)
-        model = ModelLoader(settings.model)
+        model = ModelLoader(settings.model, settings.embedding_backend)
         uploads = UploadStore(settings.data_dir)
         jobs = JobQueue(db, model, uploads, settings.ingest_workers)
         watcher = None

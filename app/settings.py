@@ -8,6 +8,7 @@ settings only through `get_settings()`, cached, so tests override that one funct
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -16,6 +17,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ingest.embedding import BACKENDS, DEFAULT_BACKEND
 
 CONFIG_ENV = "SLEUTH_CONFIG"
 DEFAULT_CONFIG = "sleuth.toml"
@@ -29,6 +32,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Directory of the vector store.")
     model: str | None = Field(
         None, description="Embedding model name or path; None for bundled all-MiniLM-L6-v2."
+    )
+    embedding_backend: Literal[BACKENDS] = Field(
+        DEFAULT_BACKEND, description="How the model runs: PyTorch, ONNX Runtime, or ONNX "
+        "Runtime with int8 weights (fastest at equal quality on the benchmarks)."
     )
     api_key: SecretStr | None = Field(
         None, description="When set, every route but /health needs this key."

@@ -34,6 +34,15 @@ TOKENS_PER_BATCH = 8192
 MiniLM, many more short ones, so short texts do not wait on padding."""
 
 CACHE_ENV = "SLEUTH_CACHE_DIR"
+BACKEND_ENV = "SLEUTH_EMBEDDING_BACKEND"
+
+
+def default_backend() -> str:
+    """The backend $SLEUTH_EMBEDDING_BACKEND names, else DEFAULT_BACKEND."""
+    backend = os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        raise ValueError(f"{BACKEND_ENV}={backend!r} is not a backend; known: {list(BACKENDS)}")
+    return backend
 
 
 def cache_dir() -> Path:
@@ -227,8 +236,12 @@ def _export_key(location: str, config: str | None) -> str:
     return f"{slug}-{'int8-' + config if config else 'fp32'}-{digest.hexdigest()[:16]}"
 
 
+def shared_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+    """One Embedder per model and backend (default: `default_backend()`) for the whole
+    process: a model loads in seconds, once."""
+    return _shared(model, backend or default_backend())
+
+
 @cache
-def shared_embedder(model: str | None = None, backend: str = DEFAULT_BACKEND) -> Embedder:
-    """One Embedder per model and backend for the whole process: a model loads in seconds,
-    once."""
+def _shared(model: str | None, backend: str) -> Embedder:
     return Embedder(model, backend=backend)

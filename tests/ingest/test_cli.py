@@ -122,7 +122,7 @@ def test_search_modes_and_reindex(docs, data, embedder, monkeypatch):
     result = sleuth("search", "23505", "--mode", "text")
     assert result.exit_code == 1 and "has none" in result.output and "reindex" in result.output
 
-    result = sleuth("reindex")
+    result = sleuth("reindex", "--text-only")
     assert result.exit_code == 0 and "rebuilt from 2 chunks" in result.output
     assert re.search(r"text_index +│ bm25f", sleuth("stats").output)
     result = sleuth("search", "23505", "-k", "1")
@@ -135,3 +135,22 @@ def test_search_modes_and_reindex(docs, data, embedder, monkeypatch):
     assert "2. " not in result.output
     result = sleuth("search", "the", "--mode", "text")
     assert result.exit_code == 1 and "no searchable terms" in result.output
+
+
+def test_reindex_switches_the_recipe_shown_by_collections(docs, data, monkeypatch):
+    monkeypatch.setattr(cli.console, "width", 200)
+    (docs / "a.md").write_text(f"# Tides\n\n{sentences('tides', 6)}\n")
+    assert sleuth("ingest", str(docs), "--workers", "0").exit_code == 0
+    with Database(data) as db:  # as a collection made before recipes: bare chunks
+        db.get_collection("docs").update_metadata({"recipe": {"template": "{text}",
+                                                              "version": 0}})
+    assert "bare text; chunks of unknown size; v0" in sleuth("collections").output
+    result = sleuth("reindex")
+    assert result.exit_code == 0, result.output
+    assert "reindexed 'docs': 1 chunks (1 embedded)" in result.output
+    shown = sleuth("collections").output
+    assert "title + headings + text; chunks of unknown size; v1" in shown
+    result = runner.invoke(app, ["reindex", "--model", "no/such-model"])
+    assert result.exit_code == 1 and "not available" in result.output
+    result = runner.invoke(app, ["reindex", "--collection", "nope"])
+    assert result.exit_code == 1 and "'nope' not found" in result.output
