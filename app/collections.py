@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 from app.documents import count_documents
 from app.schemas.collections import CollectionInfo
+from ingest.recipe import RECIPE_KEY
 from ingest.store import MODEL_KEY
 from vectorstore import Collection, Database
 from vectorstore.errors import VectorStoreError
@@ -22,6 +23,7 @@ def describe(collection: Collection) -> CollectionInfo:
         index=asdict(collection.index_config),
         text_index=None if collection.config.text is None else asdict(collection.config.text),
         model=collection.metadata.get(MODEL_KEY),
+        recipe=collection.metadata.get(RECIPE_KEY),
         count=collection.count(),
         documents=count_documents(collection),
         segments=stats["sealed_segments"],

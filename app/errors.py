@@ -13,10 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from cluster.errors import ClusterUnavailable
-from ingest.errors import IngestError, ModelMismatch
+from ingest.errors import IngestError, ModelMismatch, ModelUnavailable, RecipeMismatch
+from ingest.recipe import RecipeError
 from vectorstore.errors import (
+    CollectionBusy,
     CollectionExists,
     CollectionNotFound,
+    CollectionSuperseded,
     DimensionMismatch,
     InvalidInput,
     MaintenanceFailed,
@@ -82,6 +85,12 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (StoreClosed, 503),
     (ClusterUnavailable, 503),
     (ModelMismatch, 400),
+    (ModelUnavailable, 400),
+    (RecipeMismatch, 400),
+    (RecipeError, 400),
+    (CollectionBusy, 409),
+    (CollectionSuperseded, 409),
+    (IngestError, 400),
 )
 """First match wins: the more specific types come first."""
 

@@ -13,12 +13,22 @@ from prometheus_client import CollectorRegistry
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
 from app.metrics import CollectionSample, MetricsMiddleware, RequestMetrics, StoreCollector
-from app.routers import collections, docs, documents, health, jobs, passages, records, search
+from app.routers import (
+    collections,
+    docs,
+    documents,
+    health,
+    jobs,
+    passages,
+    records,
+    reindex,
+    search,
+)
 from app.services import Services
 from app.settings import Settings, get_settings
 from vectorstore.errors import VectorStoreError
 
-ROUTERS = (health, docs, collections, documents, jobs, search, passages, records)
+ROUTERS = (health, docs, collections, documents, jobs, search, passages, records, reindex)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

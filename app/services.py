@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.jobs import JobQueue
 from app.model import ModelLoader
+from app.reindexing import ReindexJobs
 from app.schemas.health import Problem
 from app.settings import Settings
 from app.uploads import UploadStore
@@ -57,6 +58,7 @@ class Services:
     model: ModelLoader
     uploads: UploadStore
     jobs: JobQueue
+    reindex: ReindexJobs
     watcher: Watcher | None
     opener: CollectionOpener
     store_open: bool = True
@@ -68,12 +70,13 @@ class Services:
         model = ModelLoader(settings.model, settings.embedding_backend)
         uploads = UploadStore(settings.data_dir)
         jobs = JobQueue(db, model, uploads, settings.ingest_workers)
+        reindex = ReindexJobs(db, model, settings.embedding_backend)
         watcher = None
         if settings.watch is not None:
             watcher = Watcher(
                 db, model, settings.watch, settings.watch_collection, settings.ingest_workers
             )
-        return cls(settings, db, model, uploads, jobs, watcher, opener)
+        return cls(settings, db, model, uploads, jobs, reindex, watcher, opener)
 
     @property
     def ready(self) -> bool:
@@ -93,9 +96,10 @@ class Services:
         return found
 
     def close(self) -> None:
-        """Stop the watcher and the job worker, then release the store."""
+        """Stop the watcher, the job worker and reindexes, then release the store."""
         if self.watcher is not None:
             self.watcher.close()
         self.jobs.close()
+        self.reindex.close()
         self.store_open = False
         self.db.close()

@@ -18,6 +18,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from ingest.errors import IngestError
+
 RECIPE_KEY = "recipe"
 """The collection metadata key holding the recipe (the model stays under MODEL_KEY)."""
 
@@ -32,7 +34,7 @@ CONTEXT_SHARE = 4
 """A context takes at most 1/CONTEXT_SHARE of the model's window; longer ones are cut."""
 
 
-class RecipeError(ValueError):
+class RecipeError(IngestError, ValueError):
     """A template or recorded recipe that cannot be used."""
 
 

@@ -127,6 +127,9 @@ class CollectionInfo(BaseModel):
         description="The text index's configuration; null: none (vector search only; "
         "`sleuth reindex` builds one).")
     model: str | None = Field(description="Embedding model that fills it, None for raw vectors.")
+    recipe: dict | None = Field(
+        None, description="How its chunks are cut and embedded (context template, chunk "
+        "tokens, overlap, version), as ingest records it; None for raw vectors.")
     count: int = Field(description="Live chunks (records).")
     documents: int = Field(description="Distinct documents among the chunks.")
     segments: int = Field(
