@@ -1,6 +1,7 @@
 """Load test of the retrieval API against a real server, beside the same searches in-process.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.api [--data DIR] [--seconds 8]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.api --backends torch onnx onnx-int8
 
 Fills a collection with the 100,000 real all-MiniLM-L6-v2 passages of ../shared/datasets
 through the library (index "hnsw", default seal size; reused when `--data` already holds
@@ -11,6 +12,11 @@ per client, each with one keep-alive connection). Every level is bounded in requ
 seconds. Prints p50/p95/p99 latency and requests/s per level, and the recall@10 the
 server's vector search reached. Clients share the machine's cores with the server, as
 they would on one box.
+
+`--backends` measures text search alone (the server embeds each query) at 8 clients over
+HTTP with each embedding backend (SLEUTH_EMBEDDING_BACKEND), one server per backend in
+turn, for `--rounds` rounds interleaved; prints each backend's best round and its ratio
+of requests/s to `torch`'s.
 """
 
 import argparse
@@ -32,7 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from ingest.embedding import DEFAULT_MODEL, shared_embedder
+from ingest.embedding import BACKEND_ENV, BACKENDS, DEFAULT_MODEL, shared_embedder
 from ingest.store import DIM_KEY, MODEL_KEY
 from vectorstore import Database
 
@@ -176,13 +182,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
     """`sleuth serve` on 127.0.0.1:`port`, ready (bounded wait), logs discarded."""
     sleuth = Path(sys.executable).with_name("sleuth")
     process = subprocess.Popen(
         [str(sleuth), "serve", "--host", "127.0.0.1", "--port", str(port), "--data",
          str(data_dir)],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 180
@@ -219,10 +226,50 @@ def http_recall(port: int, queries: np.ndarray, gt: np.ndarray, n: int = 200) ->
     return found / (n * K)
 
 
+TEXT_CLIENTS = 8
+
+
+def compare_backends(data_dir: Path, texts: list[str], backends: list[str], rounds: int,
+                     seconds: float, scratch: Path) -> None:
+    """Text search at TEXT_CLIENTS clients over HTTP, one server per backend in turn."""
+    bodies = scratch / "text.jsonl"
+    bodies.write_text("".join(json.dumps({"query": t, "k": K}) + "\n" for t in texts))
+    best: dict[str, Result] = {}
+    print(HEADER, flush=True)
+    for _ in range(rounds):
+        for backend in backends:
+            port = free_port()
+            server = start_server(data_dir, port, {BACKEND_ENV: backend})
+            url = f"http://127.0.0.1:{port}/v1/collections/{COLLECTION}/search"
+            try:
+                run_processes(url, bodies, 2, 20, seconds)  # warm-up
+                latencies, wall = run_processes(url, bodies, TEXT_CLIENTS,
+                                                MAX_REQUESTS["text"], seconds)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+            result = Result(backend, "text", TEXT_CLIENTS, latencies, wall)
+            print(result.row(), flush=True)
+            rate = len(latencies) / wall
+            if backend not in best or rate > len(best[backend].latencies) / best[backend].seconds:
+                best[backend] = result
+    base = best.get("torch")
+    print(f"\ntext search over HTTP at {TEXT_CLIENTS} clients, best of {rounds} round(s):")
+    for backend, result in best.items():
+        rate = len(result.latencies) / result.seconds
+        p50 = np.percentile(result.latencies * 1000, 50)
+        ratio = "" if base is None else \
+            f", {rate / (len(base.latencies) / base.seconds):.2f}x torch's req/s"
+        print(f"  {backend:<10} {rate:7.1f} req/s, p50 {p50:7.1f} ms{ratio}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="Data directory (kept; reused if filled).")
     parser.add_argument("--seconds", type=float, default=8.0, help="Longest run per level.")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS,
+                        help="Only text search at 8 clients, per embedding backend.")
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of --backends.")
     args = parser.parse_args()
     data = load_ann_dev()
     lines = load_passages()
@@ -230,6 +277,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data or Path(scratch) / "data"
         build(data_dir, data.base, passages)
+        if args.backends:
+            print(f"load average at start: {os.getloadavg()}", flush=True)
+            compare_backends(data_dir, texts, args.backends, args.rounds, args.seconds,
+                             Path(scratch))
+            print(f"load average at end: {os.getloadavg()}")
+            return
         print(HEADER, flush=True)
         results = in_process(data_dir, data.queries, texts, args.seconds)
         port = free_port()
