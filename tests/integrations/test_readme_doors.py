@@ -21,7 +21,7 @@ EXPECTED = {
     # door: what its output must show
     "MCP": ["hr/expense-policy.html", "Above $5,000: the CFO approves", "score"],
     "LangChain": ["Expense Reimbursement Policy ['Expense Reimbursement Policy', 'Approvals']",
-                  "tls-certificate-rotation"],
+                  "TLS Certificate Rotation"],
     "LlamaIndex": ["Owls hunt at night and see well in the dark."],
 }
 
