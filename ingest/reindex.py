@@ -27,6 +27,7 @@ from ingest.errors import IngestError, ModelMismatch
 from ingest.recipe import CONTEXT_TEMPLATE, RECIPE_KEY, Contextualizer, Recipe, check_template
 from ingest.store import DIM_KEY, MODEL_KEY, recorded_recipe
 from vectorstore import Collection, Database, Record
+from vectorstore.config import TextConfig
 
 BATCH = 256
 """Records embedded and written at a time (the stop callback is asked between batches)."""
@@ -131,15 +132,18 @@ def reindex(
 def _staging(db: Database, name: str, current: Collection,
              recipe: Recipe) -> tuple[Collection, bool]:
     """The staged generation to fill: the one an interrupted run left if it was made for
-    this recipe and configuration, else a new one. Whether it is resumed."""
+    this recipe and configuration, else a new one. Whether it is resumed. The new
+    generation has the current one's configuration, with a text index (the default
+    fields) if the current one was made without."""
     metadata = {**current.metadata, MODEL_KEY: recipe.model, DIM_KEY: current.dim,
                 RECIPE_KEY: recipe.metadata()}
+    config = replace(current.config, text=current.config.text or TextConfig())
     left = db.staged(name)
     if left is not None:
-        if recorded_recipe(left) == recipe and left.config == current.config:
+        if recorded_recipe(left) == recipe and left.config == config:
             return left, True
         db.unstage(name)
-    return db.stage(name, replace(current.config), metadata), False
+    return db.stage(name, config, metadata), False
 
 
 class _Sync:

@@ -150,6 +150,11 @@ def test_reindex_switches_the_recipe_shown_by_collections(docs, data, monkeypatc
     assert "reindexed 'docs': 1 chunks (1 embedded)" in result.output
     shown = sleuth("collections").output
     assert "title + headings + text; chunks of unknown size; v1" in shown
+    with Database(data) as db:  # a collection made before text search gets a text index too
+        db.create_collection("plain", dim=db.get_collection("docs").dim, text=False)
+    assert sleuth("ingest", str(docs), "-c", "plain", "--workers", "0").exit_code == 0
+    assert "1 chunks (0 embedded, 1 carried over)" in sleuth("reindex", "-c", "plain").output
+    assert re.search(r"text_index +│ bm25f", sleuth("stats", "-c", "plain").output)
     result = runner.invoke(app, ["reindex", "--model", "no/such-model"])
     assert result.exit_code == 1 and "not available" in result.output
     result = runner.invoke(app, ["reindex", "--collection", "nope"])
