@@ -8,6 +8,7 @@ worded unlike its answer is missed by text search and found by vector and hybrid
 
 import pytest
 
+from ingest.embedding import shared_embedder
 from vectorstore import Database
 
 _LIST = (
@@ -58,6 +59,13 @@ CHUNKS = {
     "roles": ("Security", "Roles", "Grant each application its own role with only the "
               "privileges it needs, and revoke access from roles nobody uses."),
 }
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    """PyTorch's MiniLM: the ranks below are small-margin (the paraphrase's fused score is
+    within 0.001 of the next), and int8 weights move such ties by a place."""
+    return shared_embedder(backend="torch")
 
 
 @pytest.fixture(scope="module")
