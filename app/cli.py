@@ -69,12 +69,14 @@ ClusterAddress = Annotated[
 
 
 def _store(data: Path, cluster: str | None):
-    """The local store in `data`, or the distributed collections of a Ray cluster."""
+    """The local store in `data`, or the distributed collections of a Ray cluster (a
+    collection made here keeps its replicas under SLEUTH_CLUSTER_DATA_DIR on each node,
+    as one made through `sleuth serve --cluster` does)."""
     if cluster is None:
         return Database(data)
     from cluster.database import connect
 
-    return connect(cluster)
+    return connect(cluster, os.environ.get("SLEUTH_CLUSTER_DATA_DIR"))
 
 
 def _embedder(db: Database, collection: str, model: str | None) -> Embedder:

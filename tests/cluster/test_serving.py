@@ -24,13 +24,14 @@ def test_cli_and_api_over_a_cluster(ray_cluster, cluster_db, tmp_path):
         shutil.copy(SAMPLE_DOCS / name, folder / name)
     address = ray_cluster.address
     runner = CliRunner()
+    nodes = tmp_path / "nodes"  # the replicas' directory on each node: not the home's
     done = runner.invoke(app, ["ingest", str(folder), "-c", "served", "--cluster", address],
-                         env={"COLUMNS": "200"})
+                         env={"COLUMNS": "200", "SLEUTH_CLUSTER_DATA_DIR": str(nodes)})
     assert done.exit_code == 0, done.output
     assert "3 added" in done.output
     try:
         with sleuth_serve(tmp_path / "data", SLEUTH_CLUSTER=address,
-                          SLEUTH_CLUSTER_DATA_DIR=str(tmp_path / "nodes")) as url, \
+                          SLEUTH_CLUSTER_DATA_DIR=str(nodes)) as url, \
                 SleuthClient(url) as api:
             info = {c.name: c for c in api.list_collections()}["served"]
             assert info.count == cluster_db.get_collection("served").count() > 0
@@ -57,5 +58,6 @@ def test_cli_and_api_over_a_cluster(ray_cluster, cluster_db, tmp_path):
         assert status.exit_code == 0, status.output
         rows = [line for line in status.output.splitlines() if "served" in line]
         assert len(rows) == 2 * 2 and all("live" in row for row in rows), status.output
+        assert any(nodes.glob("*/served/shard-0/replica-*"))
     finally:
         cluster_db.drop_collection("served")
