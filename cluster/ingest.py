@@ -30,8 +30,9 @@ from ingest.chunking import ChunkConfig, Chunker
 from ingest.embedding import Embedder
 from ingest.files import FileInfo, FileSelector
 from ingest.plan import Plan, make_plan
+from ingest.recipe import Contextualizer
 from ingest.report import FileResult, IngestReport, Progress
-from ingest.store import check_model
+from ingest.store import check_model, settle_recipe
 from ingest.worker import ParseTask, parse
 
 TOKEN_BUDGET = 8192
@@ -69,20 +70,22 @@ def _rows(chunker: Chunker, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
             return
         elif kind == "done":
             for chunk in chunks:
-                yield _row(task.key, "chunk", chunk.id, chunk.text, json.dumps(chunk.payload()))
+                yield _row(task.key, "chunk", chunk.id, chunk.embedded_text,
+                           json.dumps(chunk.payload()))
             yield _row(task.key, "done", note=json.dumps(message[2]))
 
 
 def _row(key: int, kind: str, id: str = "", text: str = "", payload: str = "",
          note: str = "") -> dict[str, Any]:
+    """A row of the dataset; `text` is what gets embedded (the chunk with its context)."""
     return {"key": key, "kind": kind, "id": id, "text": text, "payload": payload, "note": note}
 
 
 class _Embed:
     """An embedding actor: one model, batches cut by padded tokens."""
 
-    def __init__(self, model: str | None, budget: int) -> None:
-        self.embedder = Embedder(model)
+    def __init__(self, model: str | None, backend: str, budget: int) -> None:
+        self.embedder = Embedder(model, backend=backend)
         self.tokenizer = self.embedder.tokenizer
         self.budget = budget
 
@@ -116,9 +119,9 @@ class RayIngestor:
     docstring). `embed_actors` models embed at once; `write_actors` routers write."""
 
     def __init__(self, collection: DistributedCollection, embedder: Embedder, *,
-                 chunking: ChunkConfig | None = None, selector: FileSelector | None = None,
-                 embed_actors: int = 1, write_actors: int = 1,
-                 token_budget: int = TOKEN_BUDGET) -> None:
+                 chunking: ChunkConfig | None = None, template: str | None = None,
+                 selector: FileSelector | None = None, embed_actors: int = 1,
+                 write_actors: int = 1, token_budget: int = TOKEN_BUDGET) -> None:
         check_model(collection, embedder)
         self.collection = collection
         self.embedder = embedder
@@ -126,8 +129,11 @@ class RayIngestor:
         self.embed_actors = embed_actors
         self.write_actors = write_actors
         self.token_budget = token_budget
-        target, overlap = (chunking or ChunkConfig()).resolve(embedder.max_tokens)
-        self.chunker = Chunker(embedder.tokenizer, target, overlap)
+        self.recipe = settle_recipe(collection, embedder, chunking, template)
+        tokenizer = embedder.tokenizer
+        self.chunker = Chunker(
+            tokenizer, self.recipe.chunk_tokens, self.recipe.overlap_tokens,
+            Contextualizer(self.recipe.template, tokenizer, embedder.max_tokens))
 
     def ingest(self, paths: Iterable[str | os.PathLike],
                progress: Callable[[Progress], None] | None = None) -> IngestReport:
@@ -185,7 +191,8 @@ class RayIngestor:
         return (
             ray.data.from_items(items, override_num_blocks=min(len(items), 64))
             .flat_map(partial(_rows, self.chunker))
-            .map_batches(_Embed, fn_constructor_args=(self._model(), self.token_budget),
+            .map_batches(_Embed, fn_constructor_args=(self._model(), self.embedder.backend,
+                                                  self.token_budget),
                          batch_size=rows_per_batch, batch_format="numpy",
                          compute=ActorPoolStrategy(size=self.embed_actors), num_cpus=1)
             .map_batches(_Write, fn_constructor_args=(self.collection,), batch_size=WRITE_ROWS,

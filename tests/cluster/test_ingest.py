@@ -1,8 +1,10 @@
 """Ingestion on Ray Data gives the single-process pipeline's chunks (ids, texts,
-payloads) and report, skips unchanged files, and follows changes and removals."""
+payloads, vectors of the chunks with their context, the recipe) and report, skips
+unchanged files, and follows changes and removals."""
 
 import shutil
 
+import numpy as np
 import pytest
 
 from cluster.ingest import RayIngestor, token_batches
@@ -19,6 +21,16 @@ def _chunks(collection) -> dict[str, tuple[str, dict]]:
     records = collection.get(where={"doc_id": {"$exists": True}}, limit=100_000,
                              include_vectors=False)
     return {r.id: (r.payload["text"], r.payload) for r in records}
+
+
+def _same_vectors(a, b) -> None:
+    ids = sorted(_chunks(a))
+    got = np.stack([r.vector for r in a.get(ids)])
+    want = np.stack([r.vector for r in b.get(ids)])
+    # the same text with its context, by the same model and backend; onnx-int8 scales its
+    # activations per batch, so other batch-mates move a vector a little (embedding the
+    # chunk without its context moves it far more)
+    assert float(np.min(np.sum(got * want, axis=1))) >= 0.98
 
 
 def _outcomes(report) -> set[tuple]:
@@ -50,6 +62,8 @@ def test_ray_data_ingest_equals_the_single_process_pipeline(cluster_db, tmp_path
             assert ray_report.of("failed")[0].source.endswith("empty.txt")
             assert ray_report.chunks == local_report.chunks > 100
             assert _chunks(distributed) == _chunks(single)
+            _same_vectors(distributed, single)
+            assert ray_ingestor.recipe == ingestor.recipe
 
             again = ray_ingestor.ingest([folder])
             assert again.chunks == 0
