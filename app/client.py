@@ -23,6 +23,7 @@ from app.schemas.health import Health
 from app.schemas.passages import Passage
 from app.schemas.records import Deleted, RecordList, RecordOut, Upserted
 from app.schemas.search import BatchSearchResponse, SearchResponse
+from app.schemas.similarity import SimilarityResponse
 
 Model = TypeVar("Model", bound=BaseModel)
 FileArg = str | Path | tuple[str, bytes | BinaryIO]
@@ -203,6 +204,12 @@ class SleuthClient:
         """A chunk by id (a hit's `id`) with `context` chunks of its document on each side."""
         return self._get(Passage, "GET", f"/v1/collections/{collection}/passages/{passage_id}",
                          params={"context": context})
+
+    def similarity(self, query: str, texts: Sequence[str]) -> SimilarityResponse:
+        """How close in meaning each of `texts` is to `query` (cosine, in `texts` order),
+        by the server's embedding model."""
+        return self._get(SimilarityResponse, "POST", "/v1/similarity",
+                         json={"query": query, "texts": list(texts)})
 
     # ---- records ----------------------------------------------------------------
 

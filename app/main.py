@@ -23,12 +23,15 @@ from app.routers import (
     records,
     reindex,
     search,
+    similarity,
 )
 from app.services import Services
 from app.settings import Settings, get_settings
 from vectorstore.errors import VectorStoreError
 
-ROUTERS = (health, docs, collections, documents, jobs, search, passages, records, reindex)
+ROUTERS = (
+    health, docs, collections, documents, jobs, search, passages, records, reindex, similarity,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,21 +1,54 @@
-"""A short extractive answer: the sentences of the top passages that best match the question.
+"""A short extractive answer: the sentences of the top passages that answer the question.
 
-No model involved: sentences are ranked by how many of the question's key terms they hold,
-then by how dense those are (with a small bonus for a higher-ranked passage); those with
-less than half the best sentence's matching terms are dropped, and so are near-duplicates from
-overlapping chunks are dropped, and each kept sentence carries the number of its passage,
-which the page turns into a citation link.
+Sentences are chosen by meaning: the server's embedding model scores every sentence of the
+top passages against the question (`/v1/similarity`). The question's words add exact-term
+evidence: a sentence holding the question's rarer terms (numbers, names) gains over one that
+only paraphrases its topic, and a passage the store's text index also ranked gains a
+little. The best sentence is the answer when its score clears a threshold; up to two more
+follow when they score nearly as well and say something else. Sentences are quoted
+verbatim, so numbers, dates and names come from the cited passage as written. Below the
+threshold there is no answer, and the page says so.
 """
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.client import SleuthClient
+from app.schemas.search import Hit
 from ui.terms import key_terms
 
 TOP_PASSAGES = 3
 MAX_SENTENCES = 3
+MIN_WORDS = 3
+"""Shorter pieces (labels, fragments) are no answer on their own."""
 
+TERM_WEIGHT = 0.3
+"""Weight of the question's terms a sentence holds (their idf share, 0..1) next to its
+cosine similarity to the question (-1..1)."""
+TEXT_INDEX_BONUS = 0.03
+"""For a sentence of a passage the text index ranked too (exact words matched)."""
+RANK_PENALTY = 0.02
+"""Per place a passage stands below the first: ties go to the better passage."""
+NUMBER_BONUS = 0.15
+"""For a sentence stating a number the question names, or a range holding it."""
+QUANTITY_BONUS = 0.1
+"""For a sentence holding a number when the question asks how many, much, long or when."""
+CONFIDENT = 0.45
+"""Least score of an answer: below it no sentence is taken to answer the question."""
+MARGIN = 0.08
+"""Further sentences are kept when they score within this of the best."""
+
+_NUMBER = r"\d[\d,]*(?:\.\d+)?"
+_NUMBERS = re.compile(_NUMBER)
+_RANGE = re.compile(rf"(?:from|between)?\s*\$?({_NUMBER})\s*(?:to|and|-|\u2013)\s*\$?({_NUMBER})",
+                    re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"\b(?:how (?:many|much|long|often|fast|soon|quickly|far|old|big|large|high|low)|when|"
+    r"what (?:is |are )?(?:the )?(?:number|amount|cost|price|percentage|date|time|limit|cap))\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _HEADING_LINE = 70
@@ -24,10 +57,11 @@ _HEADING_LINE = 70
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of the answer and the 1-based number of the passage it comes from."""
+    """One sentence of the answer, the 1-based number of its passage, and its score."""
 
     text: str
     passage: int
+    score: float = 0.0
 
 
 def sentences(text: str) -> list[str]:
@@ -49,30 +83,82 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for piece in pieces for s in _SENTENCE_END.split(piece) if s.strip()]
 
 
-def extractive_answer(question: str, passages: list[str]) -> list[Sentence]:
-    """Up to MAX_SENTENCES sentences answering `question`, best first, each with its source.
+def candidates(hits: Sequence[Hit]) -> list[Sentence]:
+    """The sentences of the top passages worth scoring, each once (overlapping chunks
+    repeat sentences: the first passage holding one keeps it)."""
+    found: list[Sentence] = []
+    for rank, hit in enumerate(hits[:TOP_PASSAGES]):
+        for text in sentences(hit.text or ""):
+            if len(text.split()) >= MIN_WORDS and not any(_same(text, s.text) for s in found):
+                found.append(Sentence(text, rank + 1))
+    return found
 
-    Empty when no sentence shares a key term with the question: the passages may still be
-    the nearest in meaning, but none of their sentences can be quoted as the answer.
+
+def numbers(text: str) -> set[float]:
+    """The numbers written in `text` ("$3,000" is 3000.0)."""
+    return {float(n.replace(",", "")) for n in _NUMBERS.findall(text)}
+
+
+def bracketed(number: float, text: str) -> bool:
+    """Whether `text` states `number` or a range holding it ("from $500 to $5,000")."""
+    if number in numbers(text):
+        return True
+    return any(float(a.replace(",", "")) <= number <= float(b.replace(",", ""))
+               for a, b in _RANGE.findall(text))
+
+
+def term_evidence(question: str, texts: Sequence[str]) -> list[float]:
+    """For each text, the share of the question's key terms it holds, each term weighted
+    by its rarity among `texts` (idf), so a term every candidate has counts for little.
+    Numbers are left to `number_bonus`: "$3,000" is no word."""
+    wanted = {w for w in key_terms(question) if not w.isdigit()}
+    held = [key_terms(t) & wanted for t in texts]
+    weight = {w: math.log(1 + len(texts) / (1 + sum(w in h for h in held))) for w in wanted}
+    total = sum(weight.values())
+    return [sum(weight[w] for w in h) / total if total else 0.0 for h in held]
+
+
+def number_bonus(question: str, text: str) -> float:
+    """NUMBER_BONUS when `text` states a number of the question, or a range holding it:
+    "Who signs off a $3,000 expense?" is answered by "From $500 to $5,000: ..."."""
+    return NUMBER_BONUS if any(bracketed(n, text) for n in numbers(question)) else 0.0
+
+
+def quantity_bonus(question: str, text: str) -> float:
+    """QUANTITY_BONUS when the question asks for an amount, a time or a date and `text`
+    holds a number: a sentence without one cannot say how many."""
+    return QUANTITY_BONUS if _QUANTITY.search(question) and _NUMBERS.search(text) else 0.0
+
+
+def ranked(client: SleuthClient, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+    """Every candidate sentence of `hits` with its score, best first (see the module's
+    docstring); the meaning part is scored by the API, whose errors propagate."""
+    found = candidates(hits)
+    if not found:
+        return []
+    texts = [s.text for s in found]
+    meaning = client.similarity(question, texts).scores
+    terms = term_evidence(question, texts)
+    scored = [
+        Sentence(s.text, s.passage, m + TERM_WEIGHT * t + number_bonus(question, s.text)
+                 + quantity_bonus(question, s.text)
+                 + TEXT_INDEX_BONUS * (hits[s.passage - 1].text_rank is not None)
+                 - RANK_PENALTY * (s.passage - 1))
+        for s, m, t in zip(found, meaning, terms, strict=True)
+    ]
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+def extractive_answer(client: SleuthClient, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+    """Up to MAX_SENTENCES sentences answering `question` from `hits`, best first.
+
+    Empty when no sentence scores CONFIDENT: the passages may still be the nearest in
+    meaning, but none of their sentences is a confident answer.
     """
-    wanted = key_terms(question)
-    candidates: list[tuple[int, float, int, Sentence]] = []
-    for rank, passage in enumerate(passages[:TOP_PASSAGES]):
-        for order, text in enumerate(sentences(passage)):
-            found = key_terms(text)
-            overlap = len(wanted & found)
-            if overlap:
-                score = overlap / math.sqrt(len(found) + 1) - 0.05 * rank
-                candidates.append((overlap, score, -order, Sentence(text, rank + 1)))
-    best = max((c[0] for c in candidates), default=0)
-    strong = sorted((c for c in candidates if 2 * c[0] >= best), key=lambda c: c[:3], reverse=True)
-    chosen: list[Sentence] = []
-    for *_, sentence in strong:
-        if not any(_same(sentence.text, c.text) for c in chosen):
-            chosen.append(sentence)
-        if len(chosen) == MAX_SENTENCES:
-            break
-    return chosen
+    scored = ranked(client, question, hits)
+    if not scored or scored[0].score < CONFIDENT:
+        return []
+    return [s for s in scored if s.score >= scored[0].score - MARGIN][:MAX_SENTENCES]
 
 
 def _same(a: str, b: str) -> bool:

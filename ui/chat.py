@@ -16,7 +16,8 @@ from ui import modes
 from ui.answer import Sentence, extractive_answer
 from ui.chat_endpoint import ChatEndpoint, ChatEndpointError, generate
 
-NO_QUOTE = "No sentence below uses the question's words; these are the nearest passages."
+NO_ANSWER = ("No confident answer: no sentence of these passages answers the question closely "
+             "enough. They are the nearest passages.")
 
 
 @dataclass
@@ -62,14 +63,17 @@ def ask(
     if not turn.hits:
         turn.notice = "No passage matches" + (" these filters." if where else " yet.")
         return turn
-    turn.answer = extractive_answer(question, [h.text or "" for h in turn.hits])
     notices = []
+    try:
+        turn.answer = extractive_answer(client, question, turn.hits)
+    except (ApiError, httpx.HTTPError) as e:
+        notices.append(f"No extractive answer: the API could not score sentences ({e}).")
     if endpoint is not None:
         try:
             turn.generated = generate(endpoint, question, turn.hits)
         except ChatEndpointError as e:
             notices.append(f"The chat endpoint failed: {e}.")
-    if not turn.generated and not turn.answer:
-        notices.append(NO_QUOTE)
+    if not turn.generated and not turn.answer and not notices:
+        notices.append(NO_ANSWER)
     turn.notice = " ".join(notices) or None
     return turn

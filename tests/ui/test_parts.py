@@ -10,7 +10,14 @@ from app.schemas.collections import CollectionInfo
 from app.schemas.documents import DocumentInfo
 from app.schemas.search import Hit
 from ui import modes
-from ui.answer import Sentence, extractive_answer, sentences
+from ui.answer import (
+    MARGIN,
+    MAX_SENTENCES,
+    candidates,
+    extractive_answer,
+    sentences,
+    term_evidence,
+)
 from ui.documents import finished, ingest_uploads
 from ui.filters import Selection, facets, where
 from ui.highlight import highlight
@@ -31,16 +38,45 @@ def test_sentences_split_headings_items_and_wrapped_lines():
     ]
 
 
-def test_the_answer_keeps_the_best_sentences_with_their_passage_numbers():
-    other = "Public holidays follow the country you work in. The office closes in December."
-    answer = extractive_answer("How many days of sick leave?", [other, PDF_PAGE])
-    assert answer[0] == Sentence(sentences(PDF_PAGE)[0], 2)
-    assert all(s.passage == 2 for s in answer)
+def passage(text: str) -> Hit:
+    return hit(text[:8], 0.5, text, "d")
 
 
-def test_without_matching_words_there_is_no_extractive_answer():
-    assert extractive_answer("xyzzy?", ["First one. Second one."]) == []
-    assert extractive_answer("xyzzy?", []) == []
+def test_the_answer_is_chosen_by_meaning_and_keeps_its_passage_number(api):
+    other = ("Full-time employees receive 25 days of paid time off per calendar year. "
+             "Public holidays follow the country you work in.")
+    answer = extractive_answer(api.client, "How many days off when I'm ill?",
+                               [passage(other), passage(PDF_PAGE)])
+    assert answer[0].text == sentences(PDF_PAGE)[0]
+    assert answer[0].passage == 2
+    assert all(s.score >= answer[0].score - MARGIN for s in answer)
+    assert len(answer) <= MAX_SENTENCES
+
+
+def test_no_sentence_close_enough_is_no_answer(api):
+    unrelated = passage("Cats are small carnivorous mammals that purr and hunt mice at night.")
+    assert extractive_answer(api.client, "How do I rotate a TLS certificate?", [unrelated]) == []
+    assert extractive_answer(api.client, "anything?", [passage("Too short.")]) == []
+    assert extractive_answer(api.client, "anything?", []) == []
+
+
+def test_term_evidence_weighs_rare_question_terms_over_common_ones():
+    texts = ["Sick leave is 10 days.", "Leave is booked in the HR system.",
+             "Leave requests go to managers."]
+    evidence = term_evidence("How much sick leave?", texts)
+    assert evidence[0] == pytest.approx(1.0)
+    assert 0 < evidence[1] == evidence[2] < 0.5
+    assert term_evidence("the of and?", texts) == [0.0, 0.0, 0.0]
+
+
+def test_candidates_skip_fragments_and_sentences_repeated_by_overlapping_chunks():
+    first = passage("Alpha beta gamma delta. Shared sentence of two chunks here.")
+    second = passage("Shared sentence of two chunks here. Epsilon zeta eta theta.")
+    assert [(s.text, s.passage) for s in candidates([first, second, passage("Too short.")])] == [
+        ("Alpha beta gamma delta.", 1),
+        ("Shared sentence of two chunks here.", 1),
+        ("Epsilon zeta eta theta.", 2),
+    ]
 
 
 def test_highlight_marks_stems_and_escapes_everything_else():
