@@ -99,11 +99,14 @@ with st.sidebar:
         st.session_state.turns = []
 
 # --- Collection statistics ---------------------------------------------------------------
-stats = collection_stats(info)
-for column, stat in zip(st.columns(len(stats)), stats, strict=True):
-    column.metric(stat.label, stat.value, help=stat.help)
-if info:
-    st.caption(f"Embedding model {info.model or 'none (raw vectors)'} · {info.metric} similarity")
+with st.expander(f"Statistics of {name}"):  # folded: on a phone they would fill the screen
+    stats = collection_stats(info)
+    for row in (stats[:3], stats[3:]):  # two rows of three: readable at 390 px too
+        for column, stat in zip(st.columns(3), row, strict=True):
+            column.metric(stat.label, stat.value, help=stat.help)
+    if info:
+        st.caption(f"Embedding model {info.model or 'none (raw vectors)'} · "
+                   f"{info.metric} similarity")
 
 # --- Documents: upload with progress, table, delete ---------------------------------------
 if flash := st.session_state.pop("flash", None):  # (level, text) left by the run before

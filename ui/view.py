@@ -18,13 +18,15 @@ from ui.highlight import highlight
 CSS = """
 <style>
 .sleuth-passage {border-left: 3px solid #4c8bf5; padding: 0.3rem 0.8rem; margin: 0.6rem 0;
-  background: rgba(76, 139, 245, 0.05);}
-.sleuth-meta {font-size: 0.85rem; color: #555; margin-bottom: 0.25rem;}
-.sleuth-text {font-size: 0.92rem; line-height: 1.45;}
-.sleuth-text mark {background: #ffe58a; padding: 0 1px;}
+  background: rgba(128, 128, 128, 0.08); overflow-wrap: anywhere;}
+.sleuth-meta {font-size: 0.85rem; color: inherit; margin-bottom: 0.25rem;}
+.sleuth-text {font-size: 0.92rem; line-height: 1.45; color: inherit;}
+.sleuth-text mark {background: rgba(255, 196, 0, 0.4); color: inherit; padding: 0 1px;}
 .sleuth-cite {font-size: 0.75rem; vertical-align: super; text-decoration: none;}
 </style>
 """
+"""Colours that hold in the light and the dark theme: text inherits the theme's text colour
+(no fixed grey), and backgrounds are translucent tints over the theme's background."""
 
 _CITATION = re.compile(r"\[(\d+)\]")
 

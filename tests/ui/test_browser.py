@@ -123,3 +123,72 @@ def test_upload_ask_filter_in_chromium(api, ui_url, page, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "1-uploaded.png", "2-answer.png", "3-filtered.png"
     ]
+
+
+CONTRAST = """(element) => {
+  const rgba = (css) => {
+    const parts = css.match(/rgba?\\(([^)]*)\\)/)[1].split(/[\\s,\\/]+/).filter(Boolean);
+    const [r, g, b, a] = parts.map(Number);
+    return [r, g, b, a === undefined ? 1 : a];
+  };
+  const layers = [];
+  for (let node = element; node; node = node.parentElement) {
+    const background = rgba(getComputedStyle(node).backgroundColor);
+    if (background[3] > 0) layers.push(background);
+    if (background[3] >= 1) break;
+  }
+  return {color: rgba(getComputedStyle(element).color), layers: layers};
+}"""
+"""The computed text colour of an element and the backgrounds behind it, nearest first,
+down to the first opaque one."""
+
+
+def _over(top: list[float], below: list[float]) -> list[float]:
+    alpha = top[3]
+    return [alpha * t + (1 - alpha) * b for t, b in zip(top[:3], below[:3], strict=True)] + [1]
+
+
+def _luminance(rgb: list[float]) -> float:
+    def linear(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(page: Page, selector: str) -> tuple[float, float]:
+    """WCAG contrast ratio of the first `selector`'s text against what is behind it, and
+    the luminance of that background (the page's canvas is white under everything)."""
+    found = page.locator(selector).first.evaluate(CONTRAST)
+    background = [255.0, 255.0, 255.0, 1.0]
+    for layer in reversed(found["layers"]):
+        background = _over(layer, background)
+    text = _over(found["color"], background)
+    lighter, darker = sorted((_luminance(text), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05), _luminance(background)
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_readable_in_both_themes_and_usable_at_390_px(api, ui_url, tmp_path, scheme):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+        page.set_default_timeout(30_000)
+        page.goto(ui_url)
+        statistics = page.get_by_text("Statistics of docs")
+        expect(statistics).to_be_visible()
+        expect(page.get_by_test_id("stMetric").first).not_to_be_visible()
+        ask(page, "How many weeks of paid leave do birthing parents get?", 0)
+        page.locator("#t0-p1").scroll_into_view_if_needed()
+        page.screenshot(path=tmp_path / f"{scheme}-390.png")
+        _, background = contrast(page, ".sleuth-meta")
+        assert (background < 0.05) == (scheme == "dark"), background  # the theme is on
+        for selector in (".sleuth-meta", ".sleuth-text", ".sleuth-text mark",
+                         '[data-testid="stCaptionContainer"]'):
+            ratio, _ = contrast(page, selector)
+            assert ratio >= 4.5, (scheme, selector, ratio)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        box = page.locator("#t0-p1").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        statistics.click()
+        expect(page.get_by_test_id("stMetric").first).to_be_visible()
