@@ -49,6 +49,8 @@ _QUANTITY = re.compile(
     r"what (?:is |are )?(?:the )?(?:number|amount|cost|price|percentage|date|time|limit|cap))\b",
     re.IGNORECASE,
 )
+_AT_LEAST = re.compile(rf"\b(?:above|over|more than|at least|from)\s*\$?({_NUMBER})", re.IGNORECASE)
+_AT_MOST = re.compile(rf"\b(?:up to|under|below|less than|at most)\s*\$?({_NUMBER})", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _HEADING_LINE = 70
@@ -96,15 +98,23 @@ def candidates(hits: Sequence[Hit]) -> list[Sentence]:
 
 def numbers(text: str) -> set[float]:
     """The numbers written in `text` ("$3,000" is 3000.0)."""
-    return {float(n.replace(",", "")) for n in _NUMBERS.findall(text)}
+    return {_value(n) for n in _NUMBERS.findall(text)}
+
+
+def _value(number: str) -> float:
+    return float(number.replace(",", ""))
 
 
 def bracketed(number: float, text: str) -> bool:
-    """Whether `text` states `number` or a range holding it ("from $500 to $5,000")."""
+    """Whether `text` states `number` or a range holding it: "from $500 to $5,000",
+    "above $5,000", "up to $500"."""
     if number in numbers(text):
         return True
-    return any(float(a.replace(",", "")) <= number <= float(b.replace(",", ""))
-               for a, b in _RANGE.findall(text))
+    closed = _RANGE.findall(text)
+    if closed:
+        return any(_value(a) <= number <= _value(b) for a, b in closed)
+    return (any(_value(a) < number for a in _AT_LEAST.findall(text))
+            or any(number <= _value(b) for b in _AT_MOST.findall(text)))
 
 
 def term_evidence(question: str, texts: Sequence[str]) -> list[float]:

@@ -13,6 +13,7 @@ from ui import modes
 from ui.answer import (
     MARGIN,
     MAX_SENTENCES,
+    bracketed,
     candidates,
     extractive_answer,
     sentences,
@@ -67,6 +68,19 @@ def test_term_evidence_weighs_rare_question_terms_over_common_ones():
     assert evidence[0] == pytest.approx(1.0)
     assert 0 < evidence[1] == evidence[2] < 0.5
     assert term_evidence("the of and?", texts) == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(("number", "text", "held"), [
+    (3000.0, "From $500 to $5,000: your manager and your department head approve.", True),
+    (8000.0, "From $500 to $5,000: your manager and your department head approve.", False),
+    (8000.0, "Above $5,000: the CFO approves.", True),
+    (300.0, "Up to $500: your manager approves.", True),
+    (3000.0, "Up to $500: your manager approves.", False),
+    (3000.0, "A receipt is required for every expense of $25 or more.", False),
+    (25.0, "A receipt is required for every expense of $25 or more.", True),
+])
+def test_a_number_is_held_by_a_sentence_stating_it_or_a_range_around_it(number, text, held):
+    assert bracketed(number, text) is held
 
 
 def test_candidates_skip_fragments_and_sentences_repeated_by_overlapping_chunks():
