@@ -69,14 +69,39 @@ def read_array(path: Path, mmap: bool = True, verify: bool = True) -> np.ndarray
     return array
 
 
-def is_mapped(array: np.ndarray) -> bool:
-    """Whether `array` is a view of a memory-mapped file."""
+def _mapping(array: np.ndarray) -> mmap_module.mmap | None:
+    """The memory map `array` is a view of, or None."""
     base = array
     while base is not None:
         if isinstance(base, mmap_module.mmap):
-            return True
+            return base
         base = getattr(base, "base", None)
-    return False
+    return None
+
+
+def is_mapped(array: np.ndarray) -> bool:
+    """Whether `array` is a view of a memory-mapped file."""
+    return _mapping(array) is not None
+
+
+def mapped_path(array: np.ndarray) -> Path | None:
+    """The file `array` is memory-mapped from (as `read_array` maps it), or None."""
+    base = array
+    while base is not None:
+        if isinstance(base, np.memmap) and base.filename:
+            return Path(base.filename)
+        base = getattr(base, "base", None)
+    return None
+
+
+def drop_pages(array: np.ndarray) -> None:
+    """Release the pages of the memory map under `array` from this process (the page
+    cache keeps them; the next access maps them again). A no-op for arrays in RAM. A
+    build that streams a file larger than its memory budget calls it after each chunk,
+    so the process's resident size stays within the budget."""
+    mapping = _mapping(array)
+    if mapping is not None:
+        mapping.madvise(mmap_module.MADV_DONTNEED)
 
 
 def _file_crc(path: Path, chunk: int = 16 << 20) -> int:

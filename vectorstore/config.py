@@ -138,10 +138,51 @@ class RpForestConfig(IndexConfig):
         _at_least("rp_forest", 0, search_k=self.search_k)
 
 
+@dataclass(frozen=True)
+class DiskAnnConfig(IndexConfig):
+    """A Vamana graph of out-degree `R` built with pool `L` and pruning `alpha` (two
+    passes: alpha 1, then `alpha`) whose nodes (vector + neighbours) live on disk in
+    sector-aligned blocks, navigated by `pq_bytes`-byte PQ codes held in RAM (0: about
+    one byte per 12 dimensions) and re-ranked exactly with the vectors the walk read.
+    A search keeps a pool of `L_search` and reads `W` blocks per hop. RAM per segment:
+    the codes, plus `cache_per_row` bytes per row of pinned node cache around the entry
+    point; a build holds at most `build_memory_bytes` (larger segments are built in
+    overlapping shards and merged). `io`: "pread" (reads under a bounded cache) or
+    "mmap" (the node file memory-mapped, the page cache as the cache)."""
+
+    type: str = "diskann"
+    implementation: ClassVar[str] = "vectorstore.diskann:DiskAnnIndex"
+    R: int = 64
+    L: int = 100
+    alpha: float = 1.2
+    pq_bytes: int = 0
+    L_search: int = 80
+    W: int = 4
+    rerank: int = 1
+    cache_per_row: int = 8
+    build_memory_bytes: int = 4 << 30
+    pq_train_rows: int = 20_000
+    io: str = "pread"
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _at_least("diskann", 1, R=self.R, L=self.L, L_search=self.L_search, W=self.W)
+        _at_least("diskann", 0, pq_bytes=self.pq_bytes, rerank=self.rerank,
+                  cache_per_row=self.cache_per_row)
+        _at_least("diskann", 256, pq_train_rows=self.pq_train_rows)
+        _at_least("diskann", 1 << 20, build_memory_bytes=self.build_memory_bytes)
+        if self.rerank > 1:
+            raise InvalidConfig(f"diskann.rerank must be 0 or 1, got {self.rerank}")
+        if not isinstance(self.alpha, int | float) or not 1 <= self.alpha <= 4:
+            raise InvalidConfig(f"diskann.alpha must be in [1, 4], got {self.alpha!r}")
+        if self.io not in ("pread", "mmap"):
+            raise InvalidConfig(f"diskann.io must be 'pread' or 'mmap', got {self.io!r}")
+
+
 # Registering an index type: its config class here (the class names its implementation).
 INDEX_CONFIGS: dict[str, type[IndexConfig]] = {
     cls.type: cls for cls in (FlatConfig, HnswConfig, IvfPqConfig, HnswSq8Config, LshConfig,
-                              RpForestConfig)
+                              RpForestConfig, DiskAnnConfig)
 }
 
 

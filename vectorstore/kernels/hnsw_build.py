@@ -115,6 +115,14 @@ def reverse_pairs(links0, upper, upper_start, levels, top, start, stop):
                 keys[p] = layer * n + row[j]
                 sources[p] = q
                 p += 1
+    return group_pairs(keys, sources)
+
+
+@njit(cache=True, nogil=True)
+def group_pairs(keys, sources):
+    """(key, source) pairs (int64 (p,), int32 (p,)) sorted by key, stably: returns
+    (keys, sources, group_starts int64 (g + 1,) delimiting runs of equal keys)."""
+    total = keys.shape[0]
     order = np.argsort(keys, kind="mergesort")
     keys = keys[order]
     sources = sources[order]
