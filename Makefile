@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-diskann lint clean
 
 $(PY):
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,6 +28,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PIP) install -e '.[bench]'
 	$(PY) -m benchmarks.flat
+
+# diskannpy pins numpy < 2, so it gets a virtualenv of its own beside the project's.
+.venv-diskannpy/bin/python:
+	python3.11 -m venv .venv-diskannpy
+	.venv-diskannpy/bin/pip install diskannpy==0.7.0
+
+bench-diskann: $(STAMP) .venv-diskannpy/bin/python
+	$(PIP) install -e '.[bench]'
+	$(PY) -m benchmarks.diskann
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

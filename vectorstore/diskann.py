@@ -183,7 +183,12 @@ class DiskAnnIndex:
         """Bytes this index keeps in RAM: PQ codes and codebooks, and the node cache."""
         if self.pq is None:
             return 0
-        return sum(a.nbytes for a in self.pq) + sum(a.nbytes for a in self.cache)
+        return sum(a.nbytes for a in self.pq) + self.cache_bytes()
+
+    def cache_bytes(self) -> int:
+        """Bytes of the pinned node cache (part of `nbytes`)."""
+        cache = self.cache
+        return cache.ids.nbytes + cache.words.nbytes
 
     def disk_bytes(self) -> int:
         return 0 if self.nodes is None else self.nodes.layout.file_bytes
@@ -298,10 +303,11 @@ class DiskAnnIndex:
         make_luts(queries, pq.centre, pq.codebooks, self.metric.kernel, s.luts, s.bases)
         start_search(self.nodes.entry, pq.codes, s.luts, s.bases, s.pool_d, s.pool_i,
                      s.pool_x, s.sizes, s.seen, s.seen_n, s.res_d, s.res_i, s.hops, s.reads)
+        cache = self.cache  # one read: `resize_cache` may swap it meanwhile
         common = (queries, self.metric.kernel, W, max_hops, pq.codes, s.luts, s.bases,
                   s.pool_d, s.pool_i, s.pool_x, s.sizes, s.seen, s.seen_n, s.res_d,
-                  s.res_i, mask, use_mask, rerank, self.cache.ids,
-                  self.cache.words.view(np.float32), self.cache.words)
+                  s.res_i, mask, use_mask, rerank, cache.ids, cache.words.view(np.float32),
+                  cache.words)
         if self.config.io == "mmap":
             mapped = self.nodes.mapped()
             mapped_search(*common, mapped.view(np.float32), mapped.view(np.int32),
