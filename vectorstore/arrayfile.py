@@ -6,6 +6,7 @@ this way, so a torn or corrupted file is detected on open instead of answering w
 """
 
 import mmap as mmap_module
+import os
 import struct
 import zlib
 from itertools import accumulate
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorruptFile
-from .fsutil import atomic_write
+from .fsutil import atomic_write, fsync_dir
 
 MAGIC = b"SLARRAY\x00"
 VERSION = 1
@@ -37,6 +38,32 @@ def write_array(path: Path, array: np.ndarray) -> None:
     header = HEADER.pack(MAGIC, VERSION, array.ndim, code.encode().ljust(4, b"\0"),
                          zlib.crc32(data), *shape)
     atomic_write(path, header + data)
+
+
+def write_rows(path: Path, parts: list[tuple[np.ndarray, np.ndarray]], dim: int,
+               chunk_rows: int = 4096) -> None:
+    """Write the float32 rows `rows` of each (array, rows) part, in order, as one (n, dim)
+    array file, streaming: at most `chunk_rows` rows are in RAM at a time and the pages
+    of mapped sources are released after each chunk, so a merge of segments larger than
+    memory can be written. Atomic like `write_array`."""
+    n = sum(rows.size for _, rows in parts)
+    tmp = path.with_name(path.name + ".tmp")
+    crc = 0
+    with open(tmp, "wb") as f:
+        f.write(bytes(HEADER_SIZE))
+        for array, rows in parts:
+            for start in range(0, rows.size, chunk_rows):
+                data = np.ascontiguousarray(array[rows[start:start + chunk_rows]],
+                                            dtype=np.float32).tobytes()
+                drop_pages(array)
+                crc = zlib.crc32(data, crc)
+                f.write(data)
+        f.seek(0)
+        f.write(HEADER.pack(MAGIC, VERSION, 2, b"f4\0\0", crc, n, dim, 0, 0))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def read_array(path: Path, mmap: bool = True, verify: bool = True) -> np.ndarray:
@@ -104,9 +131,10 @@ def drop_pages(array: np.ndarray) -> None:
         mapping.madvise(mmap_module.MADV_DONTNEED)
 
 
-def _file_crc(path: Path, chunk: int = 16 << 20) -> int:
+def _file_crc(path: Path, chunk: int = 1 << 20) -> int:
     """CRC32 of the data part, read through the page cache rather than the mapping so a
-    memory-mapped file is not pulled into the process's resident memory."""
+    memory-mapped file is not pulled into the process's resident memory (in 1 MiB
+    reads: opening a segment under a small memory budget must not take 16)."""
     crc = 0
     with open(path, "rb") as f:
         f.seek(HEADER_SIZE)

@@ -46,6 +46,8 @@ from .idmap import IdMap, IdView
 from .maintenance import Health, Maintenance, describe
 from .manifest import NAME as MANIFEST
 from .manifest import Manifest, read_manifest, write_manifest
+from .memory import cache_shares, segment_memory
+from .memory import report as memory_report
 from .metrics import METRICS
 from .payloads import PayloadIndex, key_value
 from .search import Hit, plan_search, run_search
@@ -153,8 +155,10 @@ class Collection:
     - the payload index's own lock, innermost.
     """
 
-    def __init__(self, directory: Path, manifest: Manifest, group_commit: bool = True) -> None:
+    def __init__(self, directory: Path, manifest: Manifest, group_commit: bool = True,
+                 memory_budget: int | None = None) -> None:
         self.directory = directory
+        self.memory_budget = memory_budget
         self.config = manifest.config
         self.metric = METRICS[manifest.config.metric]
         self._manifest = manifest
@@ -178,6 +182,7 @@ class Collection:
         self._next_rowid = manifest.next_rowid
         self._remove_orphans()
         self._load_sealed()
+        self._apportion_memory()
         self._wal = WriteAheadLog(directory / "wal", self.config.wal_file_bytes)
         self._replay(manifest.checkpoint_seq)
         self._grouped = group_commit
@@ -195,8 +200,11 @@ class Collection:
         return cls(directory, read_manifest(directory))
 
     @classmethod
-    def open(cls, directory: Path, group_commit: bool = True) -> "Collection":
-        return cls(directory, read_manifest(directory), group_commit)
+    def open(cls, directory: Path, group_commit: bool = True,
+             memory_budget: int | None = None) -> "Collection":
+        """Open an existing collection; with `memory_budget` (bytes), its diskann
+        segments' node caches share what the rest leaves of it (`memory.py`)."""
+        return cls(directory, read_manifest(directory), group_commit, memory_budget)
 
     # ---- properties -------------------------------------------------------------
 
@@ -550,6 +558,23 @@ class Collection:
                 self._dead -= dropped
                 self._committed = replace(self._committed, dead=self._committed.dead - dropped)
             self._publish()
+        self._apportion_memory()
+
+    def _buffer_bytes(self) -> int:
+        """RAM the write buffer may take before it is sealed (seal_rows float32 rows)."""
+        return self.config.seal_rows * self.dim * 4
+
+    def _apportion_memory(self) -> None:
+        """Give the diskann segments' node caches what the memory budget leaves after
+        every other resident byte (no-op without a budget)."""
+        if self.memory_budget is None:
+            return
+        sealed = [segment_memory(seg) for seg in self._sealed]
+        fixed = self._buffer_bytes() + sum(s.resident_bytes - s.cache_bytes for s in sealed)
+        cached = [seg for seg in self._sealed if hasattr(seg.index, "resize_cache")]
+        shares = cache_shares(self.memory_budget, fixed, [len(seg) for seg in cached])
+        for seg, share in zip(cached, shares, strict=True):
+            seg.index.resize_cache(share)
 
     def _write_manifest(self, dropped: BitMap | None = None, **changes: Any) -> None:
         """Persist the manifest with the committed tombstones (less `dropped`) and
@@ -646,7 +671,8 @@ class Collection:
             snap = self._snapshot
             stats = [SegmentStats(len(seg), local_positions(seg.rowids, snap.dead_rows()).size)
                      for seg in snap.sealed]
-            plan = plan_compaction(stats, self.config.merge_rows, force=force)
+            plan = plan_compaction(stats, self.config.index.merge_target(self.config.merge_rows),
+                                   force=force)
             for group in reversed(plan):
                 self._rewrite(snap, group)
 
@@ -665,7 +691,7 @@ class Collection:
             news.append(write_segment(
                 self._segment_dir(number),
                 np.concatenate([seg.rowids[live] for seg, live in zip(olds, keep, strict=True)]),
-                np.concatenate([seg.vectors[live] for seg, live in zip(olds, keep, strict=True)]),
+                [(seg.vectors, live) for seg, live in zip(olds, keep, strict=True)],
                 [seg.record_id(i) for seg, live in zip(olds, keep, strict=True) for i in live],
                 [seg.payload_bytes(i) for seg, live in zip(olds, keep, strict=True)
                  for i in live],
@@ -815,6 +841,8 @@ class Collection:
             "text_index": "none" if snap.analyzer is None else "bm25f",
             "text_bytes": sum(seg.text_bytes() for seg in snap.sealed),
             "disk_bytes": self._wal.disk_bytes() + sum(seg.disk_bytes() for seg in snap.sealed),
+            "memory": memory_report([segment_memory(seg) for seg in snap.sealed],
+                                    self._buffer_bytes(), self.memory_budget),
             "health": health.status, "health_reason": health.reason,
             "maintenance_failures": health.failures_total, "quarantined": self._quarantined,
         }

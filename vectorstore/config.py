@@ -40,6 +40,10 @@ class IndexConfig:
     type: str
     implementation: ClassVar[str]
 
+    def merge_target(self, merge_rows: int) -> int:
+        """Live rows up to which compaction merges this type's segments."""
+        return merge_rows
+
 
 @dataclass(frozen=True)
 class FlatConfig(IndexConfig):
@@ -144,6 +148,7 @@ class DiskAnnConfig(IndexConfig):
     passes: alpha 1, then `alpha`) whose nodes (vector + neighbours) live on disk in
     sector-aligned blocks, navigated by `pq_bytes`-byte PQ codes held in RAM (0: about
     one byte per 12 dimensions) and re-ranked exactly with the vectors the walk read.
+    Compaction merges diskann segments up to `segment_rows` live rows.
     A search keeps a pool of `L_search` and reads `W` blocks per hop. RAM per segment:
     the codes, plus `cache_per_row` bytes per row of pinned node cache around the entry
     point; a build holds at most `build_memory_bytes` (larger segments are built in
@@ -163,14 +168,23 @@ class DiskAnnConfig(IndexConfig):
     build_memory_bytes: int = 4 << 30
     pq_train_rows: int = 20_000
     io: str = "pread"
+    segment_rows: int = 2_000_000
     seed: int = 42
 
+    def merge_target(self, merge_rows: int) -> int:
+        """diskann segments merge up to `segment_rows` (above the collection's
+        merge_rows), so a large collection converges to few of them: each segment costs
+        a walk of about L_search block reads, while a walk's length grows only slowly
+        with a segment's size."""
+        return max(merge_rows, self.segment_rows)
+
     def __post_init__(self) -> None:
-        _at_least("diskann", 1, R=self.R, L=self.L, L_search=self.L_search, W=self.W)
+        _at_least("diskann", 1, R=self.R, L=self.L, L_search=self.L_search, W=self.W,
+                  segment_rows=self.segment_rows)
         _at_least("diskann", 0, pq_bytes=self.pq_bytes, rerank=self.rerank,
                   cache_per_row=self.cache_per_row)
         _at_least("diskann", 256, pq_train_rows=self.pq_train_rows)
-        _at_least("diskann", 1 << 20, build_memory_bytes=self.build_memory_bytes)
+        _at_least("diskann", 32 << 20, build_memory_bytes=self.build_memory_bytes)
         if self.rerank > 1:
             raise InvalidConfig(f"diskann.rerank must be 0 or 1, got {self.rerank}")
         if not isinstance(self.alpha, int | float) or not 1 <= self.alpha <= 4:

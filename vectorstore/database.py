@@ -67,11 +67,20 @@ class Database:
     Collections open on first use (or all at once with `open_all`, as a server does at
     startup on a worker thread); opening one never blocks access to the others.
     `group_commit=False` gives every write its own fsync (for comparison only).
+    `memory_budget` (bytes) is given to each collection it opens: the node caches of
+    its diskann segments share what the rest leaves, and `stats()["memory"]` shows
+    where the bytes are.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, group_commit: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, group_commit: bool = True,
+                 memory_budget: int | None = None) -> None:
         self.path = Path(path)
         self.group_commit = group_commit
+        if memory_budget is not None and (not isinstance(memory_budget, int) or
+                                          isinstance(memory_budget, bool) or memory_budget < 0):
+            raise InvalidConfig(f"memory_budget must be a number of bytes >= 0, got "
+                                f"{memory_budget!r}")
+        self.memory_budget = memory_budget
         (self.path / "collections").mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.path / "LOCK", "a+")  # noqa: SIM115 - held while open
         try:
@@ -185,7 +194,7 @@ class Database:
             Collection.create(tmp, config, metadata or {}).close()
             os.replace(tmp, target)
             fsync_dir(target.parent)
-            collection = Collection.open(target, self.group_commit)
+            collection = Collection.open(target, self.group_commit, self.memory_budget)
             self._collections[name] = collection
             return collection
 
@@ -208,7 +217,8 @@ class Database:
         if not opener:
             return opening.wait()
         try:
-            collection = Collection.open(self._current_dir(name), self.group_commit)
+            collection = Collection.open(self._current_dir(name), self.group_commit,
+                                         self.memory_budget)
         except BaseException as exc:
             opening.error = exc
             with self._mutex:
@@ -249,7 +259,8 @@ class Database:
                 Collection.create(tmp, config, metadata or {}).close()
                 os.replace(tmp, target)
                 fsync_dir(target.parent)
-                collection = self._staging[name] = Collection.open(target, self.group_commit)
+                collection = self._staging[name] = Collection.open(target, self.group_commit,
+                                                                    self.memory_budget)
             except BaseException:
                 del self._staging[name]
                 raise
@@ -264,7 +275,8 @@ class Database:
                 del self._staging[name]
                 return None
             try:
-                collection = self._staging[name] = Collection.open(target, self.group_commit)
+                collection = self._staging[name] = Collection.open(target, self.group_commit,
+                                                                    self.memory_budget)
             except BaseException:
                 del self._staging[name]
                 raise

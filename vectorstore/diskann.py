@@ -50,8 +50,9 @@ NODES = "diskann_nodes.bin"
 PQ_FIELDS = ("centre", "codebooks", "codes")
 WIDEN = 4
 """A filtered walk keeps a pool of max(L, WIDEN * k) / (allowed share) nodes."""
-STATE_BYTES = 8 << 20
-"""Search state allocated at once: queries are walked in chunks that fit."""
+STATE_BYTES = 2 << 20
+"""Search state each walking thread allocates at once: queries are walked in chunks
+that fit (about 30 at L_search = 48)."""
 
 
 class PqArrays(NamedTuple):
@@ -199,7 +200,7 @@ class DiskAnnIndex:
         if self.nodes is None:
             return
         layout = self.nodes.layout
-        wanted = min(len(self), max(0, budget) // layout.node_bytes)
+        wanted = min(len(self), max(0, budget) // (layout.node_bytes + 8))  # block + id
         ids: list[np.ndarray] = []
         blocks: list[np.ndarray] = []
         frontier = np.array([self.nodes.entry], dtype=np.int64)

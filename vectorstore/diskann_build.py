@@ -15,6 +15,8 @@ the build's resident memory is what the budget allows, never the whole file.
 - The node file (`diskann_layout.py`) is streamed in node order.
 """
 
+import ctypes
+import ctypes.util
 import math
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from .arrayfile import drop_pages, read_array, write_array
+from .arrayfile import drop_pages, is_mapped, read_array, write_array
 from .config import DiskAnnConfig
 from .diskann_layout import Layout, NodeWriter
 from .kernels.kmeans import kmeans
@@ -33,6 +35,14 @@ from .kernels.vamana import link_batch, merge_rows, search_batch
 from .metrics import METRIC_L2
 
 CHUNK_BYTES = 16 << 20
+RUNTIME_BYTES = 24 << 20
+"""Resident growth outside the build's own arrays (which stay under 8 MiB of numpy
+allocations, traced, at a 32 MiB budget): heap the allocator keeps after frees, the
+numba runtime's scratch, mapped pages between two releases. Measured at 17-25 MiB over
+a 20,000-row build (tests/vectorstore/diskann_budget.py)."""
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+if _LIBC is not None and not hasattr(_LIBC, "malloc_trim"):
+    _LIBC = None
 PQ_ITERS = 15
 SHARD_ITERS = 10
 REPLICAS = 2
@@ -40,17 +50,30 @@ MAX_BATCH = 1024
 FIRST_PASS_DIVISOR = 8
 
 
+def release_heap() -> None:
+    """Hand freed heap memory back to the OS (glibc's malloc_trim; a no-op elsewhere).
+    glibc raises its mmap threshold after a large array is freed, so the next arrays of
+    that size come from the heap and stay resident after they are freed too: a build
+    that frees a shard's arrays and allocates the next one's would ratchet up."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 def rows(vectors: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """A copy of vectors[start:stop] whose mapped pages are then released."""
+    """vectors[start:stop]: a copy whose mapped pages are then released when vectors
+    are memory-mapped, else a view."""
+    if not is_mapped(vectors):
+        return vectors[start:stop]
     chunk = np.array(vectors[start:stop], dtype=np.float32)
     drop_pages(vectors)
     return chunk
 
 
 def chunk_rows(d: int, budget: int, multiple: int = 1) -> int:
-    """Rows per streamed chunk: CHUNK_BYTES, or an eighth of the budget when smaller,
-    rounded to a multiple of `multiple`."""
-    rows_ = min(CHUNK_BYTES, budget // 8) // max(4 * d, 1)
+    """Rows per streamed chunk: CHUNK_BYTES, or 1/32 of the budget when smaller (a
+    chunk's node blocks and mapped pages take a few times its size), rounded to a
+    multiple of `multiple`."""
+    rows_ = min(CHUNK_BYTES, budget // 32) // max(4 * d, 1)
     return max(multiple, rows_ // multiple * multiple)
 
 
@@ -86,6 +109,7 @@ def train_pq(vectors: np.ndarray, m: int, config: DiskAnnConfig
     train = sample(vectors, config.pq_train_rows, config.seed, budget) - centre
     codebooks = train_codebooks(np.ascontiguousarray(train), m, PQ_ITERS, config.seed)
     del train
+    release_heap()
     codes = np.empty((n, m), dtype=np.uint8)
     centres = centre[None, :]
     for start, chunk in chunks(vectors, budget):
@@ -107,7 +131,7 @@ def medoid(vectors: np.ndarray, budget: int) -> int:
     centre = mean(vectors, budget)
     best, best_d = 0, np.inf
     for start, chunk in chunks(vectors, budget):
-        dist = ((chunk - centre) ** 2).sum(axis=1)
+        dist = np.einsum("ij,ij->i", chunk, chunk) - 2 * (chunk @ centre)
         if dist.min() < best_d:
             best, best_d = start + int(dist.argmin()), float(dist.min())
     return best
@@ -148,7 +172,14 @@ def vamana(vectors: np.ndarray, entry: int, config: DiskAnnConfig) -> np.ndarray
 
 def graph_bytes(n: int, d: int, R: int) -> int:
     """Memory an in-memory build of n rows needs: vectors, graph, scratch."""
-    return n * (4 * d + 4 * (R + 1) + 2 * numba.get_num_threads())
+    return n * (4 * d + 4 * (R + 1) + 8 + 2 * numba.get_num_threads())
+
+
+def in_memory_rows(d: int, config: DiskAnnConfig) -> int:
+    """Rows one in-memory graph build may hold: half of the budget less RUNTIME_BYTES,
+    the rest left to the streamed chunks, the PQ codes and the temporaries around it."""
+    room = (config.build_memory_bytes - RUNTIME_BYTES) // 2
+    return max(2 * config.R, room // graph_bytes(1, d, config.R))
 
 
 def build_nodes(vectors: np.ndarray, path: Path, config: DiskAnnConfig,
@@ -160,7 +191,7 @@ def build_nodes(vectors: np.ndarray, path: Path, config: DiskAnnConfig,
     entry = medoid(vectors, budget)
     writer = NodeWriter(path, layout)
     try:
-        if graph_bytes(n, d, config.R) <= budget:
+        if n <= in_memory_rows(d, config):
             graph = vamana(rows(vectors, 0, n), entry, config)
             for start, chunk in chunks(vectors, budget, max(layout.per_sector, 1)):
                 writer.append(chunk, graph[start:start + chunk.shape[0]])
@@ -181,7 +212,7 @@ def _shard_plan(vectors: np.ndarray, config: DiskAnnConfig
     REPLICAS nearest cells that still have room (cap: what the budget builds at once)."""
     n, d = vectors.shape
     budget = config.build_memory_bytes
-    cap = max(2 * config.R, budget // graph_bytes(1, d, config.R))
+    cap = in_memory_rows(d, config)
     count = max(2, math.ceil(REPLICAS * n / cap * 1.1))
     train = sample(vectors, max(64 * count, config.pq_train_rows), config.seed, budget)
     centroids, _ = kmeans(train, min(count, train.shape[0]), SHARD_ITERS, config.seed)
@@ -223,16 +254,20 @@ def _sharded(vectors: np.ndarray, scratch: Path, layout: Layout, writer: NodeWri
     shards = _shard_plan(vectors, config)
     for number, members in enumerate(shards):
         ram = np.empty((members.size, layout.d), dtype=np.float32)
-        for lo in range(0, members.size, 4096):
-            ram[lo:lo + 4096] = vectors[members[lo:lo + 4096]]
+        step = chunk_rows(layout.d, config.build_memory_bytes)
+        for lo in range(0, members.size, step):
+            ram[lo:lo + step] = vectors[members[lo:lo + step]]
             drop_pages(vectors)
         local = vamana(ram, medoid(ram, config.build_memory_bytes), config)
         del ram
-        ids = local[:, 1:]
-        local[:, 1:] = np.where(np.arange(config.R)[None, :] < local[:, :1],
-                                members[ids].astype(np.int32), 0)
+        global_ids = members.astype(np.int32)
+        for lo in range(0, members.size, 4096):  # local ids to the segment's, in place
+            rows_ = local[lo:lo + 4096]
+            used = np.arange(config.R)[None, :] < rows_[:, :1]
+            rows_[:, 1:] = np.where(used, global_ids[np.where(used, rows_[:, 1:], 0)], 0)
         write_array(scratch / f"shard{number}.arr", local)
-        del local
+        del local, global_ids
+        release_heap()
     graphs = [read_array(scratch / f"shard{i}.arr", verify=False) for i in range(len(shards))]
     for start, chunk in chunks(vectors, config.build_memory_bytes, max(layout.per_sector, 1)):
         stop = start + chunk.shape[0]

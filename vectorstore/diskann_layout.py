@@ -94,13 +94,13 @@ class NodeWriter:
             raise ValueError(f"{c} blocks do not fill whole sectors")
         groups = -(-c // per)
         blocks = np.zeros((groups * per, words), dtype=np.int32)
-        blocks[:c, :layout.d] = np.ascontiguousarray(vectors, dtype=np.float32).view(np.int32)
+        blocks[:c, :layout.d] = np.asarray(vectors, dtype=np.float32).view(np.int32)
         blocks[:c, layout.d:] = rows
-        sectors = np.zeros((groups, layout.read_bytes), dtype=np.uint8)
-        sectors[:, :per * layout.node_bytes] = blocks.view(np.uint8).reshape(groups, -1)
-        data = sectors.tobytes()
-        self.crc = zlib.crc32(data, self.crc)
-        self.file.write(data)
+        sectors = np.zeros((groups, layout.read_bytes // 4), dtype=np.int32)
+        sectors[:, :per * words] = blocks.reshape(groups, per * words)
+        del blocks
+        self.crc = zlib.crc32(sectors, self.crc)
+        self.file.write(sectors)
         self.written += c
 
     def finish(self, entry: int) -> None:
@@ -159,7 +159,7 @@ class NodeFile:
                               f"{layout.file_bytes} for {n} nodes")
         return layout, entry, crc
 
-    def _crc(self, chunk: int = 16 << 20) -> int:
+    def _crc(self, chunk: int = 1 << 20) -> int:
         crc, offset = 0, SECTOR
         while block := os.pread(self.fd, chunk, offset):
             crc = zlib.crc32(block, crc)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrayfile import StringArray, read_array, write_array, write_strings
+from .arrayfile import StringArray, read_array, write_array, write_rows, write_strings
 from .config import INDEX_CONFIGS, IndexConfig
 from .flat import exact_search
 from .fsutil import fsync_dir, tree_bytes
@@ -179,18 +179,25 @@ def _publish(tmp: Path, directory: Path) -> None:
     fsync_dir(directory.parent)
 
 
-def write_segment(directory: Path, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
+def write_segment(directory: Path, rowids: np.ndarray,
+                  vectors: np.ndarray | list[tuple[np.ndarray, np.ndarray]], ids: list[str],
                   payloads: list[bytes], metric: Metric, config: IndexConfig,
                   text: PostingArrays | None = None) -> SealedSegment:
     """Build the index over `vectors` and write a complete segment at `directory`, with
     `text` postings when given.
 
+    `vectors` is an (n, d) array, or a merge's (source vectors, rows) parts, which are
+    streamed to the file (`write_rows`) and never held in RAM whole; the index is built
+    from the written file, memory-mapped.
+
     Everything is written into `<directory>.tmp` first and renamed at the end, so a crash
     leaves no half segment under the final name.
     """
     tmp = _fresh(directory)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    write_array(tmp / "vectors.arr", vectors)
+    if isinstance(vectors, list):
+        write_rows(tmp / "vectors.arr", vectors, vectors[0][0].shape[1])
+    else:
+        write_array(tmp / "vectors.arr", np.ascontiguousarray(vectors, dtype=np.float32))
     write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
     write_strings(tmp, "ids", [i.encode() for i in ids])
     write_strings(tmp, "payloads", payloads)
