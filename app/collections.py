@@ -29,6 +29,7 @@ def describe(collection: Collection) -> CollectionInfo:
         segments=stats["sealed_segments"],
         growing_rows=stats["growing_rows"],
         disk_bytes=stats["disk_bytes"],
+        resident_bytes=stats["memory"]["resident_bytes"],
     )
 
 

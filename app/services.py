@@ -21,7 +21,7 @@ def open_store(settings: Settings) -> Database:
     """The store behind the API: the data directory's collections, or, when a cluster is
     configured, the distributed collections of that Ray cluster (same API)."""
     if settings.cluster is None:
-        return Database(settings.data_dir)
+        return Database(settings.data_dir, memory_budget=settings.memory_budget)
     from cluster.database import connect  # Ray loads only when a cluster is configured
 
     return connect(settings.cluster, settings.cluster_data_dir)

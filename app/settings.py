@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         None, description="Directory on each cluster node for the replicas it holds "
         "(default ~/.sleuth/cluster)."
     )
+    memory_budget: int | None = Field(
+        None, ge=0, description="Bytes each collection of the local store may keep resident; "
+        "its diskann segments' node caches share what the rest leaves (None: no budget)."
+    )
     mcp_ingest: bool = Field(
         False, description="Give MCP clients the ingest and delete_document tools (off: an "
         "agent should not write to the index unasked)."

@@ -76,11 +76,39 @@ class RpForestIndex(Request):
     )
 
 
+class DiskAnnIndex(Request):
+    """DiskANN-style graph whose nodes (vector + neighbours) stay on disk, navigated by
+    PQ codes in RAM: collections larger than memory. Omitted parameters take the
+    defaults."""
+
+    type: Literal["diskann"]
+    R: int | None = Field(None, ge=1, le=512, description="Graph out-degree.")
+    L: int | None = Field(None, ge=1, le=4096, description="Build pool size.")
+    alpha: float | None = Field(None, ge=1, le=4, description="Pruning slack (2nd pass).")
+    pq_bytes: int | None = Field(
+        None, ge=0, le=4096, description="PQ code bytes per vector (0: about dim / 12)."
+    )
+    L_search: int | None = Field(None, ge=1, le=4096, description="Default search pool.")
+    W: int | None = Field(None, ge=1, le=64, description="Blocks read per hop by default.")
+    rerank: int | None = Field(None, ge=0, le=1, description="1: exact re-rank of the walk.")
+    cache_per_row: int | None = Field(
+        None, ge=0, le=1 << 20, description="Bytes of pinned node cache per row."
+    )
+    build_memory_bytes: int | None = Field(
+        None, ge=32 << 20, description="Most memory one segment build holds."
+    )
+    segment_rows: int | None = Field(
+        None, ge=1, description="Live rows up to which compaction merges segments."
+    )
+    io: Literal["pread", "mmap"] | None = Field(None, description="How node blocks are read.")
+
+
 IndexSpec = Annotated[
-    FlatIndex | HnswIndex | IvfPqIndex | HnswSq8Index | LshIndex | RpForestIndex,
+    FlatIndex | HnswIndex | IvfPqIndex | HnswSq8Index | LshIndex | RpForestIndex
+    | DiskAnnIndex,
     Field(discriminator="type"),
 ]
-IndexType = Literal["flat", "hnsw", "ivf_pq", "hnsw_sq8", "lsh", "rp_forest"]
+IndexType = Literal["flat", "hnsw", "ivf_pq", "hnsw_sq8", "lsh", "rp_forest", "diskann"]
 FieldPath = Annotated[str, Field(pattern=r"^[^.]+(\.[^.]+)*$")]  # a payload path: a.b.c
 Language = Literal[tuple(sorted(Stemmer.algorithms()))]  # the Snowball stemmers PyStemmer has
 
@@ -140,6 +168,10 @@ class CollectionInfo(BaseModel):
     )
     disk_bytes: int = Field(
         description="Bytes on disk: the sealed segments plus the write-ahead log."
+    )
+    resident_bytes: int = Field(
+        description="Bytes searches keep in RAM: the segments' indexes (diskann: PQ codes "
+        "and node cache) and the write buffer at capacity."
     )
 
 

@@ -31,6 +31,8 @@ class SearchParams(Request):
         None, ge=1, le=10_000_000, description="Forest rows read per search."
     )
     trees: int | None = Field(None, ge=1, le=1024, description="Forest trees used.")
+    L_search: int | None = Field(None, ge=1, le=4096, description="DiskANN search pool.")
+    W: int | None = Field(None, ge=1, le=64, description="DiskANN blocks read per hop.")
 
 
 Mode = Literal["hybrid", "vector", "text"]
