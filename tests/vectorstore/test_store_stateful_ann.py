@@ -1,6 +1,8 @@
 """The store state machine with segments large enough for every approximate path: the
 HNSW walk, the filter-aware HNSW walk (a small `ef` so filters allowing a few hundred
-rows walk the graph), and the trained IVF-PQ scan (segments past MIN_TRAIN_ROWS).
+rows walk the graph), the trained IVF-PQ scan (segments past MIN_TRAIN_ROWS) and the
+diskann beam search over its node file (segments past its MIN_ROWS; a small `L_search`
+so filtered searches walk the graph).
 
 Approximate answers are checked by recall against the brute-force oracle, over the
 run; exactness is checked where it is promised: every hit is live, matches the filter,
@@ -17,6 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from vectorstore import Database
+from vectorstore.diskann import MIN_ROWS as DISKANN_ROWS
+from vectorstore.diskann import use_exact_scan
 from vectorstore.ivfpq import MIN_TRAIN_ROWS
 
 from . import oracle
@@ -24,8 +28,10 @@ from .lifecycle_rules import LifecycleRules
 from .strategies import COLORS, filters
 
 DIM = 16
-SIZES = {"hnsw": 3000, "ivf_pq": MIN_TRAIN_ROWS + 500}
-RECALL = {"hnsw": 0.9, "ivf_pq": 0.8}
+SIZES = {"hnsw": 3000, "ivf_pq": MIN_TRAIN_ROWS + 500, "diskann": DISKANN_ROWS + 1000}
+RECALL = {"hnsw": 0.9, "ivf_pq": 0.8, "diskann": 0.9}
+KNOB = {"hnsw": "ef", "diskann": "L_search"}
+"""The per-call knob lowered to force the filter-aware walk."""
 """Recall@k over a run's searches at the default knobs (true top-k found / k summed over
 searches) that each index must reach; searches with a lowered `ef` (there to force the
 filter-aware walk) are held to the exactness checks only."""
@@ -106,9 +112,9 @@ class AnnMachine(LifecycleRules, RuleBasedStateMachine):
           where=st.one_of(st.none(), filters), ef=st.sampled_from([None, 8, 24]))
     def search(self, seed: int, k: int, where: dict | None, ef: int | None) -> None:
         query = np.random.default_rng(seed).normal(size=DIM).astype(np.float32) * 3
-        params = None if ef is None or self.index != "hnsw" else {"ef": ef}
+        params = None if ef is None or self.index not in KNOB else {KNOB[self.index]: ef}
         hits = self.col.search(query, k=k, where=where, params=params)
-        event(self._path(where, params))
+        event(self._path(where, params, k))
         matching = [rid for rid, (_, p) in self.records.items() if oracle.matches(p, where)]
         assert len(hits) == min(k, len(matching)), "k hits whenever k records match"
         scores = [h.score for h in hits]
@@ -129,11 +135,20 @@ class AnnMachine(LifecycleRules, RuleBasedStateMachine):
             self.found += len(best & {h.id for h in hits})
             self.expected += len(best)
 
-    def _path(self, where: dict | None, params: dict | None) -> str:
+    def _path(self, where: dict | None, params: dict | None, k: int) -> str:
         """Which path the largest sealed segment's index takes (for the statistics)."""
         largest = max((len(seg) for seg in self.col._snapshot.sealed), default=0)
         if self.index == "ivf_pq":
             return "ivf_pq: trained scan" if largest >= MIN_TRAIN_ROWS else "ivf_pq: exact"
+        if self.index == "diskann":
+            L = (params or {}).get("L_search", self.col.index_config.L_search)
+            allowed = sum(oracle.matches(p, where) for _, p in self.records.values())
+            if largest < DISKANN_ROWS:
+                return "diskann: exact (segment not indexed)"
+            if where is None:
+                return "diskann: beam search"
+            return "diskann: exact scan of the allowed rows" if \
+                use_exact_scan(largest, allowed, k, L) else "diskann: filtered beam search"
         ef = (params or {}).get("ef", 64)
         allowed = sum(oracle.matches(p, where) for _, p in self.records.values())
         if where is None:
