@@ -7,9 +7,10 @@
 On the shared real embeddings (../shared/datasets, 100,000 x 384 all-MiniLM-L6-v2,
 unit vectors: cosine for us, L2 for diskannpy, the same order), in one run: both build
 with R=64, L=100, alpha=1.2 (diskannpy's disk default), 32-byte PQ codes, --threads
-threads; both cache the same number of nodes around the entry point (ours: 8 bytes per
-row, so PQ codes + cache = 40 bytes per vector). Then L_search is swept at W=4, with
-both searching the whole query batch on --threads threads, timed by wall clock (disk
+threads; both cache the same number of nodes around the entry point (ours: 4 bytes per
+row, so PQ codes + codebooks + cache stay within 40 bytes per vector at 100k). Then
+L_search is swept at W=4, with both searching the whole query batch on --threads
+threads, timed by wall clock (disk
 waits count), warm (after an untimed pass) and cold (the index files' pages dropped
 with posix_fadvise(DONTNEED) before each timed pass; diskannpy reads with O_DIRECT, so
 it never uses the page cache and its warm and cold passes both go to the device).
@@ -46,7 +47,7 @@ from .ann import common_arguments, load, qps_at, recall
 from .quantized import Seconds, by_recall, timed
 
 R, L_BUILD, ALPHA, PQ_BYTES, W, K = 64, 100, 1.2, 32, 4, 10
-CACHE_PER_ROW = 8
+CACHE_PER_ROW = 4
 L_SEARCH = (10, 16, 24, 32, 48, 64, 96, 128, 192)
 TARGET = 0.95
 METRIC = METRICS["cosine"]

@@ -17,6 +17,11 @@ planner scans exactly when the allowed rows are few and tops up short results. A
 segment under MIN_ROWS rows is not indexed: an exact scan of it costs about as much
 as a walk, and 256-entry PQ codebooks need rows to train on.
 
+The walk navigates by the PQ estimate of squared L2 whenever rows are unit vectors
+(cosine), as DiskANN does: on unit rows it orders as the inner product, and on a quantised
+row it estimates better (recall@10 at L_search 48 on the 20,000-row MiniLM fixture with
+32-byte codes: 0.954 against 0.934 navigating by the inner-product estimate).
+
 Knobs per search: L_search (pool size), W (beam width: blocks read per hop), rerank
 (1: exact order from the read vectors; 0: PQ order and estimates).
 """
@@ -41,7 +46,7 @@ from .diskann_layout import NodeFile
 from .errors import CorruptFile, InvalidInput
 from .flat import exact_search
 from .kernels.diskann import beam_round, finish_search, make_luts, mapped_search, start_search
-from .metrics import Metric
+from .metrics import METRIC_L2, Metric
 from .planner import as_mask, as_queries, knob, planned_search, readonly
 
 FORMAT = 1
@@ -101,6 +106,8 @@ class DiskAnnIndex:
                  nodes: NodeFile | None, pq: PqArrays | None) -> None:
         self.vectors = readonly(vectors)
         self.metric = metric
+        self.navigation = METRIC_L2 if metric.normalise else metric.kernel
+        """The PQ estimate walks navigate by (module docstring)."""
         self.config = config
         self.nodes = nodes
         self.pq = pq
@@ -284,6 +291,8 @@ class DiskAnnIndex:
             finish_search(state.pool_d, state.pool_i, state.sizes, state.res_d, state.res_i,
                           _mask(allowed), allowed is not None, rerank, rows[start:stop],
                           dist[start:stop])
+            if not rerank and self.navigation != self.metric.kernel:
+                dist[start:stop] = dist[start:stop] / 2 - 1  # |q - x|^2 = 2 - 2<q, x>
             with self._counts:
                 self.block_reads += reads
                 self.queries_walked += stop - start
@@ -301,7 +310,7 @@ class DiskAnnIndex:
         """Run the walk of one chunk of queries to its end; the blocks it read."""
         pq, layout, mask = self.pq, self.nodes.layout, _mask(allowed)
         use_mask = allowed is not None
-        make_luts(queries, pq.centre, pq.codebooks, self.metric.kernel, s.luts, s.bases)
+        make_luts(queries, pq.centre, pq.codebooks, self.navigation, s.luts, s.bases)
         start_search(self.nodes.entry, pq.codes, s.luts, s.bases, s.pool_d, s.pool_i,
                      s.pool_x, s.sizes, s.seen, s.seen_n, s.res_d, s.res_i, s.hops, s.reads)
         cache = self.cache  # one read: `resize_cache` may swap it meanwhile

@@ -211,3 +211,21 @@ def test_collection_of_diskann_segments(tmp_path: Path) -> None:
         assert memory["budget_bytes"] == budget and memory["within_budget"], memory
         assert memory["segments"][0]["cache_bytes"] > 0
         assert memory["resident_bytes"] <= budget
+
+
+@pytest.mark.parametrize("name", ["cosine", "dot", "l2"])
+def test_estimates_without_rerank_are_the_metrics_proxies(tmp_path: Path, data,
+                                                          name: str) -> None:
+    """rerank=0 answers PQ estimates in the metric's own proxy (cosine walks navigate by
+    squared L2 and convert), near the exact proxies of the rows they return (8-byte codes
+    of 24 dimensions: a few tenths off at most)."""
+    vectors, queries = data
+    metric = METRICS[name]
+    index = written(tmp_path, metric.prepare(vectors * 3), metric=metric)
+    queries = metric.prepare(queries * 3)
+    rows, estimates = index.search(queries, K, None, {"rerank": 0})
+    exact = np.array([[-q @ index.vectors[r] if metric.kernel == 0 else
+                       ((q - index.vectors[r]) ** 2).sum() for r in row]
+                      for q, row in zip(queries, rows, strict=True)])
+    scale = np.abs(exact).mean()
+    assert np.abs(estimates - exact).mean() < 0.25 * scale, (name, estimates[0], exact[0])
