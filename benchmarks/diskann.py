@@ -10,17 +10,18 @@ with R=64, L=100, alpha=1.2 (diskannpy's disk default), 32-byte PQ codes, --thre
 threads; both cache the same number of nodes around the entry point (ours: 4 bytes per
 row, so PQ codes + codebooks + cache stay within 40 bytes per vector at 100k). Then
 L_search is swept at W=4, with both searching the whole query batch on --threads
-threads, timed by wall clock (disk
-waits count), warm (after an untimed pass) and cold (the index files' pages dropped
-with posix_fadvise(DONTNEED) before each timed pass; diskannpy reads with O_DIRECT, so
-it never uses the page cache and its warm and cold passes both go to the device).
+threads, timed by wall clock (disk waits count), warm (after an untimed pass) and cold
+(the index files' pages dropped with posix_fadvise(DONTNEED) before each timed pass;
+diskannpy reads with O_DIRECT, so it never uses the page cache and its warm and cold
+passes both go to the device).
 Storage reads per query come from /proc/<pid>/io read_bytes (4 KiB units) for both;
 ours also counts the blocks it asked for (page-cache hits included). Our io="mmap"
 mode (the kernel reads the mapped node file) runs beside it, to say which I/O path is
 faster. Prints build time, resident bytes per vector, recall@10 / QPS curves and the
 ratios at recall@10 = 0.95 against the goals of issue #19.
 
---scale adds our index alone at 100k, 300k and 1M rows: the real set, then copies of it
+--scale runs instead our index alone at 100k, 300k and 1M rows (--sizes to change them;
+about an hour on two busy cores): the real set, then copies of it
 with small Gaussian perturbations (sigma 0.01 per dimension, re-normalised) to reach the
 size, exact ground truth recomputed: build time, resident bytes and QPS at recall 0.95.
 """
@@ -269,7 +270,7 @@ def scaling(base: np.ndarray, queries: np.ndarray, args, scratch: Path) -> None:
           "per dimension, re-normalised; exact ground truth recomputed; warm cache)")
     print(f"{'rows':>9} {'build s':>18} {'resident B/vec':>15} {'QPS@0.95':>9} "
           f"{'L@0.95':>7} {'blocks/q':>9}")
-    for size in (100_000, 300_000, 1_000_000):
+    for size in args.sizes:
         data = perturbed(base, size, seed=size)
         gt = exact_search(data, queries, K, METRIC.kernel, None)[0]
         directory = scratch / f"scale{size}"
@@ -295,16 +296,19 @@ def main() -> None:
     parser = common_arguments(__doc__)
     parser.set_defaults(repeats=2)
     parser.add_argument("--scale", action="store_true",
-                        help="add the 100k / 300k / 1M scaling run (long)")
+                        help="the 100k / 300k / 1M scaling run instead (long)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000],
+                        help="rows of each scaling step")
     parser.add_argument("--peer", type=Path, default=PEER, help="diskannpy's python")
     args = parser.parse_args()
     print(f"load average at start: {Path('/proc/loadavg').read_text().strip()}")
     base, queries, gt = load(args.n, args.queries)
     base, queries = METRIC.prepare(base), METRIC.prepare(queries)
     with tempfile.TemporaryDirectory(prefix="sleuth-diskann-bench-") as scratch:
-        side_by_side(base, queries, gt, args, Path(scratch))
         if args.scale:
             scaling(base, queries, args, Path(scratch))
+        else:
+            side_by_side(base, queries, gt, args, Path(scratch))
     print(f"load average at end: {Path('/proc/loadavg').read_text().strip()}")
 
 
