@@ -290,6 +290,8 @@ class DistributedCollection:
         health = self.health()
         return {"name": self.name, "dim": self.dim, "metric": self.spec.metric,
                 "index": self.config.index.type, **summed, "text_index": parts[0]["text_index"],
+                "memory": {"resident_bytes": sum(p["memory"]["resident_bytes"] for p in parts),
+                           "shards": [p["memory"] for p in parts]},
                 "health": health.status,
                 "health_reason": health.reason, "shards": self.spec.shards,
                 "replicas": self.spec.replicas}

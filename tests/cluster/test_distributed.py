@@ -171,6 +171,8 @@ def test_reads_aggregate_over_shards(flat_pair):
     assert set(paged) == {r.id for r in single.get(where=where, limit=N)}
     stats = distributed.stats()
     assert (stats["count"], stats["shards"], stats["replicas"]) == (N, 3, 2)
+    assert stats["memory"]["resident_bytes"] == sum(
+        shard["resident_bytes"] for shard in stats["memory"]["shards"]) > 0
 
 
 def test_documents_stay_on_one_shard():
