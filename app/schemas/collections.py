@@ -169,9 +169,9 @@ class CollectionInfo(BaseModel):
     disk_bytes: int = Field(
         description="Bytes on disk: the sealed segments plus the write-ahead log."
     )
-    resident_bytes: int = Field(
-        description="Bytes searches keep in RAM: the segments' indexes (diskann: PQ codes "
-        "and node cache) and the write buffer at capacity."
+    resident_bytes: int | None = Field(
+        None, description="Bytes searches keep in RAM: the segments' indexes (diskann: PQ "
+        "codes and node cache) and the write buffer at capacity."
     )
 
 

@@ -31,10 +31,10 @@ def test_collections_open_on_a_worker_thread_while_health_answers(tmp_path, embe
     opened_on: list[str] = []
     real_open = Collection.open.__func__
 
-    def slow_open(cls, directory, group_commit=True):
+    def slow_open(cls, directory, *args):
         opened_on.append(threading.current_thread().name)
         release.wait(60)
-        return real_open(cls, directory, group_commit)
+        return real_open(cls, directory, *args)
 
     monkeypatch.setattr(Collection, "open", classmethod(slow_open))
     with running(data, wait=False) as client:
