@@ -71,7 +71,8 @@ def is_quick(collection: Collection, request: SearchRequest) -> bool:
 def search(
     collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder]
 ) -> SearchResponse:
-    """One search; `embedder` is only called for a text query not in text mode."""
+    """One search; `embedder` is only called for a text query without a vector, not in
+    text mode."""
     started = time.perf_counter()
     if request.vector is not None:
         vector = np.asarray(request.vector, dtype=np.float32)

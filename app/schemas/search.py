@@ -55,7 +55,9 @@ class FusionParams(Request):
 
 
 class SearchRequest(Request):
-    """Exactly one of `query` (text) or `vector`.
+    """A `query` (text), a `vector`, or both: a query with the `vector` its caller embedded
+    it to (an application with its own embedding model) is searched as a query, with that
+    vector standing in for the server's embedding of it.
 
     `mode`: `hybrid` (a text query's default) embeds the query and fuses the nearest
     chunks with the best BM25 matches of its words; `vector` searches by meaning only;
@@ -65,11 +67,11 @@ class SearchRequest(Request):
     """
 
     model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["query"]}, {"required": ["vector"]}]}
+        json_schema_extra={"anyOf": [{"required": ["query"]}, {"required": ["vector"]}]}
     )
 
     # Typed without null (a default of None stands for "absent"), so that the schema's
-    # oneOf says what the validator below checks.
+    # anyOf says what the validator below checks.
     query: str = Field(None, min_length=1, max_length=10_000)  # type: ignore[assignment]
     vector: Vector = None  # type: ignore[assignment]
     mode: Mode | None = Field(None, description="Default: hybrid for a query, vector for a "
@@ -81,9 +83,9 @@ class SearchRequest(Request):
 
     @model_validator(mode="after")
     def _one_query(self) -> "SearchRequest":
-        if (self.query is None) == (self.vector is None):
-            raise ValueError("give exactly one of 'query' or 'vector'")
-        if self.vector is not None and self.mode in ("text", "hybrid"):
+        if self.query is None and self.vector is None:
+            raise ValueError("give a 'query', a 'vector' or both")
+        if self.query is None and self.mode in ("text", "hybrid"):
             raise ValueError(f"mode {self.mode!r} needs a text 'query'")
         return self
 

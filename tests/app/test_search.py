@@ -123,7 +123,6 @@ def test_unknown_collection_is_404(ingested):
     "body",
     [
         {},
-        {"query": "a", "vector": [1.0]},
         {"query": ""},
         {"query": "a", "k": 0},
         {"query": "a", "k": 100_000},
@@ -174,6 +173,25 @@ def test_text_and_vector_modes(ingested):
     vector = ingested.search("docs", "yeast flour", k=3, mode="vector").hits
     assert len(vector) == 3 and all(h.text_rank is None for h in vector)
     assert vector[0].score == vector[0].vector_score
+
+
+def test_a_query_with_the_vector_its_caller_embedded(ingested, embedder):
+    """An application with its own model sends its embedding of the query with it: the
+    vector side searches that vector (here, one of another question), the text side the
+    query's words."""
+    bread = embedder.embed_query("what is bread made of?").tolist()
+    vector = ingested.search("docs", "purr", vector=bread, k=3, mode="vector").hits
+    assert vector[0].filename == "bread.html"
+    assert [h.id for h in vector] == \
+        [h.id for h in ingested.search("docs", vector=bread, k=3).hits]
+    hybrid = ingested.search("docs", "purr", vector=bread, k=3).hits
+    assert {h.filename for h in hybrid if h.text_rank == 1} == {"cats.md"}
+    assert {h.filename for h in hybrid if h.vector_rank == 1} == {"bread.html"}
+    text = ingested.search("docs", "purr", vector=bread, k=3, mode="text").hits
+    assert text == ingested.search("docs", "purr", k=3, mode="text").hits
+    with pytest.raises(ApiError) as e:
+        ingested.search("docs", "purr", vector=[1.0], k=3)
+    assert e.value.status == 400 and "dimension" in e.value.detail
 
 
 def test_fusion_knobs_reach_the_store(ingested):
