@@ -29,7 +29,7 @@ from app.passages import document_chunks, get_passage
 from app.schemas.collections import CollectionInfo
 from app.schemas.documents import DocumentInfo
 from app.schemas.passages import MAX_CONTEXT, Passage
-from app.schemas.search import MAX_K, Chunk, SearchRequest, SearchResponse
+from app.schemas.search import MAX_K, Chunk, Hit, Mode, SearchRequest, SearchResponse
 from app.search import search as run_search
 from app.services import Services
 from app.settings import Settings
@@ -51,13 +51,22 @@ document whole through its resource URI (sleuth://<collection>/documents/<docume
 """
 
 SEARCH_DESCRIPTION = """\
-Find the passages of the user's documents that best answer a question (semantic search
-over embeddings: phrase the query as a question or a description of the content, not as
-keywords joined by AND/OR).
+Find the passages of the user's documents that best answer a query.
 
-Returns up to `k` passages, best first, each with its text, score (cosine similarity,
-higher is better), document id, title, source path, page (PDF only), heading path and a
-passage id for `get_passage`. Cite the source and page of what you use.
+`mode` says how passages are matched:
+- "hybrid" (the default): by meaning (embeddings) and by words (BM25) together, fused.
+  Good for almost everything: a question, a description, a name. (When the query has no
+  searchable word, or the collection no word index, it is matched by meaning alone.)
+- "text": by words only. Use it for exact strings that meaning cannot capture: an error
+  code, an identifier, a part or ticket number, a function name, a rare term.
+- "vector": by meaning only, for a paraphrase whose words differ from the document's.
+Phrase the query in plain words (no AND/OR syntax).
+
+Returns up to `k` passages, best first, each with its text, document id, title, source
+path, page (PDF only), heading path, a passage id for `get_passage`, and its score (vector:
+cosine similarity; text: BM25; hybrid: the fused score; higher is better) with where each
+ranking placed it (`vector_rank`, `text_rank`: 1 is first, null when that ranking did not
+find it). Cite the source and page of what you use.
 
 `where` narrows the search to chunks whose metadata match, in a Mongo-like language:
 {"file_type": "pdf"}, {"page": {"$gte": 3}}, {"source": {"$in": ["a.pdf", "b.md"]}},
@@ -132,12 +141,20 @@ def citation(chunk: Chunk) -> str:
     return " | ".join(parts)
 
 
+def ranking(hit: Hit) -> str:
+    """A hit's score and, from a hybrid search, where each ranking placed it."""
+    parts = [f"score {hit.score:.3f}"]
+    if hit.vector_rank is not None or hit.text_rank is not None:
+        parts += [f"vector rank {hit.vector_rank or '-'}", f"text rank {hit.text_rank or '-'}"]
+    return ", ".join(parts)
+
+
 def search_text(result: SearchResult) -> str:
     """The hits as numbered passages with their citations, for a model to read."""
     if not result.hits:
         return f"No passages matched in collection {result.collection!r}."
     blocks = [
-        f"[{rank}] {citation(hit)} (score {hit.score:.3f}, passage id {hit.id})\n"
+        f"[{rank}] {citation(hit)} ({ranking(hit)}, passage id {hit.id})\n"
         f"{(hit.text or '').strip()}"
         for rank, hit in enumerate(result.hits, start=1)
     ]
@@ -188,9 +205,13 @@ def build_server(services: Callable[[], Services], settings: Settings,
         where: Annotated[dict[str, Any] | None,
                          Field(description="Metadata filter, e.g. {\"page\": {\"$gte\": 3}}.")
                          ] = None,
+        mode: Annotated[Mode, Field(description="hybrid (meaning and words), text (exact "
+                                    "words: codes, identifiers) or vector (meaning).")
+                        ] = "hybrid",
     ) -> Annotated[CallToolResult, SearchResult]:
         with tool_errors():
-            request = SearchRequest(query=query, k=k, where=where)
+            request = SearchRequest(query=query, k=k, where=where,
+                                    mode=None if mode == "hybrid" else mode)
             target = collection_of(collection)
             found = run_search(target, request, services().model.get)
         result = SearchResult(collection=collection, **dict(found))

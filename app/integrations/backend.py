@@ -61,8 +61,14 @@ class Backend(ABC):
         """A page of the records matching `where`, in insertion order, without vectors."""
 
     @abstractmethod
-    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
-        """The `k` nearest records among `where`, best first."""
+    def search(self, vector: np.ndarray | None, k: int, where: dict | None = None, *,
+               text: str | None = None, mode: str | None = None,
+               fusion: dict | None = None) -> list[Hit]:
+        """The `k` best records among `where`, best first: nearest `vector` (mode
+        "vector"), best BM25 matches of `text` over the collection's text index ("text",
+        no vector needed), or both fused ("hybrid", weighed by `fusion`). None chooses
+        hybrid when both are given and the text has searchable words. Hits carry where
+        each ranking put them (`vector_rank`, `text_rank` and their scores)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -116,8 +122,11 @@ class EmbeddedBackend(Backend):
         return self._collection().get(where=where, limit=limit, offset=offset,
                                       include_vectors=False)
 
-    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
-        return self._collection().search(vector, k=k, where=where)
+    def search(self, vector: np.ndarray | None, k: int, where: dict | None = None, *,
+               text: str | None = None, mode: str | None = None,
+               fusion: dict | None = None) -> list[Hit]:
+        return self._collection().search(vector, k=k, where=where, text=text, mode=mode,
+                                         fusion=fusion)
 
     def close(self) -> None:
         if self._owned:
@@ -183,12 +192,18 @@ class HttpBackend(Backend):
                                         offset=offset)
         return [Record(r.id, None, r.payload) for r in found]
 
-    def search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[Hit]:
+    def search(self, vector: np.ndarray | None, k: int, where: dict | None = None, *,
+               text: str | None = None, mode: str | None = None,
+               fusion: dict | None = None) -> list[Hit]:
         """The API's hits carry typed provenance fields; the records' own payloads, read
-        back by id, are what the adapters need to give metadata back exactly."""
-        hits = self.client.search(self.collection, vector=vector, k=k, where=where).hits
+        back by id, are what the adapters need to give metadata back exactly. A text with
+        a vector goes as the API's query with the vector the caller embedded it to, so the
+        server never embeds with a model other than the collection's."""
+        hits = self.client.search(self.collection, text, vector=vector, k=k, where=where,
+                                  mode=mode, fusion=fusion).hits
         payloads = {r.id: r.payload for r in self.get([h.id for h in hits])}
-        return [Hit(h.id, h.score, payloads[h.id]) for h in hits if h.id in payloads]
+        return [Hit(h.id, h.score, payloads[h.id], h.vector_score, h.vector_rank,
+                    h.text_score, h.text_rank) for h in hits if h.id in payloads]
 
     def close(self) -> None:
         if self._owned:

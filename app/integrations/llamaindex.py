@@ -52,6 +52,8 @@ DOC_KEY = "doc_id"
 MMR_PREFETCH = 4
 """An MMR query weighs this many times `similarity_top_k` nearest candidates."""
 _SCAN_PAGE = 1000
+_TEXT_MODES = (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.HYBRID)
+_MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR, *_TEXT_MODES)
 
 _COMPARISON = {
     FilterOperator.EQ: "$eq", FilterOperator.NE: "$ne", FilterOperator.GT: "$gt",
@@ -138,8 +140,15 @@ class SleuthVectorStore(BasePydanticVectorStore):
 
     Give exactly one of `path` (a data directory, opened here), `db` (an open Database),
     `url` (a running server; `api_key` if it wants one) or `client` (a SleuthClient). The
-    collection is created with the first nodes' dimension and `metric`; until then a
-    query finds nothing. Query modes: DEFAULT (vector) and MMR.
+    collection is created with the first nodes' dimension and `metric` (and a text index
+    over the nodes' text); until then a query finds nothing.
+
+    Query modes: DEFAULT (by embedding), MMR (the nearest, re-ranked for diversity),
+    TEXT_SEARCH (BM25 over the nodes' text: `query_str`, no embedding needed) and HYBRID
+    (both fused; `alpha`, LlamaIndex's weight of the dense side from 0 to 1, sets the
+    fusion weights to alpha for the vector ranking and 1 - alpha for the text one; None
+    keeps Sleuth's defaults, see `vectorstore/fusion.py`). HYBRID returns `hybrid_top_k`
+    nodes when given, else `similarity_top_k`.
     """
 
     stores_text: bool = True
@@ -234,26 +243,35 @@ class SleuthVectorStore(BasePydanticVectorStore):
                 return found
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """The `similarity_top_k` nodes nearest `query_embedding` among the filters and
-        `doc_ids`; MMR mode re-ranks the nearest candidates for diversity."""
+        """The `similarity_top_k` best nodes among the filters and `doc_ids`, by the query's
+        mode (see the class docstring)."""
         mode = VectorStoreQueryMode(query.mode)
-        if mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
+        if mode not in _MODES:
             raise ValueError(f"query mode {mode.name} is not supported by Sleuth's store "
-                             "(supported: DEFAULT, MMR)")
+                             f"(supported: {', '.join(m.name for m in _MODES)})")
         if query.node_ids:  # an index over a text-storing store passes [] for "any"
             raise ValueError("queries restricted to node_ids are not supported by Sleuth's "
                              "store: filter on metadata or doc_ids instead")
-        if query.query_embedding is None:
-            raise ValueError("a Sleuth query needs query_embedding")
+        if mode != VectorStoreQueryMode.TEXT_SEARCH and query.query_embedding is None:
+            raise ValueError(f"a Sleuth {mode.name} query needs query_embedding")
+        if mode in _TEXT_MODES and not query.query_str:
+            raise ValueError(f"a Sleuth {mode.name} query needs query_str")
         if self._backend.dimension() is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         where = self._where(query)
         k = query.similarity_top_k
-        vector = np.asarray(query.query_embedding, dtype=np.float32)
+        vector = None if mode == VectorStoreQueryMode.TEXT_SEARCH else \
+            np.asarray(query.query_embedding, dtype=np.float32)
         if mode == VectorStoreQueryMode.MMR:
             hits = self._mmr(vector, k, where, query.mmr_threshold)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            hits = self._backend.search(vector, query.hybrid_top_k or k, where,
+                                        text=query.query_str, mode="hybrid",
+                                        fusion=fusion_of(query.alpha))
+        elif mode == VectorStoreQueryMode.TEXT_SEARCH:
+            hits = self._backend.search(None, k, where, text=query.query_str, mode="text")
         else:
-            hits = self._backend.search(vector, k, where)
+            hits = self._backend.search(vector, k, where, mode="vector")
         return VectorStoreQueryResult(nodes=[to_node(h.id, h.payload) for h in hits],
                                       similarities=[h.score for h in hits],
                                       ids=[h.id for h in hits])
@@ -268,7 +286,7 @@ class SleuthVectorStore(BasePydanticVectorStore):
 
     def _mmr(self, vector: np.ndarray, k: int, where: dict | None,
              threshold: float | None) -> list[Hit]:
-        candidates = self._backend.search(vector, k * MMR_PREFETCH, where)
+        candidates = self._backend.search(vector, k * MMR_PREFETCH, where, mode="vector")
         records = {r.id: r for r in self._backend.get([h.id for h in candidates],
                                                       include_vectors=True)}
         found = [h for h in candidates if h.id in records]
@@ -278,6 +296,16 @@ class SleuthVectorStore(BasePydanticVectorStore):
             vector.tolist(), [records[h.id].vector.tolist() for h in found],
             similarity_top_k=k, embedding_ids=list(range(len(found))), mmr_threshold=threshold)
         return [found[i] for i in chosen]
+
+
+def fusion_of(alpha: float | None) -> dict[str, float] | None:
+    """LlamaIndex's hybrid `alpha` (1: dense only, 0: sparse only) as Sleuth's fusion
+    weights; None keeps the store's defaults."""
+    if alpha is None:
+        return None
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be from 0 to 1, got {alpha!r}")
+    return {"vector_weight": alpha, "text_weight": 1.0 - alpha}
 
 
 def to_node(record_id: str, payload: dict[str, Any]) -> BaseNode:

@@ -25,6 +25,11 @@ READ_TOOLS = {"search", "list_collections", "list_documents", "get_passage"}
 QUESTION = "how long did the last quarterly restore drill of the metadata database take"
 """Answered on page 3 of runbook/backup-and-restore.pdf ("took 2 hours and 10 minutes")."""
 
+IDENTIFIER = "x509"
+"""Only in runbook/tls-certificate-rotation.txt (`openssl x509 -noout -enddate`): BM25
+finds that chunk first, while MiniLM, by meaning, ranks it outside the top 10."""
+IDENTIFIER_SOURCE = "runbook/tls-certificate-rotation.txt"
+
 BAD_SEARCHES = [
     # (arguments, text the error result must hold: the API's message for the same mistake)
     ({"query": "x", "collection": "nope"}, "collection 'nope' not found"),
@@ -36,6 +41,8 @@ BAD_SEARCHES = [
     ({"query": "x", "where": "page"}, "Input should be a valid dictionary"),
     ({"query": ""}, "query: String should have at least 1 character"),
     ({"k": 3}, "query"),
+    ({"query": "x", "mode": "fuzzy"}, "Input should be 'hybrid', 'vector' or 'text'"),
+    ({"query": "the of and", "mode": "text"}, "has no searchable terms"),
 ]
 
 
@@ -67,6 +74,28 @@ async def check_search_finds_the_page(client: Client) -> dict:
     return top
 
 
+async def check_modes_find_an_identifier(client: Client) -> None:
+    """Text mode finds an exact identifier that vector mode ranks low; the default (hybrid)
+    finds it first and says where each ranking placed each hit."""
+    def ids(result) -> list[str]:
+        assert not result.is_error, text_of(result)
+        return [h["id"] for h in result.structured_content["hits"]]
+
+    text = await client.call_tool("search", {"query": IDENTIFIER, "k": 10, "mode": "text"})
+    top = text.structured_content["hits"][0]
+    assert top["source"].endswith(IDENTIFIER_SOURCE) and IDENTIFIER in top["text"]
+    by_meaning = await client.call_tool("search", {"query": IDENTIFIER, "k": 10,
+                                                   "mode": "vector"})
+    assert top["id"] not in ids(by_meaning)
+    hybrid = await client.call_tool("search", {"query": IDENTIFIER, "k": 10})
+    assert ids(hybrid)[0] == top["id"]
+    first = hybrid.structured_content["hits"][0]
+    assert first["text_rank"] == 1 and first["text_score"] > 0
+    assert first["vector_rank"] is None or first["vector_rank"] > 10
+    assert any(h["vector_rank"] == 1 for h in hybrid.structured_content["hits"])
+    assert "text rank 1" in text_of(hybrid).split("[2]")[0]
+
+
 async def check_bad_searches(client: Client) -> list[str]:
     """Every bad call is an error result with the expected message; the server lives on."""
     messages = []
@@ -91,8 +120,11 @@ async def test_stdio_server_lists_tools_searches_reads_and_reports_errors(sample
         assert set(tools) == READ_TOOLS  # no write tools unless enabled
         assert "page" in tools["search"].description and tools["search"].output_schema
         assert tools["search"].input_schema["properties"]["k"]["maximum"] == 1000
+        assert tools["search"].input_schema["properties"]["mode"]["enum"] == \
+            ["hybrid", "vector", "text"]
 
         top = await check_search_finds_the_page(client)
+        await check_modes_find_an_identifier(client)
 
         passage = await client.call_tool("get_passage", {"passage_id": top["id"], "context": 1})
         assert not passage.is_error, text_of(passage)
@@ -146,13 +178,21 @@ async def test_http_mcp_is_behind_the_api_key_and_answers_as_the_api(sample_data
         async with mcp_over_http(url, key) as client:
             assert {t.name for t in (await client.list_tools()).tools} == READ_TOOLS
             top = await check_search_finds_the_page(client)
+            await check_modes_find_an_identifier(client)
             messages = await check_bad_searches(client)
             result = await client.call_tool("search", {"query": QUESTION, "k": 5})
+            text = await client.call_tool("search", {"query": IDENTIFIER, "k": 5,
+                                                     "mode": "text"})
 
         with SleuthClient(url, api_key=key) as api:
             rest = api.search("docs", QUESTION, k=5)
             assert [h.id for h in rest.hits] == [h["id"] for h in result.structured_content["hits"]]
             assert rest.hits[0].id == top["id"]
+            assert [h.model_dump(mode="json") for h in rest.hits] == \
+                result.structured_content["hits"]  # every field, ranks included
+            rest_text = api.search("docs", IDENTIFIER, k=5, mode="text")
+            assert [h.id for h in rest_text.hits] == \
+                [h["id"] for h in text.structured_content["hits"]]
             for (arguments, _), message in zip(BAD_SEARCHES[:3], messages[:3], strict=True):
                 with pytest.raises(ApiError) as refused:
                     api.search(arguments.get("collection", "docs"), arguments["query"],

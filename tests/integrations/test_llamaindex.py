@@ -29,10 +29,13 @@ from app.integrations.llamaindex import (
     SleuthEmbedding,
     SleuthVectorStore,
     UnsupportedFilter,
+    fusion_of,
     to_where,
 )
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
+IDENTIFIER = "x509"
+"""Only in runbook/tls-certificate-rotation.txt (`openssl x509 -noout -enddate`)."""
 ONCALL = "What do on-call engineers get paid for a week as primary?"
 SPLITTER = SentenceSplitter(chunk_size=200, chunk_overlap=20)
 """Chunks that fit MiniLM's 256-token window (LlamaIndex's default, 1024, would be cut)."""
@@ -221,12 +224,55 @@ def test_get_delete_nodes_clear_and_mmr(store, nodes, embed_model):
     assert store.query(empty).nodes == []
 
 
+def node_ids(found) -> list[str]:
+    return [n.node.node_id for n in found]
+
+
+@pytest.mark.slow
+def test_text_and_hybrid_modes_find_an_identifier_vector_mode_ranks_low(store, nodes,
+                                                                         embed_model):
+    """TEXT_SEARCH finds an exact identifier the embedding ranks outside the top 10;
+    HYBRID finds it first; `alpha` 1 and 0 give the dense and the sparse ranking alone."""
+    index = index_of(store, nodes, embed_model)
+
+    def retrieve(k: int = 10, **kwargs):
+        return index.as_retriever(similarity_top_k=k, **kwargs).retrieve(IDENTIFIER)
+
+    by_words = retrieve(vector_store_query_mode="text_search")
+    top = by_words[0].node
+    assert top.metadata["file_name"] == "tls-certificate-rotation.txt"
+    assert IDENTIFIER in top.get_content()
+    by_meaning = retrieve()
+    assert top.node_id not in node_ids(by_meaning)
+    assert node_ids(retrieve(3, vector_store_query_mode="hybrid"))[0] == top.node_id
+    assert node_ids(retrieve(vector_store_query_mode="hybrid", alpha=1.0)) == \
+        node_ids(by_meaning)
+    sparse = retrieve(vector_store_query_mode="hybrid", alpha=0.0)
+    assert node_ids(sparse)[:len(by_words)] == node_ids(by_words)
+    # The store answers a bare text query too: no embedding needed.
+    bare = store.query(VectorStoreQuery(query_str=IDENTIFIER, mode="text_search",
+                                        similarity_top_k=10))
+    assert bare.ids == node_ids(by_words)
+
+
+def test_alpha_maps_onto_the_fusion_weights():
+    assert fusion_of(None) is None
+    assert fusion_of(0.25) == {"vector_weight": 0.25, "text_weight": 0.75}
+    with pytest.raises(ValueError, match="alpha must be from 0 to 1, got 1.5"):
+        fusion_of(1.5)
+
+
 def test_an_empty_store_answers_nothing_and_bad_queries_are_refused(store):
     query = VectorStoreQuery(query_embedding=[0.1] * 384, similarity_top_k=3)
     assert store.query(query).ids == [] and store.get_nodes() == []
     store.delete("no-such-document")  # nothing to do, no error
-    with pytest.raises(ValueError, match="query mode TEXT_SEARCH is not supported"):
-        store.query(VectorStoreQuery(query_str="x", mode="text_search"))
+    with pytest.raises(ValueError, match="query mode SPARSE is not supported by Sleuth's "
+                                         "store .supported: DEFAULT, MMR, TEXT_SEARCH, HYBRID"):
+        store.query(VectorStoreQuery(query_str="x", mode="sparse"))
+    with pytest.raises(ValueError, match="a Sleuth HYBRID query needs query_str"):
+        store.query(VectorStoreQuery(query_embedding=[0.1] * 384, mode="hybrid"))
+    with pytest.raises(ValueError, match="a Sleuth HYBRID query needs query_embedding"):
+        store.query(VectorStoreQuery(query_str="x", mode="hybrid"))
     node = TextNode(text="clash", metadata={"text": "reserved"}, embedding=[0.1] * 4)
     with pytest.raises(ValueError, match="metadata key 'text' is reserved"):
         store.add([node])
