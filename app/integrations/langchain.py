@@ -5,6 +5,8 @@
     store = SleuthVectorStore(path="data")            # or url="http://127.0.0.1:8000"
     docs = store.similarity_search("who approves expenses?", k=3,
                                    filter={"file_type": "html"})
+    hits = store.similarity_search("ERR-4471", mode="text")      # exact words, BM25
+    retriever = store.as_retriever(search_kwargs={"k": 5, "mode": "hybrid"})
 
 Records are Sleuth records: the id is the Document's id, the payload is its metadata with
 the text under "text", so a collection filled by `sleuth ingest` reads back as Documents
@@ -58,6 +60,14 @@ class SleuthVectorStore(VectorStore):
     `url` (a running server; `api_key` if it wants one) or `client` (a SleuthClient). The
     collection is created on first use with the embeddings' dimension, `metric` and
     `index`. `embedding` None means Sleuth's own model.
+
+    `mode` is how `similarity_search` matches a query unless a call (or a retriever's
+    `search_kwargs`) says otherwise: "vector" (the default, as every LangChain store),
+    "text" (BM25 over the documents' text, no embedding) or "hybrid" (both fused; a call's
+    `fusion` sets the weights, see `vectorstore/fusion.py`; a query of stopwords only, or a
+    collection without a text index, is searched by vector). Scores are the mode's: a
+    similarity, BM25, or the fused score; relevance scores in [0, 1] exist for vector mode
+    only.
     """
 
     def __init__(
@@ -71,7 +81,9 @@ class SleuthVectorStore(VectorStore):
         client: SleuthClient | None = None,
         api_key: str | None = None,
         metric: str = "cosine",
+        mode: str = "vector",
     ) -> None:
+        self._mode = _check_mode(mode)
         self._backend: Backend = open_backend(collection, path=path, db=db, url=url,
                                               client=client, api_key=api_key)
         if embedding is None:
@@ -139,14 +151,37 @@ class SleuthVectorStore(VectorStore):
 
     def similarity_search(self, query: str, k: int = 4, filter: dict | None = None,
                           **kwargs: Any) -> list[Document]:
-        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter)]
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter,
+                                                                     **kwargs)]
 
-    def similarity_search_with_score(self, query: str, k: int = 4, filter: dict | None = None,
-                                     **kwargs: Any) -> list[tuple[Document, float]]:
-        """Documents nearest the query among `filter`, with Sleuth's score: cosine or dot
-        similarity (higher is better) or L2 distance (lower is better)."""
-        return self.similarity_search_with_score_by_vector(
-            self._embedding.embed_query(query), k, filter)
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: dict | None = None, *,
+        mode: str | None = None, fusion: dict | None = None, **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """The best Documents for the query among `filter`, by `mode` (the store's unless
+        given), with Sleuth's score: cosine or dot similarity (higher is better) or L2
+        distance (lower is better) in vector mode, BM25 in text mode, the fused score in
+        hybrid mode. `fusion` weighs a hybrid search (method, vector_weight,
+        text_weight, rrf_k, depth, coverage)."""
+        mode = _check_mode(mode or self._mode)
+        vector = None if mode == "text" else \
+            np.asarray(self._embedding.embed_query(query), dtype=np.float32)
+        # Hybrid is the store's choice (mode None): a query without a searchable word (only
+        # stopwords) is then searched by vector rather than refused.
+        hits = self._backend.search(vector, k, filter, text=None if mode == "vector" else query,
+                                    mode=None if mode == "hybrid" else mode, fusion=fusion)
+        return [(_document(h.id, h.payload), h.score) for h in hits]
+
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Scores mapped to [0, 1]: vector mode only (BM25 and fused scores have no fixed
+        scale to map)."""
+        mode = kwargs.get("mode") or self._mode
+        if mode != "vector":
+            raise ValueError(f"relevance scores exist for vector mode only, not {mode!r}: "
+                             "use similarity_search_with_score for the mode's own scores")
+        return super()._similarity_search_with_relevance_scores(query, k, **kwargs)
 
     def similarity_search_by_vector(self, embedding: list[float], k: int = 4,
                                     filter: dict | None = None, **kwargs: Any
@@ -160,7 +195,8 @@ class SleuthVectorStore(VectorStore):
         return [(_document(h.id, h.payload), h.score) for h in hits]
 
     def _search(self, embedding: Sequence[float], k: int, filter: dict | None) -> list[Hit]:
-        return self._backend.search(np.asarray(embedding, dtype=np.float32), k, filter)
+        return self._backend.search(np.asarray(embedding, dtype=np.float32), k, filter,
+                                    mode="vector")
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Sleuth's scores mapped to [0, 1]: similarities are (1 + s) / 2 (cosine, and dot
@@ -173,6 +209,11 @@ class SleuthVectorStore(VectorStore):
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
         filter: dict | None = None, **kwargs: Any,
     ) -> list[Document]:
+        """MMR is by embedding: candidates are the `fetch_k` nearest, whatever the store's
+        mode; a call asking for another mode is refused."""
+        if kwargs.get("mode", "vector") != "vector":
+            raise ValueError(f"max marginal relevance search is by vector, not mode "
+                             f"{kwargs['mode']!r}")
         return self.max_marginal_relevance_search_by_vector(
             self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter)
 
@@ -201,6 +242,15 @@ class SleuthVectorStore(VectorStore):
         store = cls(embedding, **kwargs)
         store.add_texts(texts, metadatas, ids=ids)
         return store
+
+
+MODES = ("vector", "text", "hybrid")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    return mode
 
 
 def _similarity_relevance(score: float) -> float:

@@ -148,7 +148,8 @@ class SleuthVectorStore(BasePydanticVectorStore):
     (both fused; `alpha`, LlamaIndex's weight of the dense side from 0 to 1, sets the
     fusion weights to alpha for the vector ranking and 1 - alpha for the text one; None
     keeps Sleuth's defaults, see `vectorstore/fusion.py`). HYBRID returns `hybrid_top_k`
-    nodes when given, else `similarity_top_k`.
+    nodes when given, else `similarity_top_k`, and searches a query of stopwords only by
+    embedding alone (TEXT_SEARCH refuses it).
     """
 
     stores_text: bool = True
@@ -266,7 +267,7 @@ class SleuthVectorStore(BasePydanticVectorStore):
             hits = self._mmr(vector, k, where, query.mmr_threshold)
         elif mode == VectorStoreQueryMode.HYBRID:
             hits = self._backend.search(vector, query.hybrid_top_k or k, where,
-                                        text=query.query_str, mode="hybrid",
+                                        text=query.query_str, mode=None,
                                         fusion=fusion_of(query.alpha))
         elif mode == VectorStoreQueryMode.TEXT_SEARCH:
             hits = self._backend.search(None, k, where, text=query.query_str, mode="text")

@@ -5,6 +5,7 @@ model over an ingested collection, and bad input."""
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from langchain_tests.integration_tests.vectorstores import VectorStoreIntegratio
 from app.client import ApiError
 from app.integrations.langchain import SleuthEmbeddings, SleuthVectorStore
 from vectorstore import Database
-from vectorstore.errors import InvalidFilter
+from vectorstore.errors import InvalidFilter, InvalidQuery
 
 
 class TestEmbeddedStore(VectorStoreIntegrationTests):
@@ -165,3 +166,66 @@ def test_sleuth_model_reads_an_ingested_collection_with_its_provenance(tmp_path)
         assert top.metadata["source"] == str(folder / "owls.md")
         added = store.add_texts(["Parrots can live for eighty years."], [{"source": "x"}])
         assert store.similarity_search("how long do parrots live?", k=1)[0].id == added[0]
+
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "sample_docs"
+IDENTIFIER = "x509"
+"""Only in runbook/tls-certificate-rotation.txt (`openssl x509 -noout -enddate`)."""
+
+
+def sample_paragraphs() -> tuple[list[str], list[dict]]:
+    """The paragraphs of sample_docs' Markdown and text files, each with its source."""
+    texts, metadatas = [], []
+    for path in sorted([*SAMPLE_DOCS.rglob("*.md"), *SAMPLE_DOCS.rglob("*.txt")]):
+        for paragraph in path.read_text().split("\n\n"):
+            if paragraph.strip():
+                texts.append(paragraph.strip())
+                metadatas.append({"source": str(path.relative_to(SAMPLE_DOCS))})
+    return texts, metadatas
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["embedded", "http"])
+def test_text_mode_finds_an_identifier_vector_mode_ranks_low(backend, request, tmp_path,
+                                                             fresh_name):
+    """Modes by keyword, by the store's default and through a retriever's search_kwargs,
+    with the bundled MiniLM over the sample documents' paragraphs."""
+    embedding = SleuthEmbeddings()
+    if backend == "embedded":
+        store = SleuthVectorStore(embedding, path=tmp_path / "data", mode="hybrid")
+    else:
+        store = SleuthVectorStore(embedding, url=request.getfixturevalue("server_url"),
+                                  collection=fresh_name[:60], mode="hybrid")
+    try:
+        store.add_texts(*sample_paragraphs())
+        by_words = store.similarity_search(IDENTIFIER, k=10, mode="text")
+        top = by_words[0]
+        assert top.metadata["source"] == "runbook/tls-certificate-rotation.txt"
+        assert IDENTIFIER in top.page_content
+        by_meaning = store.similarity_search_with_score(IDENTIFIER, k=10, mode="vector")
+        assert top.id not in {d.id for d, _ in by_meaning}
+        assert store.similarity_search(IDENTIFIER, k=3)[0].id == top.id  # the store's hybrid
+        only_vector = store.similarity_search(IDENTIFIER, k=10, fusion={"text_weight": 0})
+        assert [d.id for d in only_vector] == [d.id for d, _ in by_meaning]
+
+        retrievers = {mode: store.as_retriever(search_kwargs={"k": 3, "mode": mode})
+                      for mode in ("text", "vector", "hybrid")}
+        assert retrievers["text"].invoke(IDENTIFIER)[0].id == top.id
+        assert top.id not in {d.id for d in retrievers["vector"].invoke(IDENTIFIER)}
+        assert retrievers["hybrid"].invoke(IDENTIFIER)[0].id == top.id
+
+        assert len(store.similarity_search("the of and", k=3)) == 3  # hybrid: by vector
+        with pytest.raises((InvalidQuery, ApiError), match="has no searchable terms"):
+            store.similarity_search("the of and", k=3, mode="text")
+        with pytest.raises(ValueError, match="relevance scores exist for vector mode only"):
+            store.similarity_search_with_relevance_scores(IDENTIFIER)
+        relevance = store.similarity_search_with_relevance_scores(IDENTIFIER, mode="vector")
+        assert all(0 <= score <= 1 for _, score in relevance)
+        with pytest.raises(ValueError, match="max marginal relevance search is by vector"):
+            store.max_marginal_relevance_search(IDENTIFIER, mode="text")
+        with pytest.raises(ValueError, match=r"mode must be one of \['vector', 'text', "):
+            store.similarity_search(IDENTIFIER, mode="fuzzy")
+    finally:
+        if backend == "http":
+            store._backend.client.delete_collection(store.collection)
+        store.close()

@@ -249,6 +249,8 @@ def test_text_and_hybrid_modes_find_an_identifier_vector_mode_ranks_low(store, n
         node_ids(by_meaning)
     sparse = retrieve(vector_store_query_mode="hybrid", alpha=0.0)
     assert node_ids(sparse)[:len(by_words)] == node_ids(by_words)
+    stopwords = index.as_retriever(similarity_top_k=3, vector_store_query_mode="hybrid")
+    assert len(stopwords.retrieve("the of and")) == 3  # searched by embedding alone
     # The store answers a bare text query too: no embedding needed.
     bare = store.query(VectorStoreQuery(query_str=IDENTIFIER, mode="text_search",
                                         similarity_top_k=10))

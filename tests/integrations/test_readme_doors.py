@@ -21,8 +21,9 @@ EXPECTED = {
     # door: what its output must show
     "MCP": ["hr/expense-policy.html", "Above $5,000: the CFO approves", "score"],
     "LangChain": ["Expense Reimbursement Policy ['Expense Reimbursement Policy', 'Approvals']",
-                  "TLS Certificate Rotation"],
-    "LlamaIndex": ["Owls hunt at night and see well in the dark."],
+                  "TLS Certificate Rotation", "runbook/tls-certificate-rotation.txt"],
+    "LlamaIndex": ["Owls hunt at night and see well in the dark.",
+                   "hybrid: Owls hunt at night"],
 }
 
 
