@@ -34,7 +34,9 @@ from ingest.reindex import ReindexProgress
 from ingest.reindex import reindex as reindex_collection
 from ingest.report import IngestReport
 from ingest.report import Progress as IngestProgress
-from ingest.store import MODEL_KEY, open_collection, recorded_model, recorded_recipe
+from ingest.store import (
+    MODEL_KEY, count_documents, open_collection, recorded_model, recorded_recipe,
+)
 from ingest.watch import watch as watch_folder
 from vectorstore import Database
 
@@ -98,9 +100,9 @@ def _ingestor(db, collection, model, include, exclude, workers, cluster=None):
 def _print_report(report: IngestReport) -> None:
     for result in report.results:
         if result.status == "failed":
-            errors.print(f"[red]failed[/red] {result.source}: {result.reason}", highlight=False)
+            errors.print(f"[red]failed[/red] {result.path}: {result.reason}", highlight=False)
         for warning in result.warnings:
-            errors.print(f"[yellow]warning[/yellow] {result.source}: {warning}", highlight=False)
+            errors.print(f"[yellow]warning[/yellow] {result.path}: {warning}", highlight=False)
     console.print(report.summary(), highlight=False)
 
 
@@ -192,7 +194,7 @@ def watch(
         seen_failures: set[tuple[str, str]] = set()
 
         def on_sync(report: IngestReport) -> None:
-            failures = {(r.source, r.reason) for r in report.of("failed")}
+            failures = {(r.path, r.reason) for r in report.of("failed")}
             changed = any(r.status in ("added", "updated", "removed") for r in report.results)
             if changed or not failures <= seen_failures:
                 _print_report(report)
@@ -259,7 +261,7 @@ def _parse_where(where: str | None) -> dict | None:
 
 
 def _citation(payload: dict) -> str:
-    parts = [payload.get("source", "?")]
+    parts = [payload.get("path") or payload.get("source", "?")]
     if payload.get("page") is not None:
         parts.append(f"page {payload['page']}")
     if payload.get("heading_path"):
@@ -281,7 +283,7 @@ def collections(data: DataDir = Path("data")) -> None:
         for name in db.list_collections():
             col = db.get_collection(name)
             model = col.metadata.get(MODEL_KEY, "-")
-            documents = len(col.facet("source"))
+            documents = count_documents(col)
             recipe = recorded_recipe(col).describe() if MODEL_KEY in col.metadata else "-"
             table.add_row(name, str(col.count()), str(documents), model, str(col.dim), recipe)
         console.print(table)
@@ -295,7 +297,7 @@ def stats(collection: CollectionName = "docs", data: DataDir = Path("data")) -> 
         table = Table("statistic", "value")
         for key, value in col.stats().items():
             table.add_row(str(key), str(value))
-        table.add_row("documents", str(len(col.facet("source"))))
+        table.add_row("documents", str(count_documents(col)))
         for file_type, count in sorted(col.facet("file_type").items()):
             table.add_row(f"chunks of {file_type}", str(count))
         console.print(table)

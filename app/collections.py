@@ -3,7 +3,7 @@
 import logging
 from dataclasses import asdict
 
-from app.documents import count_documents
+from ingest.store import count_documents
 from app.schemas.collections import CollectionInfo
 from ingest.recipe import RECIPE_KEY
 from ingest.store import MODEL_KEY

@@ -53,11 +53,6 @@ def first_chunks(collection: Any, where: dict[str, Any] | None = None) -> dict[s
         offset += _PAGE
 
 
-def count_documents(collection: Any) -> int:
-    """Distinct document ids among the collection's chunks."""
-    return len(collection.facet("doc_id"))
-
-
 def list_documents(collection: Any, limit: int, offset: int) -> tuple[list[DocumentInfo], int]:
     """One page of documents, in the order they were first stored, and the total."""
     counts = collection.facet("doc_id")

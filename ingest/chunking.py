@@ -53,6 +53,7 @@ class Chunk:
 
     text: str
     doc_id: str
+    path: str
     source: str
     title: str
     author: str | None
@@ -182,6 +183,7 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
             yield Chunk(
                 text=block.text[a:b],
                 doc_id=info.doc_id,
+                path=info.path,
                 source=info.source,
                 title=doc.title,
                 author=doc.author,

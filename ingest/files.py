@@ -19,8 +19,15 @@ _HASH_BLOCK = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """A file as the store knows it: its source path, id, size, mtime and content hash."""
+    """A file as the store knows it: its path, display name, id, size, mtime, content hash.
 
+    `path` (absolute) is the file's identity: `doc_id` derives from it, and the next run
+    finds the stored document by it. `source` is what users see: the path relative to the
+    folder that was ingested (the file name when a single file was), so hits do not tell
+    where on the server the files live.
+    """
+
+    path: str
     source: str
     doc_id: str
     size: int
@@ -33,9 +40,14 @@ def source_of(path: str | os.PathLike) -> str:
     return os.path.abspath(path)
 
 
-def doc_id_of(source: str) -> str:
-    """A short stable id derived from the source path."""
-    return hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+def shown_source(path: str, root: str) -> str:
+    """What users see of the file at absolute `path` found under the ingested folder `root`."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def doc_id_of(path: str) -> str:
+    """A short stable id derived from a document's absolute path."""
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def sha256_file(path: str | os.PathLike) -> str:

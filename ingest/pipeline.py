@@ -1,12 +1,14 @@
 """Ingest files and folders into a collection: parse in worker processes, embed here.
 
 Workers load and chunk files and stream chunks back through a bounded queue while this
-process embeds them in large batches and writes them to the store, so both kinds of work
-run at once and memory stays bounded whatever the size of a file or of the corpus.
+process embeds them in large batches, so both kinds of work run at once. Memory is bounded
+by the extraction limits (`ingest.limits`): a document's embedded chunks are held until
+its last one is ready, then written whole.
 
-A changed document's new chunks (ids carry the content hash) are written before its old
-ones are deleted, so a search never finds it missing; a file that fails keeps whatever
-was stored for it, and the rest of the batch goes on.
+Documents are units: all of a document's chunks, and the removal of its previous
+version's, go to the store as one atomic upsert (one WAL record). A search sees the old
+version or the new one, never a mix or a gap; a crash keeps one of the two; a file that
+fails keeps whatever was stored for it, and the rest of the batch goes on.
 """
 
 import multiprocessing
@@ -16,9 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
+import numpy as np
+
 from ingest.chunking import Chunk, ChunkConfig, Chunker
 from ingest.embedding import Embedder
 from ingest.files import FileSelector
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.plan import Plan, make_plan
 from ingest.recipe import Contextualizer
 from ingest.report import FileResult, IngestReport, Progress
@@ -44,6 +49,7 @@ class Ingestor:
     Chunks are cut and embedded by the collection's recipe (`ingest.recipe`): an empty
     collection takes `chunking` and `template` (defaults: the model's window, title and
     headings as context); one holding chunks keeps its own, and refuses others.
+    `limits` bound what each file may expand into.
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class Ingestor:
         selector: FileSelector | None = None,
         workers: int | None = None,
         embed_batch: int = EMBED_BATCH,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         check_model(collection, embedder)
         self.collection = collection
@@ -63,6 +70,7 @@ class Ingestor:
         self.selector = selector or FileSelector()
         self.workers = default_workers() if workers is None else workers
         self.embed_batch = embed_batch
+        self.limits = limits
         self.recipe = settle_recipe(collection, embedder, chunking, template)
         tokenizer = embedder.tokenizer
         self._chunker = Chunker(
@@ -76,16 +84,21 @@ class Ingestor:
         self,
         paths: Iterable[str | os.PathLike],
         progress: Callable[[Progress], None] | None = None,
+        stop: Callable[[], str | None] | None = None,
     ) -> IngestReport:
-        """Bring the collection in step with `paths`: add, update, skip, remove, report."""
+        """Bring the collection in step with `paths`: add, update, skip, remove, report.
+
+        `stop` is polled while the run goes on (a few times a second at least); once it
+        returns a reason, the files not yet written fail with that reason and the run ends.
+        """
         started = time.perf_counter()
         plan = make_plan(paths, self.collection, self.selector)
         report = IngestReport(results=list(plan.results))
-        for source, doc_id in plan.removals.items():
+        for path, doc_id in plan.removals.items():
             self.collection.delete(where={"doc_id": doc_id})
-            report.results.append(FileResult(source, "removed"))
+            report.results.append(FileResult(path, "removed"))
         if plan.tasks:
-            _Run(self, plan, report, progress).run(self._messages(plan.tasks))
+            _Run(self, plan, report, progress, stop).run(self._messages(plan.tasks))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -94,6 +107,17 @@ class Ingestor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def _kill_pool(self) -> None:
+        """Kill the parser processes at once, whatever they are reading (a run was stopped).
+
+        ProcessPoolExecutor has no public way to do this before Python 3.14
+        (`terminate_workers`), hence its `_processes`."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for process in list(pool._processes.values()):
+                process.kill()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "Ingestor":
         return self
@@ -104,7 +128,7 @@ class Ingestor:
     def _messages(self, tasks: list[ParseTask]) -> Iterator[Message]:
         if self.workers == 0:
             for task in tasks:
-                yield from parse(task, self._chunker)
+                yield from parse(task, self._chunker, self.limits)
         else:
             yield from self._pooled(tasks)
 
@@ -116,7 +140,7 @@ class Ingestor:
             self.workers,
             mp_context=context,
             initializer=init_worker,
-            initargs=(self._chunker, self._queue),
+            initargs=(self._chunker, self._queue, self.limits),
         )
 
     def _pooled(self, tasks: list[ParseTask]) -> Iterator[Message]:
@@ -129,8 +153,11 @@ class Ingestor:
             started: set[int] = set()
             try:
                 yield from self._collect(pending, started, futures)
+            except GeneratorExit:  # the run stopped early: nothing more is wanted
+                self._kill_pool()
+                raise
             finally:
-                if pending:
+                if pending and self._pool is not None:
                     self._abandon(futures)
             if pending:
                 yield from _crash_messages(pending, started)
@@ -138,13 +165,15 @@ class Ingestor:
     def _collect(
         self, pending: dict[int, ParseTask], started: set[int], futures: list[Future]
     ) -> Iterator[Message]:
-        """Relay messages until every pending task finished or the pool broke."""
+        """Relay messages until every pending task finished or the pool broke; a ("tick",
+        None) message while none comes, so the consumer can decide to stop."""
         while pending:
             try:
                 message = self._queue.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 if any(f.done() and f.exception() is not None for f in futures):
                     return
+                yield ("tick", None)
                 continue
             kind, key = message[0], message[1]
             if kind == "start":
@@ -173,26 +202,48 @@ def _crash_messages(pending: dict[int, ParseTask], started: set[int]) -> Iterato
         yield ("failed", key, "the parser process died while reading this file")
 
 
-class _Run:
-    """One run's bookkeeping: buffered chunks, documents awaiting their last write, results."""
+class _Pending:
+    """A document's chunks embedded so far, held until the last one is: then written whole."""
 
-    def __init__(self, ingestor: Ingestor, plan: Plan, report: IngestReport, progress) -> None:
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.vectors: list[np.ndarray] = []
+
+
+class _Run:
+    """One run's bookkeeping: chunks awaiting embedding, documents awaiting their last
+    chunk, results. A document is written in one atomic upsert (see the module docstring)."""
+
+    def __init__(
+        self, ingestor: Ingestor, plan: Plan, report: IngestReport, progress, stop
+    ) -> None:
         self.ingestor = ingestor
         self.collection = ingestor.collection
         self.plan = plan
         self.report = report
         self.progress = progress
+        self.stop = stop
         self.tasks = {task.key: task for task in plan.tasks}
         self.buffer: list[tuple[int, Chunk]] = []
-        self.written: dict[int, int] = {}
+        self.pending: dict[int, _Pending] = {}
         self.finished: dict[int, list[str]] = {}
+        self.settled: set[int] = set()
         self.files_done = 0
 
     def run(self, messages: Iterable[Message]) -> None:
-        """Consume the workers' messages to the end, then write and settle what is left."""
+        """Consume the workers' messages to the end, then write and settle what is left.
+
+        `stop` is asked between messages (the pool sends a tick while it waits); when it
+        gives a reason, every file not yet written fails with it and the parsers are dropped.
+        """
         for message in messages:
+            reason = self.stop() if self.stop is not None else None
+            if reason:
+                self.fail_unsettled(reason)
+                return
             kind, key = message[0], message[1]
             if kind == "chunks":
+                self.pending.setdefault(key, _Pending())
                 self.buffer.extend((key, chunk) for chunk in message[2])
                 if len(self.buffer) >= self.ingestor.embed_batch:
                     self.flush()
@@ -205,44 +256,53 @@ class _Run:
         self.flush()
 
     def flush(self) -> None:
-        """Embed and write the buffered chunks, then settle the documents they completed."""
+        """Embed the buffered chunks, then write the documents they completed."""
         if self.buffer:
             chunks = [chunk for _, chunk in self.buffer]
             vectors = self.ingestor.embedder.embed([c.embedded_text for c in chunks])
-            self.collection.upsert([c.id for c in chunks], vectors, [c.payload() for c in chunks])
-            for key, _ in self.buffer:
-                self.written[key] = self.written.get(key, 0) + 1
-            self.report.chunks += len(chunks)
+            for (key, chunk), vector in zip(self.buffer, vectors, strict=True):
+                self.pending[key].chunks.append(chunk)
+                self.pending[key].vectors.append(vector)
             self.buffer = []
         for key in list(self.finished):
             self.settle(key)
         self._tell()
 
     def settle(self, key: int) -> None:
-        """A document fully written: delete its other versions and record the outcome."""
+        """Write a fully embedded document and drop its previous version, in one record."""
         info = self.tasks[key].info
-        status = self.plan.statuses[key]
-        if status == "updated":
-            self.collection.delete(
-                where={"doc_id": info.doc_id, "content_hash": {"$ne": info.content_hash}}
-            )
+        pending = self.pending.pop(key, _Pending())
+        ids = [c.id for c in pending.chunks]
+        kept = set(ids)
+        old = self.collection.get(where={"doc_id": info.doc_id}, limit=None,
+                                  include_vectors=False)
+        self.collection.upsert(
+            ids, np.stack(pending.vectors), [c.payload() for c in pending.chunks],
+            delete=[r.id for r in old if r.id not in kept],
+        )
+        self.report.chunks += len(ids)
         warnings = tuple(self.finished.pop(key))
-        chunks = self.written.get(key, 0)
-        self.report.results.append(FileResult(info.source, status, chunks, warnings=warnings))
+        status = self.plan.statuses[key]
+        self.report.results.append(FileResult(info.path, status, len(ids), warnings=warnings))
+        self.settled.add(key)
         self.files_done += 1
         self._tell()
 
     def fail(self, key: int, reason: str) -> None:
-        """A document that failed: drop its new chunks, buffered or written; keep the old."""
+        """A document that failed: nothing of it was written, its old version stays."""
         info = self.tasks[key].info
         self.buffer = [(k, c) for k, c in self.buffer if k != key]
-        if self.written.get(key):
-            self.collection.delete(
-                where={"doc_id": info.doc_id, "content_hash": info.content_hash}
-            )
-        self.report.results.append(FileResult(info.source, "failed", reason=reason))
+        self.pending.pop(key, None)
+        self.finished.pop(key, None)
+        self.report.results.append(FileResult(info.path, "failed", reason=reason))
+        self.settled.add(key)
         self.files_done += 1
         self._tell()
+
+    def fail_unsettled(self, reason: str) -> None:
+        """Stop: every file not yet written fails with `reason`."""
+        for key in self.tasks.keys() - self.settled:
+            self.fail(key, reason)
 
     def _tell(self) -> None:
         if self.progress is not None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ingest.files import FileInfo, FileSelector, doc_id_of, sha256_file, source_of
+from ingest.files import FileInfo, FileSelector, doc_id_of, sha256_file, shown_source, source_of
 from ingest.report import FileResult
 from ingest.store import StoredDocument, stored_documents, under
 from ingest.worker import ParseTask, describe
@@ -26,51 +26,56 @@ class Plan:
     statuses: dict[int, str] = field(default_factory=dict)
     results: list[FileResult] = field(default_factory=list)
     removals: dict[str, str] = field(default_factory=dict)
-    """source -> doc_id of documents whose file left a walked folder."""
+    """path -> doc_id of documents whose file left a walked folder."""
 
 
 def make_plan(paths: Iterable[str | os.PathLike], collection, selector: FileSelector) -> Plan:
-    """Plan the ingest of `paths` (files and folders) into `collection`."""
+    """Plan the ingest of `paths` (files and folders) into `collection`.
+
+    Results name files by absolute path (the report is read where the files are); chunks
+    show them relative to the folder given (a file given alone shows its name).
+    """
     plan = Plan()
-    candidates: dict[str, None] = {}
+    candidates: dict[str, str] = {}
+    """absolute path -> the source shown for it"""
     in_folders: dict[str, StoredDocument] = {}
     stored: dict[str, StoredDocument] = {}
-    for path in paths:
-        source = source_of(path)
-        if os.path.isdir(source):
-            candidates.update(dict.fromkeys(selector.walk(source)))
-            in_folders.update(stored_documents(collection, under(source)))
-        elif os.path.lexists(source):
-            candidates[source] = None
-            stored.update(stored_documents(collection, {"source": source}))
+    for arg in paths:
+        path = source_of(arg)
+        if os.path.isdir(path):
+            candidates.update((p, shown_source(p, path)) for p in selector.walk(path))
+            in_folders.update(stored_documents(collection, under(path)))
+        elif os.path.lexists(path):
+            candidates[path] = shown_source(path, os.path.dirname(path))
+            stored.update(stored_documents(collection, {"path": path}))
         else:
-            plan.results.append(FileResult(source, "failed", reason="no such file or directory"))
+            plan.results.append(FileResult(path, "failed", reason="no such file or directory"))
     stored.update(in_folders)
     now = time.time()
-    for key, source in enumerate(candidates):
-        _plan_file(plan, key, source, stored.get(source), now)
-    plan.removals = {s: d.doc_id for s, d in in_folders.items() if s not in candidates}
+    for key, (path, shown) in enumerate(candidates.items()):
+        _plan_file(plan, key, path, shown, stored.get(path), now)
+    plan.removals = {p: d.doc_id for p, d in in_folders.items() if p not in candidates}
     return plan
 
 
 def _plan_file(
-    plan: Plan, key: int, source: str, stored: StoredDocument | None, now: float
+    plan: Plan, key: int, path: str, shown: str, stored: StoredDocument | None, now: float
 ) -> None:
     try:
-        st = os.stat(source)
+        st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
-            plan.results.append(FileResult(source, "failed", reason="not a regular file"))
+            plan.results.append(FileResult(path, "failed", reason="not a regular file"))
             return
         if stored is not None and stored.unchanged(st.st_size, st.st_mtime, now):
-            plan.results.append(FileResult(source, "unchanged"))
+            plan.results.append(FileResult(path, "unchanged"))
             return
-        digest = sha256_file(source)
+        digest = sha256_file(path)
     except OSError as e:
-        plan.results.append(FileResult(source, "failed", reason=describe(e)))
+        plan.results.append(FileResult(path, "failed", reason=describe(e)))
         return
     if stored is not None and stored.hashes == {digest}:
-        plan.results.append(FileResult(source, "unchanged"))
+        plan.results.append(FileResult(path, "unchanged"))
         return
-    info = FileInfo(source, doc_id_of(source), st.st_size, st.st_mtime, digest)
-    plan.tasks.append(ParseTask(key, source, info))
+    info = FileInfo(path, shown, doc_id_of(path), st.st_size, st.st_mtime, digest)
+    plan.tasks.append(ParseTask(key, path, info))
     plan.statuses[key] = "added" if stored is None else "updated"

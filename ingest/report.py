@@ -7,9 +7,9 @@ STATUSES = ("added", "updated", "unchanged", "removed", "failed")
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
-    """The outcome for one file: a status from STATUSES, and why when it failed."""
+    """The outcome for one file (by absolute path): a status from STATUSES, why it failed."""
 
-    source: str
+    path: str
     status: str
     chunks: int = 0
     reason: str = ""

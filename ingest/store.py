@@ -102,32 +102,37 @@ class StoredDocument:
 
 
 def under(folder: str) -> dict:
-    """A filter for documents whose source lies below `folder` (a string range on the path)."""
+    """A filter for documents whose file lies below `folder` (a string range on the path)."""
     prefix = folder.rstrip(os.sep) + os.sep
-    return {"source": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(os.sep) + 1)}}
+    return {"path": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(os.sep) + 1)}}
 
 
 def stored_documents(collection, where: dict) -> dict[str, StoredDocument]:
-    """The documents matching `where`, by source, read from their first chunks."""
+    """The documents matching `where`, by absolute path, read from their first chunks."""
     found: dict[str, list[dict]] = {}
     offset = 0
     while True:
-        first_chunks = {"$and": [where, {"chunk_index": 0}]}
+        first_chunks = {"$and": [where, {"chunk_index": 0, "path": {"$exists": True}}]}
         page = collection.get(where=first_chunks, limit=_PAGE, offset=offset)
         for record in page:
-            found.setdefault(record.payload["source"], []).append(record.payload)
+            found.setdefault(record.payload["path"], []).append(record.payload)
         if len(page) < _PAGE:
             break
         offset += _PAGE
     return {
-        source: StoredDocument(
+        path: StoredDocument(
             doc_id=payloads[0]["doc_id"],
             hashes=frozenset(p["content_hash"] for p in payloads),
             size=payloads[0].get("size", -1),
             mtime=payloads[0].get("mtime", -1.0),
         )
-        for source, payloads in found.items()
+        for path, payloads in found.items()
     }
+
+
+def count_documents(collection) -> int:
+    """Distinct document ids among the collection's chunks: what "documents" counts."""
+    return len(collection.facet("doc_id"))
 
 
 def recorded_model(db: Database, name: str) -> str | None:

@@ -8,6 +8,8 @@ piling chunks up in memory. Every message is a tuple whose first item is its kin
     ("chunks", task, [Chunk, ...])     the next chunks, in order
     ("done", task, [warning, ...])     all chunks sent
     ("failed", task, reason)           the file cannot be ingested; chunks sent are void
+
+The pipeline adds ("tick", None) while it waits on the pool, so its consumer can stop.
 """
 
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from multiprocessing.queues import Queue
 from ingest.chunking import Chunker, chunk_document
 from ingest.errors import LoadError
 from ingest.files import FileInfo
+from ingest.limits import DEFAULT_LIMITS, Limits, check_chunks
 from ingest.loaders import load
 
 CHUNKS_PER_MESSAGE = 64
@@ -34,15 +37,18 @@ class ParseTask:
     info: FileInfo
 
 
-def parse(task: ParseTask, chunker: Chunker) -> Iterator[Message]:
+def parse(
+    task: ParseTask, chunker: Chunker, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Message]:
     """The messages for one file; never raises, a failure is a "failed" message."""
     yield ("start", task.key)
     try:
-        doc = load(task.path)
+        doc = load(task.path, limits)
         chunks = chunk_document(doc, task.info, chunker)
         sent = 0
         while batch := list(islice(chunks, CHUNKS_PER_MESSAGE)):
             sent += len(batch)
+            check_chunks(sent, limits)
             yield ("chunks", task.key, batch)
     except LoadError as e:
         yield ("failed", task.key, str(e))
@@ -70,16 +76,18 @@ def describe(error: BaseException) -> str:
 
 _chunker: Chunker | None = None
 _queue: Queue | None = None
+_limits: Limits = DEFAULT_LIMITS
 
 
-def init_worker(chunker: Chunker, queue: Queue) -> None:
-    """Process-pool initializer: remember the chunker and the result queue."""
-    global _chunker, _queue
+def init_worker(chunker: Chunker, queue: Queue, limits: Limits) -> None:
+    """Process-pool initializer: remember the chunker, the result queue and the limits."""
+    global _chunker, _queue, _limits
     _chunker = chunker
     _queue = queue
+    _limits = limits
 
 
 def run_task(task: ParseTask) -> None:
     """Process-pool job: parse one file, pushing every message to the queue."""
-    for message in parse(task, _chunker):
+    for message in parse(task, _chunker, _limits):
         _queue.put(message)

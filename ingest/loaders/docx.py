@@ -20,6 +20,7 @@ from docx.text.paragraph import Paragraph
 from ingest.blocks import LoadedDocument
 from ingest.errors import LoadError
 from ingest.filetype import DOCX
+from ingest.limits import DEFAULT_LIMITS, Limits, check_zip, counted_outline
 from ingest.loaders.outline import Heading, outline_blocks
 from ingest.metadata import clean_author, iso_day
 
@@ -28,8 +29,9 @@ _TEMPLATE_AUTHOR = "python-docx"
 _TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15, tzinfo=UTC)
 
 
-def load_docx(path: Path) -> LoadedDocument:
+def load_docx(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
     """Title from the document properties, else the first Title-styled paragraph."""
+    check_zip(path, limits)
     try:
         document = docx.Document(str(path))
     except (BadZipFile, PackageNotFoundError, KeyError, ValueError) as e:
@@ -39,7 +41,8 @@ def load_docx(path: Path) -> LoadedDocument:
     author = None if props.author == _TEMPLATE_AUTHOR else clean_author(props.author)
     date = None if _same_instant(props.created, _TEMPLATE_CREATED) else iso_day(props.created)
     return LoadedDocument(
-        DOCX, title.strip(), outline_blocks(_outline(document)), author=author, date=date
+        DOCX, title.strip(), outline_blocks(counted_outline(_outline(document), limits)),
+        author=author, date=date,
     )
 
 

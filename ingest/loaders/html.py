@@ -32,6 +32,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.blocks import LoadedDocument
 from ingest.filetype import HTML
+from ingest.limits import DEFAULT_LIMITS, Limits, counted_outline
 from ingest.loaders.outline import Heading, outline_blocks
 from ingest.loaders.text import open_text
 from ingest.metadata import clean_author, iso_day
@@ -62,7 +63,7 @@ _NAME_WORD = re.compile(r"[a-z0-9]+")
 _HIDDEN_STYLE = re.compile(r"display:none|visibility:hidden")
 
 
-def load_html(path: Path) -> LoadedDocument:
+def load_html(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
     """Parse the whole page (HTML files are small) and yield its outline as blocks."""
     with open_text(path) as f:
         tree = LexborHTMLParser(f.read())
@@ -71,7 +72,7 @@ def load_html(path: Path) -> LoadedDocument:
     first_h1 = root.css_first("h1") if root is not None else None
     title = _clean(tree.css_first("title")) or _clean(first_h1)
     return LoadedDocument(
-        HTML, title or path.stem, outline_blocks(_outline(root)),
+        HTML, title or path.stem, outline_blocks(counted_outline(_outline(root), limits)),
         author=clean_author(meta.get("author")), date=iso_day(meta.get("date")),
     )
 

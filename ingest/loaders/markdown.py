@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.blocks import Block, LoadedDocument, bounded_blocks
 from ingest.filetype import MARKDOWN
+from ingest.limits import DEFAULT_LIMITS, Limits, check_text_file
 from ingest.loaders.outline import Heading, HeadingPath
 from ingest.loaders.text import open_text
 from ingest.metadata import clean_author, iso_day
@@ -24,8 +25,10 @@ _FRONT_MATTER_FIELD = re.compile(r"(\w+):\s*['\"]?(.*?)['\"]?\s*$")
 _TITLE_LOOKAHEAD = 200
 
 
-def load_markdown(path: Path) -> LoadedDocument:
+def load_markdown(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
     """Title from front matter, else the first `#` heading near the top, else the file name."""
+    with open_text(path) as f:
+        check_text_file(f, limits)
     f = open_text(path)
     head = list(itertools.islice(f, _TITLE_LOOKAHEAD))
     fields, rest = _front_matter_fields(head)

@@ -18,6 +18,7 @@ from ingest.blocks import Block, LoadedDocument, TextJoiner, bounded_blocks
 from ingest.cleaning import clean_text, drop_running, running_lines
 from ingest.errors import LoadError
 from ingest.filetype import PDF
+from ingest.limits import DEFAULT_LIMITS, Limits, check_pages
 from ingest.metadata import clean_author, day
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -26,12 +27,13 @@ _PDF_DATE = re.compile(r"(?:D:)?\s*(\d{4})(\d{2})(\d{2})")
 """The day at the start of a PDF date string (`D:YYYYMMDDHHmmSSOHH'mm'`)."""
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+def load_pdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
     """Open `path`; an encrypted PDF is tried with the empty password (the common case)."""
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise LoadError("encrypted PDF: a password is needed")
+        check_pages(_declared_pages(reader), limits)
         info = reader.metadata
         title = (info.title if info else None) or path.stem
         author, date = (clean_author(info.author), _creation_day(info)) if info else (None, None)
@@ -40,8 +42,15 @@ def load_pdf(path: Path) -> LoadedDocument:
     doc = LoadedDocument(
         PDF, str(title).strip() or path.stem, iter(()), author=author, date=date
     )
-    doc.blocks = _blocks(reader, doc.warnings)
+    doc.blocks = _blocks(reader, doc.warnings, limits)
     return doc
+
+
+def _declared_pages(reader: PdfReader) -> int:
+    """The page count the page tree declares: read without walking the tree, which takes
+    seconds on 100,000 pages (a false count is caught page by page while reading)."""
+    count = reader.root_object["/Pages"].get("/Count", 0)
+    return count if isinstance(count, int) else 0
 
 
 def _creation_day(info: DocumentInformation) -> str | None:
@@ -51,10 +60,13 @@ def _creation_day(info: DocumentInformation) -> str | None:
     return day(*map(int, m.groups())) if m else None
 
 
-def _blocks(reader: PdfReader, warnings: list[str]) -> Iterator[Block]:
+def _blocks(reader: PdfReader, warnings: list[str], limits: Limits) -> Iterator[Block]:
     joiner = TextJoiner()
     try:
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for number, page in enumerate(reader.pages, start=1):
+            check_pages(number, limits)
+            pages.append(page.extract_text() or "")
     except (PyPdfError, ValueError, KeyError) as e:
         raise LoadError(f"unreadable PDF: {e or type(e).__name__}") from e
     running = running_lines(pages)

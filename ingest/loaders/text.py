@@ -21,6 +21,7 @@ from ingest.blocks import Block, LoadedDocument, bounded_blocks
 from ingest.cleaning import clean_text
 from ingest.errors import LoadError
 from ingest.filetype import TEXT
+from ingest.limits import DEFAULT_LIMITS, Limits, check_text_file
 from ingest.metadata import clean_author, iso_day
 
 _READ_BYTES = 1 << 20
@@ -77,9 +78,12 @@ def open_text(path: Path) -> TextIO:
     return open(path, encoding=detect_encoding(path), errors="replace", newline=None)
 
 
-def load_text(path: Path) -> LoadedDocument:
-    """The whole file, cleaned, streamed in bounded blocks."""
+def load_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
+    """The whole file, cleaned, streamed in bounded blocks (its size in characters checked
+    against the limits first)."""
     with open_text(path) as f:
+        check_text_file(f, limits)
+        f.seek(0)
         lines = [clean_text(line) for line in itertools.islice(f, _HEADER_LINES)]
     header = _header(lines)
     return LoadedDocument(

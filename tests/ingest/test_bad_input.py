@@ -10,6 +10,7 @@ import ingest.plan
 from ingest.blocks import MAX_BLOCK_CHARS, Block, LoadedDocument
 from ingest.chunking import chunk_document
 from ingest.files import FileInfo
+from ingest.limits import Limits
 from ingest.loaders import load
 from tests.ingest.conftest import sentences, write_pdf
 
@@ -56,7 +57,7 @@ def test_a_batch_of_bad_files(docs, stored, ingestor, collection, monkeypatch):
 
         monkeypatch.setattr(ingest.plan, "sha256_file", sha256_file)
     report = ingestor.ingest([docs])
-    outcome = {os.path.basename(r.source): (r.status, r.reason) for r in report.results}
+    outcome = {os.path.basename(r.path): (r.status, r.reason) for r in report.results}
     assert outcome.pop("good.md") == ("unchanged", "")
     assert outcome.pop("fine.pdf") == ("unchanged", "")
     assert outcome.pop("latin1.txt") == ("added", "")
@@ -72,7 +73,7 @@ def test_a_batch_of_bad_files(docs, stored, ingestor, collection, monkeypatch):
     assert reasons == {}
     after = {r.id: r.payload["text"] for r in collection.get(where={}, limit=1000)}
     assert {k: v for k, v in after.items() if k in stored} == stored
-    [latin] = collection.get(where={"source": str(docs / "latin1.txt")})
+    [latin] = collection.get(where={"path": str(docs / "latin1.txt")})
     assert latin.payload["text"] == LATIN
 
 
@@ -94,7 +95,7 @@ def test_fifty_megabyte_text_file_streams_in_bounded_memory(tmp_path):
     tracemalloc.start()
     try:
         end = 0
-        for block in load(path).blocks:
+        for block in load(path, Limits(max_file_chars=2 * FIFTY_MB)).blocks:
             assert block.start == end and len(block.text) <= MAX_BLOCK_CHARS
             end = block.start + len(block.text)
         peak = tracemalloc.get_traced_memory()[1]
@@ -113,6 +114,6 @@ def test_chunking_consumes_blocks_lazily(chunker):
             yield Block(sentences(f"block {i}", 40), i * 5000)
 
     doc = LoadedDocument("text", "endless", endless())
-    info = FileInfo("/x", "id", 0, 0.0, "0" * 64)
+    info = FileInfo("/x", "x", "id", 0, 0.0, "0" * 64)
     first = list(itertools.islice(chunk_document(doc, info, chunker), 5))
     assert len(first) == 5 and next(produced) <= 4

@@ -9,7 +9,7 @@ from ingest.chunking import ChunkConfig, Chunker, chunk_document
 from ingest.files import FileInfo
 from tests.ingest.conftest import sentences
 
-INFO = FileInfo("/docs/a.txt", "d0c", 10, 1.5, "ab" * 32)
+INFO = FileInfo("/docs/a.txt", "a.txt", "d0c", 10, 1.5, "ab" * 32)
 
 
 def token_count(tokenizer, text: str) -> int:
@@ -114,7 +114,7 @@ def test_chunks_carry_provenance_and_exact_offsets(tokenizer):
     assert all(c.page == 4 and c.heading_path == ("A", "B") for c in chunks[1:])
     for c in chunks:
         assert text[c.start : c.end] == c.text
-        assert (c.doc_id, c.source, c.title) == ("d0c", "/docs/a.txt", "Doc Title")
+        assert (c.doc_id, c.path, c.source, c.title) == ("d0c", "/docs/a.txt", "a.txt", "Doc Title")
         assert c.content_hash == INFO.content_hash
     payload = chunks[1].payload()
     assert payload["heading_path"] == ["A", "B"] and payload["text"] == chunks[1].text

@@ -172,8 +172,8 @@ def test_every_chunk_carries_the_documents_author_and_date(docs, ingestor, colle
     (docs / "plain.md").write_text(f"# Plain\n\n{body}\n")
     report = ingestor.ingest([docs])
     assert report.counts()["added"] == 2
-    dated = collection.get(where={"source": str(docs / "dated.md")}, limit=10_000)
-    plain = collection.get(where={"source": str(docs / "plain.md")}, limit=10_000)
+    dated = collection.get(where={"path": str(docs / "dated.md")}, limit=10_000)
+    plain = collection.get(where={"path": str(docs / "plain.md")}, limit=10_000)
     assert len(dated) > 1 and len(plain) > 1
     assert all((r.payload["author"], r.payload["date"]) == ("Ada", "2024-03-01") for r in dated)
     assert all("author" not in r.payload and "date" not in r.payload for r in plain)

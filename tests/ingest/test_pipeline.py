@@ -18,7 +18,7 @@ def search(collection, embedder, question: str, k: int = 3, where=None):
 
 
 def ids_of(collection, source: str) -> set[str]:
-    return {r.id for r in collection.get(where={"source": source}, limit=10_000)}
+    return {r.id for r in collection.get(where={"path": source}, limit=10_000)}
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def test_a_sentence_from_page_seven_is_cited_as_page_seven(corpus, ingestor, col
     report = ingestor.ingest([corpus])
     assert report.counts() == {"added": 4, "updated": 0, "unchanged": 0, "removed": 0, "failed": 0}
     hit = search(collection, embedder, "When do honeybee colonies swarm?")[0]
-    assert hit.payload["source"] == str(corpus / "manual.pdf")
+    assert hit.payload["path"] == str(corpus / "manual.pdf")
+    assert hit.payload["source"] == "manual.pdf"
     assert hit.payload["page"] == 7 and PAGE_SEVEN in hit.payload["text"]
     assert hit.payload["title"] == "The Manual" and hit.payload["file_type"] == "pdf"
     budget = search(collection, embedder, "budget facts", where={"file_type": "docx"})[0]
@@ -66,22 +67,22 @@ def test_editing_a_file_replaces_only_its_chunks(corpus, ingestor, collection, e
     before_manual, before_notes = ids_of(collection, manual), ids_of(collection, notes)
     (corpus / "notes.md").write_text("# Notes\n\n## Garden\n\nTomatoes need full sun.\n")
     report = ingestor.ingest([corpus])
-    assert [r.source for r in report.of("updated")] == [notes]
+    assert [r.path for r in report.of("updated")] == [notes]
     assert report.counts()["unchanged"] == 3
     assert ids_of(collection, manual) == before_manual
     after_notes = ids_of(collection, notes)
     assert after_notes and not after_notes & before_notes
     hit = search(collection, embedder, "what do tomatoes need?")[0]
-    assert hit.payload["source"] == notes and hit.payload["heading_path"] == ["Notes", "Garden"]
-    assert collection.count(where={"source": notes, "text": {"$exists": True}}) == len(after_notes)
+    assert hit.payload["path"] == notes and hit.payload["heading_path"] == ["Notes", "Garden"]
+    assert collection.count(where={"path": notes, "text": {"$exists": True}}) == len(after_notes)
 
 
 def test_deleting_a_file_removes_its_chunks(corpus, ingestor, collection):
     ingestor.ingest([corpus])
     (corpus / "memo.docx").unlink()
     report = ingestor.ingest([corpus])
-    assert [r.source for r in report.of("removed")] == [str(corpus / "memo.docx")]
-    assert collection.count(where={"source": str(corpus / "memo.docx")}) == 0
+    assert [r.path for r in report.of("removed")] == [str(corpus / "memo.docx")]
+    assert collection.count(where={"path": str(corpus / "memo.docx")}) == 0
     assert collection.count(where={"file_type": "pdf"}) > 0
 
 
@@ -92,12 +93,15 @@ def test_a_file_that_turns_bad_keeps_its_stored_chunks(corpus, ingestor, collect
     (corpus / "manual.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 500)
     report = ingestor.ingest([corpus])
     [failed] = report.of("failed")
-    assert failed.source == manual and "PDF" in failed.reason
+    assert failed.path == manual and "PDF" in failed.reason
     assert ids_of(collection, manual) == before
 
 
-def test_failure_after_chunks_were_written_leaves_no_trace(docs, collection, embedder, monkeypatch):
-    """A file failing mid-stream: its new chunks are removed and its old version stays."""
+def test_failure_after_chunks_were_embedded_leaves_no_trace(
+    docs, collection, embedder, monkeypatch
+):
+    """A file failing mid-stream, after some of its chunks were embedded: nothing of it
+    reaches the store, and its old version stays whole."""
     import ingest.worker
     from ingest.blocks import Block, LoadedDocument
 
@@ -114,10 +118,18 @@ def test_failure_after_chunks_were_written_leaves_no_trace(docs, collection, emb
             raise LoadError("stream broke at block 12")
 
         monkeypatch.setattr(ingest.worker, "CHUNKS_PER_MESSAGE", 2)
-        monkeypatch.setattr(ingest.worker, "load", lambda p: LoadedDocument("text", "t", blocks()))
+        monkeypatch.setattr(
+            ingest.worker, "load", lambda p, limits: LoadedDocument("text", "t", blocks())
+        )
+        embedded = []
+        embed = embedder.embed
+        monkeypatch.setattr(embedder, "embed", lambda texts: embedded.extend(texts) or embed(texts))
+        writes = []
+        monkeypatch.setattr(collection, "upsert", lambda *a, **k: writes.append(a))
         report = ingestor.ingest([path])
     assert report.of("failed")[0].reason == "stream broke at block 12"
-    assert report.chunks > 0, "chunks were written before the failure"
+    assert len(embedded) >= 4, "chunks were embedded before the failure"
+    assert writes == [] and report.chunks == 0
     assert ids_of(collection, str(path)) == before
 
 
@@ -133,7 +145,7 @@ def test_include_exclude_and_hidden_files(docs, collection, embedder):
     selector = FileSelector(exclude=["drafts/*"])
     with Ingestor(collection, embedder, selector=selector, workers=0) as ingestor:
         report = ingestor.ingest([docs])
-    assert [r.source for r in report.results] == [str(docs / "keep.md")]
+    assert [r.path for r in report.results] == [str(docs / "keep.md")]
 
 
 def test_another_model_is_refused(db, embedder):

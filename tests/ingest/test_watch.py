@@ -42,7 +42,7 @@ def watching(docs, ingestor):
 
 
 def sources(collection) -> set[str]:
-    return set(collection.facet("source"))
+    return set(collection.facet("path"))
 
 
 def test_create_modify_rename_delete(docs, watching, collection):
@@ -52,7 +52,7 @@ def test_create_modify_rename_delete(docs, watching, collection):
 
     first.write_text("# First\n\nLighthouse keepers trim the wick at dusk.\n")
     assert eventually(
-        lambda: [r.payload["text"] for r in collection.get(where={"source": str(first)})]
+        lambda: [r.payload["text"] for r in collection.get(where={"path": str(first)})]
         == ["Lighthouse keepers trim the wick at dusk."]
     )
 
