@@ -1,7 +1,8 @@
 """Documents in a collection, read from their chunks' payloads.
 
 The store knows records, not documents: a document is the set of chunks sharing a
-`doc_id`, described by its first chunk (`chunk_index` 0) and counted with a facet.
+`doc_id`, described by its first chunk (`chunk_index` 0) and counted with a facet. The
+file's absolute path (`path`) is shown only when the server is configured to.
 """
 
 from typing import Any
@@ -12,10 +13,11 @@ from app.schemas.documents import DocumentInfo
 _PAGE = 1000
 
 
-def _info(payload: dict[str, Any], chunks: int) -> DocumentInfo:
+def _info(payload: dict[str, Any], chunks: int, expose_paths: bool) -> DocumentInfo:
     return DocumentInfo(
         id=payload["doc_id"],
         source=str(payload.get("source", "")),
+        path=_text(payload.get("path")) if expose_paths else None,
         filename=_text(payload.get("filename")),
         title=_text(payload.get("title")),
         file_type=_text(payload.get("file_type")),
@@ -53,18 +55,20 @@ def first_chunks(collection: Any, where: dict[str, Any] | None = None) -> dict[s
         offset += _PAGE
 
 
-def list_documents(collection: Any, limit: int, offset: int) -> tuple[list[DocumentInfo], int]:
+def list_documents(
+    collection: Any, limit: int, offset: int, expose_paths: bool = False
+) -> tuple[list[DocumentInfo], int]:
     """One page of documents, in the order they were first stored, and the total."""
     counts = collection.facet("doc_id")
     firsts = first_chunks(collection)
-    ordered = [_info(p, counts.get(doc_id, 0)) for doc_id, p in firsts.items()]
+    ordered = [_info(p, counts.get(doc_id, 0), expose_paths) for doc_id, p in firsts.items()]
     return ordered[offset : offset + limit], len(ordered)
 
 
-def get_document(collection: Any, document_id: str) -> DocumentInfo:
+def get_document(collection: Any, document_id: str, expose_paths: bool = False) -> DocumentInfo:
     """One document, or NotFound."""
     chunks = collection.count(where={"doc_id": document_id})
     firsts = first_chunks(collection, {"doc_id": document_id})
     if not chunks or document_id not in firsts:
         raise NotFound(f"document {document_id!r} not found in collection {collection.name!r}")
-    return _info(firsts[document_id], chunks)
+    return _info(firsts[document_id], chunks, expose_paths)

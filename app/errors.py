@@ -6,6 +6,7 @@ mapped: anything else is a bug and stays a 500.
 """
 
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +32,12 @@ from vectorstore.errors import (
 
 
 class ApiError(Exception):
-    """An error raised by the app layer itself; subclasses set the status."""
+    """An error raised by the app layer itself; subclasses set the status. `extra` holds
+    further fields of the JSON body."""
 
     status = 400
     headers: dict[str, str] | None = None
+    extra: dict[str, Any] | None = None
 
 
 class Unauthorized(ApiError):
@@ -66,6 +69,18 @@ class UnsupportedFile(ApiError):
     """An uploaded file of a type the loaders cannot read."""
 
     status = 415
+
+
+class UploadRefused(ApiError):
+    """An upload none of whose files was accepted: the body lists each with its reason.
+    413 when every file was too large, 415 when every one was of a type not read, else 400."""
+
+    def __init__(self, files: list[tuple[str, ApiError]]) -> None:
+        listed = "; ".join(f"{name}: {error}" for name, error in files)
+        super().__init__(f"no file accepted ({listed})")
+        statuses = {error.status for _, error in files}
+        self.status = statuses.pop() if len(statuses) == 1 else 400
+        self.extra = {"files": [{"filename": n, "reason": str(e)} for n, e in files]}
 
 
 class Unavailable(ApiError):
@@ -123,6 +138,7 @@ async def _handle(request: Request, error: Exception) -> JSONResponse:
     if status == 500:
         raise error
     body = {"detail": message_of(error), "code": code_of(error)}
+    body.update(getattr(error, "extra", None) or {})
     return JSONResponse(body, status, headers=getattr(error, "headers", None))
 
 

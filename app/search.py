@@ -13,7 +13,7 @@ from vectorstore import Collection
 from vectorstore import Hit as StoreHit
 
 _PROVENANCE = (
-    "text", "doc_id", "source", "filename", "title", "page", "heading_path", "start", "end",
+    "text", "doc_id", "source", "path", "filename", "title", "page", "heading_path", "start", "end",
     "chunk_index",
 )
 
@@ -23,8 +23,10 @@ def _typed(payload: dict[str, Any], key: str, kind: type) -> Any:
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
-def to_chunk(record_id: str, payload: dict[str, Any]) -> Chunk:
-    """An API chunk: known provenance fields typed (None when absent), the rest as metadata."""
+def to_chunk(record_id: str, payload: dict[str, Any], expose_paths: bool = False) -> Chunk:
+    """An API chunk: known provenance fields typed (None when absent), the rest as metadata.
+
+    The file's absolute path on the server is shown only when `expose_paths`."""
     p = payload
     headings = p.get("heading_path")
     return Chunk(
@@ -32,6 +34,7 @@ def to_chunk(record_id: str, payload: dict[str, Any]) -> Chunk:
         text=_typed(p, "text", str),
         document_id=_typed(p, "doc_id", str),
         source=_typed(p, "source", str),
+        path=_typed(p, "path", str) if expose_paths else None,
         filename=_typed(p, "filename", str),
         title=_typed(p, "title", str),
         page=_typed(p, "page", int),
@@ -44,9 +47,9 @@ def to_chunk(record_id: str, payload: dict[str, Any]) -> Chunk:
     )
 
 
-def to_hit(hit: StoreHit) -> Hit:
+def to_hit(hit: StoreHit, expose_paths: bool = False) -> Hit:
     """An API hit: the chunk, its score and where each ranking put it."""
-    return Hit(**dict(to_chunk(hit.id, hit.payload)), score=hit.score,
+    return Hit(**dict(to_chunk(hit.id, hit.payload, expose_paths)), score=hit.score,
                vector_score=hit.vector_score, vector_rank=hit.vector_rank,
                text_score=hit.text_score, text_rank=hit.text_rank)
 
@@ -69,7 +72,8 @@ def is_quick(collection: Collection, request: SearchRequest) -> bool:
 
 
 def search(
-    collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder]
+    collection: Collection, request: SearchRequest, embedder: Callable[[], Embedder],
+    expose_paths: bool = False,
 ) -> SearchResponse:
     """One search; `embedder` is only called for a text query without a vector, not in
     text mode."""
@@ -85,4 +89,4 @@ def search(
     hits = collection.search(vector, k=request.k, where=request.where, params=params,
                              text=request.query, mode=request.mode, fusion=fusion)
     took_ms = (time.perf_counter() - started) * 1000
-    return SearchResponse(hits=[to_hit(h) for h in hits], took_ms=took_ms)
+    return SearchResponse(hits=[to_hit(h, expose_paths) for h in hits], took_ms=took_ms)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.jobs import JobQueue
 from app.model import ModelLoader
 from app.reindexing import ReindexJobs
+from app.registry import Registry
 from app.schemas.health import Problem
 from app.settings import Settings
 from app.uploads import UploadStore
@@ -51,12 +52,14 @@ class CollectionOpener:
 
 @dataclass
 class Services:
-    """The store (holding the data directory's lock), the model, uploads, jobs, watcher."""
+    """The store (holding the data directory's lock), the model, uploads and their registry,
+    jobs, watcher."""
 
     settings: Settings
     db: Database
     model: ModelLoader
     uploads: UploadStore
+    registry: Registry
     jobs: JobQueue
     reindex: ReindexJobs
     watcher: Watcher | None
@@ -69,14 +72,19 @@ class Services:
         opener = CollectionOpener(db)
         model = ModelLoader(settings.model, settings.embedding_backend)
         uploads = UploadStore(settings.data_dir)
-        jobs = JobQueue(db, model, uploads, settings.ingest_workers)
+        registry = Registry(settings.data_dir)
+        jobs = JobQueue(
+            db, model.get, uploads, registry, workers=settings.ingest_jobs,
+            parsers=settings.ingest_workers, limits=settings.limits, timeout=settings.job_timeout,
+        )
         reindex = ReindexJobs(db, model, settings.embedding_backend)
         watcher = None
         if settings.watch is not None:
             watcher = Watcher(
-                db, model, settings.watch, settings.watch_collection, settings.ingest_workers
+                db, model, settings.watch, settings.watch_collection, settings.ingest_workers,
+                settings.limits,
             )
-        return cls(settings, db, model, uploads, jobs, reindex, watcher, opener)
+        return cls(settings, db, model, uploads, registry, jobs, reindex, watcher, opener)
 
     @property
     def ready(self) -> bool:
@@ -101,5 +109,6 @@ class Services:
             self.watcher.close()
         self.jobs.close()
         self.reindex.close()
+        self.registry.close()
         self.store_open = False
         self.db.close()

@@ -6,6 +6,7 @@ settings only through `get_settings()`, cached, so tests override that one funct
 """
 
 import os
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ from pydantic_settings import (
 )
 
 from ingest.embedding import BACKENDS, DEFAULT_BACKEND
+from ingest.limits import DEFAULT_LIMITS, Limits
 
 CONFIG_ENV = "SLEUTH_CONFIG"
 DEFAULT_CONFIG = "sleuth.toml"
@@ -48,6 +50,31 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(
         1, ge=0, description="Parser processes per ingest job (0: parse in the server process)."
     )
+    ingest_jobs: int = Field(
+        2, ge=1, description="Upload jobs ingested at once (each one file at a time), so one "
+        "large file never holds up every other upload."
+    )
+    job_timeout: float = Field(
+        3600.0, gt=0, description="Seconds an upload job may run; then its files left fail."
+    )
+    max_unzipped_bytes: int = Field(
+        DEFAULT_LIMITS.max_unzipped_bytes, gt=0,
+        description="Largest inflated size of a zip container (DOCX).",
+    )
+    max_zip_ratio: float = Field(
+        DEFAULT_LIMITS.max_zip_ratio, gt=0,
+        description="Largest inflated-to-compressed ratio of a zip container past 1 MiB.",
+    )
+    max_file_chars: int = Field(
+        DEFAULT_LIMITS.max_file_chars, gt=0, description="Most characters of text per file."
+    )
+    max_pdf_pages: int = Field(DEFAULT_LIMITS.max_pdf_pages, gt=0, description="Most PDF pages.")
+    max_document_chunks: int = Field(
+        DEFAULT_LIMITS.max_document_chunks, gt=0, description="Most chunks per document."
+    )
+    expose_paths: bool = Field(
+        False, description="Show documents' absolute paths on the server in hits and lists."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     cors_origins: list[str] = Field(
@@ -71,6 +98,11 @@ class Settings(BaseSettings):
         False, description="Give MCP clients the ingest and delete_document tools (off: an "
         "agent should not write to the index unasked)."
     )
+
+    @property
+    def limits(self) -> Limits:
+        """The extraction limits, as the ingest pipeline takes them."""
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 from app.model import ModelLoader
+from ingest.limits import Limits
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport
 from ingest.store import open_collection
@@ -18,10 +19,12 @@ class Watcher:
     """Keeps `folder` in sync with `collection` on a thread until `close()`."""
 
     def __init__(
-        self, db: Database, model: ModelLoader, folder: Path, collection: str, workers: int
+        self, db: Database, model: ModelLoader, folder: Path, collection: str, workers: int,
+        limits: Limits,
     ) -> None:
         self.folder = folder
         self._db, self._model, self._collection, self._workers = db, model, collection, workers
+        self._limits = limits
         self._stop = threading.Event()
         self.last_report: IngestReport | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="watcher")
@@ -31,7 +34,8 @@ class Watcher:
         try:
             embedder = self._model.get(timeout=600)
             target = open_collection(self._db, self._collection, embedder)
-            with Ingestor(target, embedder, workers=self._workers) as ingestor:
+            with Ingestor(target, embedder, workers=self._workers,
+                          limits=self._limits) as ingestor:
                 watch(ingestor, self.folder, on_sync=self._synced, stop_event=self._stop,
                       ignore=[self._db.path])
         except Exception:  # the server goes on without its watcher; the log says why

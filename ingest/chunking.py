@@ -11,6 +11,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import PurePath
 
 from tokenizers import Tokenizer
 
@@ -55,6 +56,7 @@ class Chunk:
     doc_id: str
     path: str
     source: str
+    filename: str | None
     title: str
     author: str | None
     date: str | None
@@ -172,6 +174,9 @@ def _first_boundary(pattern: re.Pattern, text: str, starts: list[int], low: int,
 
 def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Iterator[Chunk]:
     """Stream the chunks of a loaded document, numbered from 0, with their provenance."""
+    title = doc.title
+    if info.filename and title == PurePath(info.path).stem:  # only the stored name's
+        title = PurePath(info.filename).stem
     index = 0
     for block in doc.blocks:
         paragraph, counted = block.paragraph, 0
@@ -185,7 +190,8 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
                 doc_id=info.doc_id,
                 path=info.path,
                 source=info.source,
-                title=doc.title,
+                filename=info.filename,
+                title=title,
                 author=doc.author,
                 date=doc.date,
                 file_type=doc.file_type,

@@ -33,6 +33,23 @@ class FileInfo:
     size: int
     mtime: float
     content_hash: str
+    filename: str | None = None
+    """The original name of an uploaded file (see `Named`); None for a file of a folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A file ingested under an identity its caller chose: an uploaded file, stored under
+    a generated name that means nothing to users and may move with its data directory.
+
+    The document takes `doc_id` (stable wherever `path` lies) and shows `filename`, its
+    original name, as its source; a title the loader could only take from the stored
+    name is taken from `filename` instead.
+    """
+
+    path: str
+    doc_id: str
+    filename: str
 
 
 def source_of(path: str | os.PathLike) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ingest.chunking import Chunk, ChunkConfig, Chunker
 from ingest.embedding import Embedder
-from ingest.files import FileSelector
+from ingest.files import FileSelector, Named
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.plan import Plan, make_plan
 from ingest.recipe import Contextualizer
@@ -82,7 +82,7 @@ class Ingestor:
 
     def ingest(
         self,
-        paths: Iterable[str | os.PathLike],
+        paths: Iterable[str | os.PathLike | Named],
         progress: Callable[[Progress], None] | None = None,
         stop: Callable[[], str | None] | None = None,
     ) -> IngestReport:

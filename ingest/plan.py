@@ -12,7 +12,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ingest.files import FileInfo, FileSelector, doc_id_of, sha256_file, shown_source, source_of
+from ingest.files import (
+    FileInfo,
+    FileSelector,
+    Named,
+    doc_id_of,
+    sha256_file,
+    shown_source,
+    source_of,
+)
 from ingest.report import FileResult
 from ingest.store import StoredDocument, stored_documents, under
 from ingest.worker import ParseTask, describe
@@ -29,20 +37,25 @@ class Plan:
     """path -> doc_id of documents whose file left a walked folder."""
 
 
-def make_plan(paths: Iterable[str | os.PathLike], collection, selector: FileSelector) -> Plan:
-    """Plan the ingest of `paths` (files and folders) into `collection`.
+def make_plan(
+    paths: Iterable[str | os.PathLike | Named], collection, selector: FileSelector
+) -> Plan:
+    """Plan the ingest of `paths` (files, folders, `Named` files) into `collection`.
 
     Results name files by absolute path (the report is read where the files are); chunks
     show them relative to the folder given (a file given alone shows its name).
     """
     plan = Plan()
-    candidates: dict[str, str] = {}
-    """absolute path -> the source shown for it"""
+    candidates: dict[str, Named | str] = {}
+    """absolute path -> its identity (Named) or the source shown for it"""
     in_folders: dict[str, StoredDocument] = {}
     stored: dict[str, StoredDocument] = {}
     for arg in paths:
-        path = source_of(arg)
-        if os.path.isdir(path):
+        path = source_of(arg.path if isinstance(arg, Named) else arg)
+        if isinstance(arg, Named):
+            candidates[path] = arg
+            stored.update(stored_documents(collection, {"doc_id": arg.doc_id}))
+        elif os.path.isdir(path):
             candidates.update((p, shown_source(p, path)) for p in selector.walk(path))
             in_folders.update(stored_documents(collection, under(path)))
         elif os.path.lexists(path):
@@ -52,14 +65,22 @@ def make_plan(paths: Iterable[str | os.PathLike], collection, selector: FileSele
             plan.results.append(FileResult(path, "failed", reason="no such file or directory"))
     stored.update(in_folders)
     now = time.time()
-    for key, (path, shown) in enumerate(candidates.items()):
-        _plan_file(plan, key, path, shown, stored.get(path), now)
+    for key, (path, identity) in enumerate(candidates.items()):
+        _plan_file(plan, key, path, identity, stored.get(path), now)
     plan.removals = {p: d.doc_id for p, d in in_folders.items() if p not in candidates}
     return plan
 
 
+def _file_info(path: str, identity: Named | str, st: os.stat_result, digest: str) -> FileInfo:
+    if isinstance(identity, Named):
+        return FileInfo(path, identity.filename, identity.doc_id, st.st_size, st.st_mtime,
+                        digest, filename=identity.filename)
+    return FileInfo(path, identity, doc_id_of(path), st.st_size, st.st_mtime, digest)
+
+
 def _plan_file(
-    plan: Plan, key: int, path: str, shown: str, stored: StoredDocument | None, now: float
+    plan: Plan, key: int, path: str, identity: Named | str, stored: StoredDocument | None,
+    now: float,
 ) -> None:
     try:
         st = os.stat(path)
@@ -76,6 +97,6 @@ def _plan_file(
     if stored is not None and stored.hashes == {digest}:
         plan.results.append(FileResult(path, "unchanged"))
         return
-    info = FileInfo(path, shown, doc_id_of(path), st.st_size, st.st_mtime, digest)
+    info = _file_info(path, identity, st, digest)
     plan.tasks.append(ParseTask(key, path, info))
     plan.statuses[key] = "added" if stored is None else "updated"

@@ -44,9 +44,15 @@ class Selection:
     days: tuple[date, date] | None = None
 
 
+def _folders(documents: Sequence[DocumentInfo]) -> list[str]:
+    """The folders of the documents that came from one (uploads, named by their file
+    name, have none)."""
+    return [posixpath.dirname(d.source) for d in documents if d.source and not d.filename]
+
+
 def common_root(documents: Sequence[DocumentInfo]) -> str:
-    """The deepest folder holding every document's source ("" when there are none)."""
-    parents = [posixpath.dirname(d.source) for d in documents if d.source]
+    """The deepest folder holding every folder document's source ("" when there are none)."""
+    parents = _folders(documents)
     return posixpath.commonpath(parents) if parents else ""
 
 
@@ -81,7 +87,7 @@ def document_day(document: DocumentInfo) -> date | None:
 def facets(documents: Sequence[DocumentInfo]) -> Facets:
     """The filter choices offered by `documents`, each list sorted."""
     root = common_root(documents)
-    folders = {posixpath.dirname(d.source) for d in documents if d.source}
+    folders = {f for f in _folders(documents) if f}
     days = sorted(day for day in map(document_day, documents) if day is not None)
     dated = sum(declared_day(d) is not None for d in documents)
     return Facets(

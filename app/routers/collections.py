@@ -51,4 +51,5 @@ def get_collection(collection: CollectionDep) -> CollectionInfo:
 def delete_collection(collection: CollectionDep, services: ServicesDep) -> None:
     """Delete a collection, its records and its uploaded files."""
     services.db.drop_collection(collection.name)
+    services.jobs.drop_collection(collection.name)
     services.uploads.remove_collection(collection.name)

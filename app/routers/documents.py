@@ -1,16 +1,17 @@
-"""/v1/collections/{name}/documents: upload (as a background job), list, get, delete."""
+"""/v1/collections/{name}/documents: upload (as a background job), list, get, file, delete."""
 
-from contextlib import ExitStack
-from pathlib import Path
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from fastapi.responses import FileResponse
 
 from app.deps import CollectionDep, ServicesDep, require_api_key
 from app.documents import get_document, list_documents
-from app.errors import PayloadTooLarge
+from app.errors import ApiError, NotFound, PayloadTooLarge, UnsupportedFile, UploadRefused
+from app.registry import NewFile
 from app.schemas.common import ERRORS, error_responses
-from app.schemas.documents import DocumentInfo, DocumentList, JobInfo
+from app.schemas.documents import DocumentInfo, DocumentList, JobInfo, UploadRefusedBody
 from app.uploads import clean_filename
 from ingest.store import check_model
 
@@ -21,8 +22,13 @@ router = APIRouter(
     responses=ERRORS,
 )
 
+_REFUSED = {"model": UploadRefusedBody}
 
-@router.post("", status_code=202, responses=error_responses(413, 415, 503))
+
+@router.post(
+    "", status_code=202,
+    responses={**error_responses(503), 400: _REFUSED, 413: _REFUSED, 415: _REFUSED},
+)
 def upload_documents(
     collection: CollectionDep,
     services: ServicesDep,
@@ -30,7 +36,10 @@ def upload_documents(
 ) -> JobInfo:
     """Store the files and queue them for ingest; poll `/v1/jobs/{id}` for each file's fate.
 
-    The request is checked whole first (count, size, type): on any error nothing is kept.
+    Each file is accepted or refused on its own (too large, a type not read): the job lists
+    refused files as `failed` with the reason. When none is accepted, the answer is an
+    error listing each file with its reason (413 if all were too large, 415 if all of a type
+    not read, else 400), and no job is made. More than `max_upload_files` files: 413.
     """
     settings = services.settings
     if len(files) > settings.max_upload_files:
@@ -38,39 +47,79 @@ def upload_documents(
             f"{len(files)} files in one upload; the limit is {settings.max_upload_files}"
         )
     check_model(collection, services.model.get())
-    stored: list[tuple[str, Path]] = []
-    with ExitStack() as undo:
-        for upload in files:
-            name = clean_filename(upload.filename)
-            path = services.uploads.save(
+    accepted: list[NewFile] = []
+    refused: list[tuple[str, ApiError]] = []
+    for upload in files:
+        name = clean_filename(upload.filename)
+        try:
+            stored = services.uploads.save(
                 collection.name, name, upload.file, settings.max_upload_bytes
             )
-            undo.callback(path.unlink, missing_ok=True)
-            stored.append((name, path))
-        undo.pop_all()
-    return services.jobs.submit(collection.name, stored)
+        except (PayloadTooLarge, UnsupportedFile) as e:
+            refused.append((name, e))
+            accepted.append(NewFile(name, reason=str(e)))
+        else:
+            accepted.append(NewFile(name, document_id=new_document_id(), stored=stored))
+    if len(refused) == len(files):
+        raise UploadRefused(refused)
+    return services.jobs.submit(collection.name, accepted)
+
+
+def new_document_id() -> str:
+    """An uploaded document's id: random, like the ids folder documents derive from paths."""
+    return secrets.token_hex(8)
 
 
 @router.get("")
 def list_collection_documents(
     collection: CollectionDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DocumentList:
     """Documents in the order they were first stored, with their chunk counts."""
-    documents, total = list_documents(collection, limit, offset)
+    documents, total = list_documents(
+        collection, limit, offset, services.settings.expose_paths
+    )
     return DocumentList(documents=documents, total=total)
 
 
 @router.get("/{document_id}")
-def get_collection_document(collection: CollectionDep, document_id: str) -> DocumentInfo:
+def get_collection_document(
+    collection: CollectionDep, services: ServicesDep, document_id: str
+) -> DocumentInfo:
     """One document and its chunk count."""
-    return get_document(collection, document_id)
+    return get_document(collection, document_id, services.settings.expose_paths)
+
+
+@router.get(
+    "/{document_id}/file",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}},
+                     "description": "The uploaded file, under its original name."}},
+)
+def download_document_file(
+    collection: CollectionDep, services: ServicesDep, document_id: str
+) -> FileResponse:
+    """The file a document was uploaded as; 404 for a document that was not uploaded.
+
+    The file is found through the server's registry of uploads only."""
+    upload = services.registry.upload(collection.name, document_id)
+    path = None if upload is None else services.uploads.path(collection.name, upload.stored)
+    if upload is None or path is None:
+        raise NotFound(f"document {document_id!r} of collection {collection.name!r} has no "
+                       "uploaded file")
+    return FileResponse(path, filename=upload.filename)
 
 
 @router.delete("/{document_id}", status_code=204, response_class=Response)
 def delete_document(collection: CollectionDep, services: ServicesDep, document_id: str) -> None:
-    """Delete a document with all its chunks (and its file, if it was uploaded)."""
-    document = get_document(collection, document_id)
+    """Delete a document with all its chunks, and its uploaded file if it was uploaded.
+
+    The file is found through the server's registry of uploads only, never through what
+    the chunks' payloads say."""
+    get_document(collection, document_id)
     collection.delete(where={"doc_id": document_id})
-    services.uploads.remove(document.source)
+    upload = services.registry.forget_upload(collection.name, document_id)
+    if upload is not None:
+        services.uploads.remove(upload.collection, upload.stored)

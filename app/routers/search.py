@@ -34,9 +34,10 @@ async def search_collection(
     # hand-offs it brings, cost more than the search itself under load. Anything that may
     # take long (a text query's embedding, a filter, large k, other index types) runs in
     # the pool, so the loop never waits on it.
+    expose = services.settings.expose_paths
     if is_quick(collection, body):
-        return search(collection, body, services.model.get)
-    return await run_in_threadpool(search, collection, body, services.model.get)
+        return search(collection, body, services.model.get, expose)
+    return await run_in_threadpool(search, collection, body, services.model.get, expose)
 
 
 @router.post("/batch")
@@ -45,6 +46,7 @@ def search_batch(
 ) -> BatchSearchResponse:
     """Several searches at once, each answered as by the single form, in order."""
     started = time.perf_counter()
-    results = [search(collection, one, services.model.get) for one in body.searches]
+    expose = services.settings.expose_paths
+    results = [search(collection, one, services.model.get, expose) for one in body.searches]
     return BatchSearchResponse(results=results, took_ms=(time.perf_counter() - started) * 1000)
 

@@ -96,7 +96,14 @@ class Chunk(BaseModel):
     id: str
     text: str | None
     document_id: str | None
-    source: str | None
+    source: str | None = Field(
+        description="Where the chunk's document came from, as users know it: an upload's "
+        "original name, or the path under the folder that was ingested."
+    )
+    path: str | None = Field(
+        None, description="The document's absolute path on the server: only when the server "
+        "is configured to show it (`expose_paths`)."
+    )
     filename: str | None
     title: str | None
     page: int | None

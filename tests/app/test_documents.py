@@ -59,11 +59,13 @@ def test_list_pages_and_get_one(ingested):
 
 def test_delete_removes_the_chunks_and_the_stored_file(ingested, tmp_path):
     doc = ingested.list_documents("docs").documents[0]
+    stored = set((tmp_path / "data" / "uploads" / "docs").iterdir())
+    assert len(stored) == 3
     before = ingested.get_collection("docs").count
     ingested.delete_document("docs", doc.id)
     assert ingested.get_collection("docs").count == before - doc.chunks
     assert ingested.list_documents("docs").total == 2
-    assert not (tmp_path / doc.source).exists()
+    assert len(set((tmp_path / "data" / "uploads" / "docs").iterdir())) == 2
     with pytest.raises(ApiError) as e:
         ingested.get_document("docs", doc.id)
     assert (e.value.status, e.value.code) == (404, "not_found")
@@ -99,12 +101,19 @@ def test_unknown_job_is_404(client):
         ("archive.docx", b"PK\x03\x04not really a zip"),
     ],
 )
-def test_unsupported_file_is_415_and_nothing_is_kept(client, tmp_path, name, content):
+def test_an_unsupported_file_is_refused_on_its_own(client, tmp_path, name, content):
     client.create_collection("docs")
+    job = client.upload("docs", [("fine.txt", b"fine text"), (name, content)])
+    fine, bad = job.files
+    assert (bad.filename, bad.status, bad.document_id) == (name, "failed", None)
+    assert bad.reason
+    assert client.wait_for_job(job.id).files[0].status == "done"
+    assert len(list((tmp_path / "data" / "uploads").rglob("*.*"))) == 1
     with pytest.raises(ApiError) as e:
-        client.upload("docs", [("fine.txt", b"fine text"), (name, content)])
-    assert (e.value.status, e.value.code) == (415, "unsupported_file")
-    assert not list((tmp_path / "data" / "uploads").rglob("*.*"))
+        client.upload("docs", [(name, content)])
+    assert (e.value.status, e.value.code) == (415, "upload_refused")
+    assert name in e.value.detail
+    assert len(list((tmp_path / "data" / "uploads").rglob("*.*"))) == 1
 
 
 def test_file_over_the_size_limit_is_413(make_client, tmp_path):
@@ -112,7 +121,10 @@ def test_file_over_the_size_limit_is_413(make_client, tmp_path):
     client.create_collection("docs")
     with pytest.raises(ApiError) as e:
         client.upload("docs", [("big.txt", b"word " * 100)])
-    assert (e.value.status, e.value.code) == (413, "payload_too_large")
+    assert (e.value.status, e.value.code) == (413, "upload_refused")
+    assert e.value.detail == (
+        "no file accepted (big.txt: larger than the upload limit of 100 bytes)"
+    )
     assert not list((tmp_path / "data" / "uploads").rglob("*.*"))
 
 
