@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
@@ -31,7 +31,8 @@ from ingest.store import check_model, settle_recipe
 from ingest.worker import Message, ParseTask, init_worker, parse, run_task
 
 EMBED_BATCH = 256
-"""Chunks per embedding call: large enough for the model's length-sorted batching to pay."""
+"""Chunks gathered before embedding: large enough for the model's length-sorted batching
+to pay. They are embedded a model batch at a time, `stop` asked between batches."""
 
 _QUEUE_MESSAGES = 8
 _POLL_SECONDS = 0.2
@@ -202,6 +203,14 @@ def _crash_messages(pending: dict[int, ParseTask], started: set[int]) -> Iterato
         yield ("failed", key, "the parser process died while reading this file")
 
 
+class _Stopped(Exception):
+    """Raised inside a run when `stop` gave a reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _Pending:
     """A document's chunks embedded so far, held until the last one is: then written whole."""
 
@@ -233,14 +242,26 @@ class _Run:
     def run(self, messages: Iterable[Message]) -> None:
         """Consume the workers' messages to the end, then write and settle what is left.
 
-        `stop` is asked between messages (the pool sends a tick while it waits); when it
-        gives a reason, every file not yet written fails with it and the parsers are dropped.
+        `stop` is asked between messages (the pool sends a tick while it waits) and between
+        embedding batches; when it gives a reason, every file not yet written fails with it
+        and the parsers are dropped.
         """
+        try:
+            self._consume(messages)
+        except _Stopped as stopped:
+            self.fail_unsettled(stopped.reason)
+        finally:
+            if isinstance(messages, Generator):
+                messages.close()  # a pool still parsing is killed at once
+
+    def _check_stop(self) -> None:
+        reason = self.stop() if self.stop is not None else None
+        if reason:
+            raise _Stopped(reason)
+
+    def _consume(self, messages: Iterable[Message]) -> None:
         for message in messages:
-            reason = self.stop() if self.stop is not None else None
-            if reason:
-                self.fail_unsettled(reason)
-                return
+            self._check_stop()
             kind, key = message[0], message[1]
             if kind == "chunks":
                 self.pending.setdefault(key, _Pending())
@@ -258,8 +279,12 @@ class _Run:
     def flush(self) -> None:
         """Embed the buffered chunks, then write the documents they completed."""
         if self.buffer:
-            chunks = [chunk for _, chunk in self.buffer]
-            vectors = self.ingestor.embedder.embed([c.embedded_text for c in chunks])
+            embedder = self.ingestor.embedder
+            texts = [chunk.embedded_text for _, chunk in self.buffer]
+            vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
+            for rows in embedder.batches(texts):
+                self._check_stop()
+                vectors[rows] = embedder.encode([texts[i] for i in rows])
             for (key, chunk), vector in zip(self.buffer, vectors, strict=True):
                 self.pending[key].chunks.append(chunk)
                 self.pending[key].vectors.append(vector)

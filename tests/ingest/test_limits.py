@@ -2,6 +2,7 @@
 limit they broke while the rest of the batch goes in; a document appears whole or not at all."""
 
 import threading
+import time
 
 import pytest
 
@@ -138,7 +139,7 @@ def test_stop_fails_the_unwritten_files_with_its_reason(docs, collection, embedd
 def test_readers_see_a_document_whole_or_not_at_all(docs, collection, embedder):
     """A reader polling during ingest and re-ingest sees 0 or all chunks of one version."""
     path = docs / "long.md"
-    path.write_text(f"# Long\n\n{sentences('first version', 120)}\n")
+    path.write_text(f"# Long\n\n{sentences('first version', 400)}\n")
     seen: list[tuple[int, frozenset[str]]] = []
     done = threading.Event()
 
@@ -146,13 +147,14 @@ def test_readers_see_a_document_whole_or_not_at_all(docs, collection, embedder):
         while not done.is_set():
             records = collection.get(where={"path": str(path)}, limit=None)
             seen.append((len(records), frozenset(r.payload["content_hash"] for r in records)))
+            time.sleep(0.005)
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
         with Ingestor(collection, embedder, workers=0, embed_batch=8) as ingestor:
             first = ingestor.ingest([path]).results[0].chunks
-            path.write_text(f"# Long\n\n{sentences('second version', 80)}\n")
+            path.write_text(f"# Long\n\n{sentences('second version', 300)}\n")
             second = ingestor.ingest([path]).results[0].chunks
     finally:
         done.set()
