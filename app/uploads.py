@@ -18,7 +18,7 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
-from app.errors import PayloadTooLarge, UnsupportedFile
+from app.errors import PayloadTooLarge, Unavailable, UnsupportedFile
 from ingest.errors import LoadError
 from ingest.filetype import EXTENSIONS, detect
 from vectorstore.database import NAME as COLLECTION_NAME
@@ -79,11 +79,13 @@ class UploadStore:
     def save(self, collection: str, filename: str, content: BinaryIO, limit: int) -> str:
         """Copy `content` to a new generated name, checked for size and type; return the name.
 
-        PayloadTooLarge or UnsupportedFile say why a file is refused (nothing is kept)."""
+        PayloadTooLarge or UnsupportedFile say why a file is refused (nothing is kept);
+        Unavailable when the collection's folder was tampered with (a symlink)."""
         ext = extension_of(filename)
         folder = self._folder(collection)
         if folder is None:
-            raise UnsupportedFile(f"the uploads folder of {collection!r} is not a plain folder")
+            raise Unavailable(f"the uploads folder of collection {collection!r} is not a plain "
+                              "folder inside the data directory: refusing to write through it")
         folder.mkdir(parents=True, exist_ok=True)
         stored = f"{secrets.token_hex(16)}{ext}"
         path = folder / stored
