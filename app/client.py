@@ -18,7 +18,7 @@ import httpx
 from pydantic import BaseModel
 
 from app.schemas.collections import CollectionInfo, CollectionList
-from app.schemas.documents import DocumentInfo, DocumentList, JobInfo
+from app.schemas.documents import DocumentInfo, DocumentList, JobInfo, JobList, UploadLimits
 from app.schemas.health import Health
 from app.schemas.passages import Passage
 from app.schemas.records import Deleted, RecordList, RecordOut, Upserted
@@ -156,6 +156,19 @@ class SleuthClient:
     def job(self, job_id: str) -> JobInfo:
         return self._get(JobInfo, "GET", f"/v1/jobs/{job_id}")
 
+    def jobs(self, collection: str | None = None, limit: int = 100) -> list[JobInfo]:
+        """Recent upload jobs, most recent first."""
+        params = {"limit": limit, **({"collection": collection} if collection else {})}
+        return self._get(JobList, "GET", "/v1/jobs", params=params).jobs
+
+    def cancel_job(self, job_id: str) -> JobInfo:
+        """Cancel a job: its queued files fail at once, its running one within a second."""
+        return self._get(JobInfo, "DELETE", f"/v1/jobs/{job_id}")
+
+    def limits(self) -> UploadLimits:
+        """The server's upload and extraction limits."""
+        return self._get(UploadLimits, "GET", "/v1/limits")
+
     def wait_for_job(self, job_id: str, timeout: float = 300.0,
                      interval: float = 0.2) -> JobInfo:
         """Poll a job until every file is done or failed (TimeoutError after `timeout`)."""
@@ -177,6 +190,12 @@ class SleuthClient:
 
     def delete_document(self, collection: str, document_id: str) -> None:
         self._call("DELETE", f"/v1/collections/{collection}/documents/{document_id}")
+
+    def document_file(self, collection: str, document_id: str) -> bytes:
+        """The file an uploaded document came from."""
+        return self._call(
+            "GET", f"/v1/collections/{collection}/documents/{document_id}/file"
+        ).content
 
     # ---- search -----------------------------------------------------------------
 

@@ -10,6 +10,14 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def readable_size(size: int) -> str:
+    """A byte count as users read it: `20 MiB (20,971,520 bytes)`, `100 bytes`."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit} ({size:,} bytes)"
+    return f"{size:,} bytes"
+
+
 class BodyLimitMiddleware:
     """Answers 413 to any request whose body exceeds `limit` bytes."""
 
@@ -57,9 +65,9 @@ class BodyLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body larger than {self.limit} bytes", "code": "payload_too_large"}
-        ).encode()
+        detail = (f"request body larger than the limit of {readable_size(self.limit)} "
+                  "(max_request_bytes): send fewer files per request")
+        body = json.dumps({"detail": detail, "code": "payload_too_large"}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.errors import PayloadTooLarge, Unavailable, UnsupportedFile
+from app.limits import readable_size
 from ingest.errors import LoadError
 from ingest.filetype import EXTENSIONS, detect
 from vectorstore.database import NAME as COLLECTION_NAME
@@ -48,14 +49,6 @@ def extension_of(filename: str) -> str:
         known = ", ".join(sorted(EXTENSIONS))
         raise UnsupportedFile(f"unsupported file type; accepted: {known}")
     return ext
-
-
-def readable_size(size: int) -> str:
-    """A byte count as users read it: `20 MiB (20,971,520 bytes)`, `100 bytes`."""
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit} ({size:,} bytes)"
-    return f"{size:,} bytes"
 
 
 class UploadStore:
