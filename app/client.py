@@ -33,9 +33,12 @@ FileArg = str | Path | tuple[str, bytes | BinaryIO]
 class ApiError(Exception):
     """A non-2xx answer: HTTP `status`, the server's `detail` and `code`."""
 
-    def __init__(self, status: int, detail: Any, code: str | None = None) -> None:
+    def __init__(self, status: int, detail: Any, code: str | None = None,
+                 body: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status, self.detail, self.code = status, detail, code
+        self.body = body or {}
+        """The whole JSON body: an upload refusal lists its `files` with reasons."""
 
 
 def _query(query: str | None, vector: Sequence[float] | None, k: int, where: dict | None,
@@ -78,9 +81,9 @@ class SleuthClient:
             body = response.json()
         except ValueError:
             raise ApiError(response.status_code, response.text) from None
-        detail = body.get("detail", body) if isinstance(body, dict) else body
-        code = body.get("code") if isinstance(body, dict) else None
-        raise ApiError(response.status_code, detail, code)
+        if not isinstance(body, dict):
+            raise ApiError(response.status_code, body)
+        raise ApiError(response.status_code, body.get("detail", body), body.get("code"), body)
 
     def _get(self, model: type[Model], method: str, url: str, **kwargs: Any) -> Model:
         return model.model_validate(self._call(method, url, **kwargs).json())

@@ -9,13 +9,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-def readable_size(size: int) -> str:
-    """A byte count as users read it: `20 MiB (20,971,520 bytes)`, `100 bytes`."""
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit} ({size:,} bytes)"
-    return f"{size:,} bytes"
+from app.schemas.documents import readable_size
 
 
 class BodyLimitMiddleware:

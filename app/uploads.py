@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.errors import PayloadTooLarge, Unavailable, UnsupportedFile
-from app.limits import readable_size
+from app.schemas.documents import readable_size
 from ingest.errors import LoadError
 from ingest.filetype import EXTENSIONS, detect
 from vectorstore.database import NAME as COLLECTION_NAME

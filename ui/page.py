@@ -13,7 +13,7 @@ from ui import modes, view
 from ui.chat import ask
 from ui.chat_endpoint import ChatEndpoint
 from ui.config import load_config
-from ui.documents import UPLOAD_TYPES, all_documents, finished, ingest_uploads
+from ui.documents import UPLOAD_TYPES, all_documents, ingest_uploads, limits_text
 from ui.filters import Selection, common_root, document_day, facets, label, where
 from ui.stats import collection_stats
 
@@ -114,27 +114,29 @@ if flash := st.session_state.pop("flash", None):  # (level, text) left by the ru
     (st.warning if level == "warning" else st.success)(text)
 with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documents):
     upload_round = st.session_state.setdefault("upload_round", 0)
-    uploads = st.file_uploader("Add documents", type=list(UPLOAD_TYPES),
-                               accept_multiple_files=True, key=f"upload_{upload_round}")
+    limits = client.limits()
+    uploads = st.file_uploader(
+        "Add documents", type=list(UPLOAD_TYPES), accept_multiple_files=True,
+        key=f"upload_{upload_round}", help=limits_text(limits),
+        max_upload_size=max(1, -(-limits.max_upload_bytes // (1 << 20))),  # the server's, in MB
+    )
+    st.caption(limits_text(limits))
     if uploads and st.button(f"Ingest {len(uploads)} file(s)"):
         bar = st.progress(0.0, text="uploading")
 
-        def show_progress(job) -> None:
-            bar.progress(finished(job) / len(job.files), text=f"{finished(job)} of "
-                         f"{len(job.files)} files ingested ({job.status})")
+        def show_progress(done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0,
+                         text=f"{done} of {total} files ingested")
 
         try:
-            job = ingest_uploads(client, name, [(f.name, f.getvalue()) for f in uploads],
-                                 show_progress)
+            result = ingest_uploads(client, name, [(f.name, f.getvalue()) for f in uploads],
+                                    show_progress)
         except (ApiError, httpx.HTTPError, TimeoutError) as e:
+            bar.empty()
             st.error(f"Upload failed: {e}")
         else:
-            failed = [f"{f.filename} ({f.reason})" for f in job.files if f.status == "failed"]
-            done = len(job.files) - len(failed)
-            text = f"Ingested {done} file(s) into {name}."
-            if failed:
-                text += f" Not ingested: {'; '.join(failed)}."
-            st.session_state.flash = ("warning" if failed else "success", text)
+            trouble = result.refused or result.failed
+            st.session_state.flash = ("warning" if trouble else "success", result.summary(name))
             st.session_state.upload_round = upload_round + 1
             st.rerun()
     if documents:

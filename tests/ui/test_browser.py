@@ -192,3 +192,31 @@ def test_readable_in_both_themes_and_usable_at_390_px(api, ui_url, tmp_path, sch
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         statistics.click()
         expect(page.get_by_test_id("stMetric").first).to_be_visible()
+
+
+def test_the_page_states_the_server_limits_and_every_refused_file(api, ui_url, page, tmp_path):
+    page.goto(ui_url)
+    page.get_by_text("Documents in docs").click()
+    expect(page.get_by_text("Up to 20 MiB (20,971,520 bytes) per file")).to_be_visible()
+    dropzone = page.locator('[data-testid="stFileUploaderDropzone"]')
+    expect(dropzone).to_contain_text("20MB per file")
+    expect(dropzone).not_to_contain_text("200MB")
+    files = {"carrots.md": b"# Carrots\n\nCarrots grow best in deep sandy soil.\n",
+             "empty.md": b"", "blank.txt": b"   \n\n", "huge.txt": b"x" * (21 << 20)}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    page.locator('input[type="file"]').set_input_files([str(tmp_path / n) for n in files])
+    expect(dropzone.locator("..")).to_contain_text("huge.txt")  # flagged by the widget
+    page.screenshot(path=tmp_path / "1-chosen.png")
+    page.get_by_role("button", name="Ingest 3 file(s)").click()
+    try:
+        expect(page.get_by_text("Ingested 1 file(s) into docs. Refused: empty.md (empty file). "
+                                "Not ingested: blank.txt (no extractable text")).to_be_visible(
+            timeout=60_000
+        )
+        expect(page.get_by_text("uploading")).to_have_count(0)
+        page.screenshot(path=tmp_path / "2-refused.png")
+    finally:
+        for document in api.client.list_documents(COLLECTION).documents:
+            if document.filename == "carrots.md":
+                api.client.delete_document(COLLECTION, document.id)

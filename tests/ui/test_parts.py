@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.schemas.collections import CollectionInfo
-from app.schemas.documents import DocumentInfo
+from app.schemas.documents import DocumentInfo, UploadLimits
 from app.schemas.search import Hit
 from ui import modes
 from ui.answer import (
@@ -19,7 +19,7 @@ from ui.answer import (
     sentences,
     term_evidence,
 )
-from ui.documents import finished, ingest_uploads
+from ui.documents import UploadResult, ingest_uploads, limits_text, split_uploads
 from ui.filters import Selection, facets, where
 from ui.highlight import highlight
 from ui.stats import Stat, collection_stats, human_size
@@ -219,14 +219,62 @@ def test_modes_ask_the_api_and_thin_per_document():
 def test_uploads_are_ingested_with_progress_into_a_new_collection(api):
     seen = []
     try:
-        job = ingest_uploads(api.client, "uploads", [("a.md", b"# A\n\nAlpha text.\n"),
-                                                      ("b.txt", b"Beta text.\n")], seen.append,
-                             timeout=120, interval=0.1)
-        assert job.status == "done"
-        assert finished(seen[-1]) == 2
+        result = ingest_uploads(
+            api.client, "uploads", [("a.md", b"# A\n\nAlpha text.\n"), ("b.txt", b"Beta text.\n")],
+            lambda done, total: seen.append((done, total)), timeout=120, interval=0.1,
+        )
+        assert result == UploadResult(ingested=["a.md", "b.txt"])
+        assert seen[-1] == (2, 2)
         assert api.client.get_collection("uploads").documents == 2
     finally:
         api.client.delete_collection("uploads")
+
+
+def test_every_file_of_a_mixed_upload_is_reported_by_name(api):
+    limit = api.client.limits().max_upload_bytes
+    files = [("good.md", b"# Good\n\nGood words.\n"), ("tool.exe", b"MZ"),
+             ("big.txt", b"x" * (limit + 1)), ("empty.md", b""), ("blank.txt", b"  \n")]
+    try:
+        result = ingest_uploads(api.client, "mixed", files, lambda done, total: None,
+                                timeout=120, interval=0.1)
+        assert result.ingested == ["good.md"]
+        refused = dict(result.refused)
+        assert set(refused) == {"tool.exe", "big.txt", "empty.md"}
+        assert refused["big.txt"].startswith("larger than the upload limit of 20 MiB")
+        assert refused["empty.md"] == "empty file"
+        assert [name for name, _ in result.failed] == ["blank.txt"]
+        summary = result.summary("mixed")
+        assert summary.startswith("Ingested 1 file(s) into mixed. Refused: ")
+        assert all(name in summary for name, _ in files[1:])
+    finally:
+        api.client.delete_collection("mixed")
+
+
+LIMITS = UploadLimits(
+    max_upload_bytes=100, max_upload_files=3, max_request_bytes=2 * 1024 + 250,
+    extensions=[".md", ".txt"], max_unzipped_bytes=1, max_zip_ratio=1.0, max_file_chars=1,
+    max_pdf_pages=1, max_document_chunks=1, job_timeout=1.0,
+)
+
+
+def test_uploads_are_split_to_fit_the_request_limits_and_checked_before_sending():
+    files = [("a.md", b"a" * 100), ("b.md", b"b"), ("c.txt", b"c" * 101), ("d.pdf", b"%PDF"),
+             ("e.md", b"e"), ("f.md", b"f" * 100), ("G.MD", b"g")]
+    batches, refused = split_uploads(files, LIMITS)
+    assert [[name for name, _ in batch] for batch in batches] == [
+        ["a.md", "b.md"], ["e.md", "f.md"], ["G.MD"]
+    ]
+    assert refused == [
+        ("c.txt", "larger than the upload limit of 100 bytes"),
+        ("d.pdf", "unsupported file type; accepted: .md, .txt"),
+    ]
+    small = [(f"{n}.md", b"x") for n in range(4)]
+    roomy = LIMITS.model_copy(update={"max_request_bytes": 1 << 20})
+    assert [len(batch) for batch in split_uploads(small, roomy)[0]] == [3, 1]
+    assert limits_text(LIMITS) == (
+        "Up to 100 bytes per file (a file over it is marked red and not sent); more than 3 "
+        "files are sent in several requests."
+    )
 
 
 def test_the_page_reaches_sleuth_only_through_the_http_client():
