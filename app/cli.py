@@ -23,6 +23,7 @@ from rich.table import Column, Table
 
 from app.client import SleuthClient
 from app.serve import serve
+from app.settings import get_settings
 from app.startup import CannotStart, check_data_dir, check_folder, check_port
 from app.supervise import Supervisor, supervised
 from app.terminal import console, errors, fail, one_line_errors
@@ -86,15 +87,17 @@ def _embedder(db: Database, collection: str, model: str | None) -> Embedder:
 
 
 def _ingestor(db, collection, model, include, exclude, workers, cluster=None):
-    """The pipeline for the store: in this process, or on Ray Data for a cluster."""
+    """The pipeline for the store: in this process, or on Ray Data for a cluster; held to
+    the extraction limits the server settings give (SLEUTH_MAX_*)."""
     embedder = _embedder(db, collection, model)
     target = open_collection(db, collection, embedder)
     selector = FileSelector(include, exclude or ())
+    limits = get_settings().limits
     if cluster is None:
-        return Ingestor(target, embedder, selector=selector, workers=workers)
+        return Ingestor(target, embedder, selector=selector, workers=workers, limits=limits)
     from cluster.ingest import RayIngestor
 
-    return nullcontext(RayIngestor(target, embedder, selector=selector))
+    return nullcontext(RayIngestor(target, embedder, selector=selector, limits=limits))
 
 
 def _print_report(report: IngestReport) -> None:

@@ -29,6 +29,7 @@ from cluster.collection import DistributedCollection
 from ingest.chunking import ChunkConfig, Chunker
 from ingest.embedding import Embedder
 from ingest.files import FileInfo, FileSelector
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.plan import Plan, make_plan
 from ingest.recipe import Contextualizer
 from ingest.report import FileResult, IngestReport, Progress
@@ -56,12 +57,12 @@ def token_batches(lengths: list[int], budget: int) -> list[list[int]]:
     return batches
 
 
-def _rows(chunker: Chunker, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _rows(chunker: Chunker, limits: Limits, row: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One file's rows: its chunks then a "done" row, or one "failed" row (a file that
-    failed halfway writes nothing)."""
+    failed halfway, or broke an extraction limit, writes nothing)."""
     task = ParseTask(int(row["key"]), row["path"], FileInfo(**json.loads(row["info"])))
     chunks = []
-    for message in parse(task, chunker):
+    for message in parse(task, chunker, limits):
         kind = message[0]
         if kind == "chunks":
             chunks.extend(message[2])
@@ -116,12 +117,14 @@ class _Write:
 
 class RayIngestor:
     """Keeps a distributed collection in step with files, on Ray Data (see the module
-    docstring). `embed_actors` models embed at once; `write_actors` routers write."""
+    docstring). `embed_actors` models embed at once; `write_actors` routers write;
+    `limits` bound what each file may expand into, as in the single-process pipeline."""
 
     def __init__(self, collection: DistributedCollection, embedder: Embedder, *,
                  chunking: ChunkConfig | None = None, template: str | None = None,
                  selector: FileSelector | None = None, embed_actors: int = 1,
-                 write_actors: int = 1, token_budget: int = TOKEN_BUDGET) -> None:
+                 write_actors: int = 1, token_budget: int = TOKEN_BUDGET,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         check_model(collection, embedder)
         self.collection = collection
         self.embedder = embedder
@@ -129,6 +132,7 @@ class RayIngestor:
         self.embed_actors = embed_actors
         self.write_actors = write_actors
         self.token_budget = token_budget
+        self.limits = limits
         self.recipe = settle_recipe(collection, embedder, chunking, template)
         tokenizer = embedder.tokenizer
         self.chunker = Chunker(
@@ -141,9 +145,9 @@ class RayIngestor:
         started = time.perf_counter()
         plan = make_plan(paths, self.collection, self.selector)
         report = IngestReport(results=list(plan.results))
-        for source, doc_id in plan.removals.items():
+        for path, doc_id in plan.removals.items():
             self.collection.delete(where={"doc_id": doc_id})
-            report.results.append(FileResult(source, "removed"))
+            report.results.append(FileResult(path, "removed"))
         if plan.tasks:
             self._run(plan, report, progress)
         report.seconds = time.perf_counter() - started
@@ -175,11 +179,11 @@ class RayIngestor:
         """A file's outcome once all its rows are through: an updated file's other
         versions go (after its new chunks are in, so a search never finds it missing)."""
         if kind == "failed":
-            return FileResult(task.info.source, "failed", reason=note)
+            return FileResult(task.info.path, "failed", reason=note)
         if status == "updated":
             self.collection.delete(where={"doc_id": task.info.doc_id,
                                           "content_hash": {"$ne": task.info.content_hash}})
-        return FileResult(task.info.source, status, chunks, warnings=tuple(json.loads(note)))
+        return FileResult(task.info.path, status, chunks, warnings=tuple(json.loads(note)))
 
     def _dataset(self, tasks: list[ParseTask]) -> ray.data.Dataset:
         context = DataContext.get_current()
@@ -190,7 +194,7 @@ class RayIngestor:
         rows_per_batch = max(1, self.token_budget // max(self.chunker.target, 1)) * 4
         return (
             ray.data.from_items(items, override_num_blocks=min(len(items), 64))
-            .flat_map(partial(_rows, self.chunker))
+            .flat_map(partial(_rows, self.chunker, self.limits))
             .map_batches(_Embed, fn_constructor_args=(self._model(), self.embedder.backend,
                                                   self.token_budget),
                          batch_size=rows_per_batch, batch_format="numpy",

@@ -34,7 +34,7 @@ def _same_vectors(a, b) -> None:
 
 
 def _outcomes(report) -> set[tuple]:
-    return {(r.source, r.status, r.chunks, r.reason, r.warnings) for r in report.results}
+    return {(r.path, r.status, r.chunks, r.reason, r.warnings) for r in report.results}
 
 
 def test_token_batches_bound_the_padded_size():
@@ -59,7 +59,7 @@ def test_ray_data_ingest_equals_the_single_process_pipeline(cluster_db, tmp_path
             ray_ingestor = RayIngestor(distributed, embedder)
             ray_report = ray_ingestor.ingest([folder])
             assert _outcomes(ray_report) == _outcomes(local_report)
-            assert ray_report.of("failed")[0].source.endswith("empty.txt")
+            assert ray_report.of("failed")[0].path.endswith("empty.txt")
             assert ray_report.chunks == local_report.chunks > 100
             assert _chunks(distributed) == _chunks(single)
             _same_vectors(distributed, single)
