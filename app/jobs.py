@@ -6,9 +6,10 @@ order, at most one file per job at a time: a job busy with a huge file holds one
 while the other jobs go on on the others. Their embedding calls take turns, a batch at a
 time. Each file's document is written whole or not at all (`ingest.pipeline`).
 
-A job stops when it is cancelled or runs past its time budget: its running file stops
-within a fraction of a second (its parser process killed) and fails with the reason, and
-so do its queued files. A failed file's upload is removed.
+A job stops when it is cancelled or runs past its time budget (counted from its first
+file's start in this server's life): its running file stops within one embedding batch
+(its parser process killed) and fails with the reason, and so do its queued files. A
+failed file's upload is removed.
 
 On start, whatever the last run left is settled before any request is taken: files that
 were queued are queued again, and a file that was running is tried again (its document

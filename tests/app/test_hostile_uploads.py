@@ -3,6 +3,8 @@ empty pages and a 200 MB text file each fail with the limit they broke, while a 
 upload sent after each completes; with default settings the 200 MB file is refused on
 arrival. Each hostile file is generated in the test's temp dir in a second or two."""
 
+import time
+
 import pytest
 
 from app.client import ApiError
@@ -34,12 +36,17 @@ def test_hostile_files_fail_on_their_limits_while_small_uploads_complete(tmp_pat
         busy = client.upload("docs", [("long.md", f"# Long\n\n{sentences('tides', 3000)}\n"
                                        .encode())])
         for limit, path in hostile.items():
+            started = time.monotonic()
             job = client.upload("docs", [path])
             small = client.upload("docs", [(f"after-{path.name}.md",
                                             f"# After\n\nSent after {path.name}.\n".encode())])
             assert client.wait_for_job(small.id, timeout=JOB_SECONDS).status == "done"
+            small_done = time.monotonic() - started
             (failed,) = client.wait_for_job(job.id, timeout=JOB_SECONDS).files
             assert failed.status == "failed" and f"({limit})" in failed.reason, failed
+            print(f"\n{path.name} ({path.stat().st_size:,} bytes): failed within "
+                  f"{time.monotonic() - started:.1f} s of its upload: {failed.reason}; the "
+                  f"small upload sent after it done at {small_done:.1f} s")
         client.cancel_job(busy.id)
         client.wait_for_job(busy.id, timeout=JOB_SECONDS)
         names = {d.source for d in client.list_documents("docs").documents}

@@ -196,6 +196,7 @@ def test_readable_in_both_themes_and_usable_at_390_px(api, ui_url, tmp_path, sch
 
 def test_the_page_states_the_server_limits_and_every_refused_file(api, ui_url, page, tmp_path):
     page.goto(ui_url)
+    expect(page.get_by_placeholder("Ask a question about your documents")).to_be_enabled()
     page.get_by_text("Documents in docs").click()
     expect(page.get_by_text("Up to 20 MiB (20,971,520 bytes) per file")).to_be_visible()
     dropzone = page.locator('[data-testid="stFileUploaderDropzone"]')
@@ -207,8 +208,10 @@ def test_the_page_states_the_server_limits_and_every_refused_file(api, ui_url, p
         (tmp_path / name).write_bytes(content)
     page.locator('input[type="file"]').set_input_files([str(tmp_path / n) for n in files])
     expect(dropzone.locator("..")).to_contain_text("huge.txt")  # flagged by the widget
+    ingest = page.get_by_role("button", name="Ingest 3 file(s)")  # the three under the limit
+    expect(ingest).to_be_visible(timeout=90_000)
     page.screenshot(path=tmp_path / "1-chosen.png")
-    page.get_by_role("button", name="Ingest 3 file(s)").click()
+    ingest.click()
     try:
         expect(page.get_by_text("Ingested 1 file(s) into docs. Refused: empty.md (empty file). "
                                 "Not ingested: blank.txt (no extractable text")).to_be_visible(
