@@ -57,7 +57,6 @@ class Server:
         with contextlib.suppress(ProcessLookupError):  # the group is gone already
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
-        self.client.close()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s."""
@@ -66,6 +65,7 @@ class Server:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=30)
         self.kill()
+        self.client.close()
 
     def __enter__(self) -> "Server":
         return self

@@ -107,7 +107,7 @@ def test_sigkill_during_upload_jobs_leaves_documents_whole_and_jobs_accounted(
             killer.join()
             kills.append(round(delay, 2))
         finally:
-            server.kill()
+            server.stop()
     with Server(data, ingest_jobs=2) as server:
         client = server.ready()
         deadline = time.monotonic() + SETTLE_SECONDS
