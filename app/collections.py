@@ -3,10 +3,9 @@
 import logging
 from dataclasses import asdict
 
-from ingest.store import count_documents
 from app.schemas.collections import CollectionInfo
 from ingest.recipe import RECIPE_KEY
-from ingest.store import MODEL_KEY
+from ingest.store import MODEL_KEY, count_documents
 from vectorstore import Collection, Database
 from vectorstore.errors import VectorStoreError
 

@@ -292,7 +292,7 @@ def add_write_tools(server: MCPServer, services: Callable[[], Services],
             target = open_collection(current.db, collection, embedder)
             with Ingestor(target, embedder, workers=0) as ingestor:
                 report = ingestor.ingest(paths)
-        files = [{"source": r.source, "status": r.status, "chunks": r.chunks,
+        files = [{"source": r.path, "status": r.status, "chunks": r.chunks,
                   "reason": r.reason} for r in report.results]
         return IngestResult(summary=report.summary(), files=files)
 

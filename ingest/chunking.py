@@ -54,7 +54,8 @@ class Chunk:
 
     text: str
     doc_id: str
-    path: str
+    path: str | None
+    """The file's absolute path, None for an upload (whose stored name is the server's)."""
     source: str
     filename: str | None
     title: str
@@ -188,7 +189,7 @@ def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Ite
             yield Chunk(
                 text=block.text[a:b],
                 doc_id=info.doc_id,
-                path=info.path,
+                path=None if info.filename else info.path,
                 source=info.source,
                 filename=info.filename,
                 title=title,

@@ -24,7 +24,8 @@ class FileInfo:
     `path` (absolute) is the file's identity: `doc_id` derives from it, and the next run
     finds the stored document by it. `source` is what users see: the path relative to the
     folder that was ingested (the file name when a single file was), so hits do not tell
-    where on the server the files live.
+    where on the server the files live. An upload (`filename` set) is read from `path`
+    but known by its `doc_id` alone: its chunks keep no path at all.
     """
 
     path: str
@@ -43,8 +44,9 @@ class Named:
     a generated name that means nothing to users and may move with its data directory.
 
     The document takes `doc_id` (stable wherever `path` lies) and shows `filename`, its
-    original name, as its source; a title the loader could only take from the stored
-    name is taken from `filename` instead.
+    original name, as its source; its chunks keep no path (the data directory's location
+    is nobody's business); a title the loader could only take from the stored name is
+    taken from `filename` instead.
     """
 
     path: str

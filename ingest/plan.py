@@ -54,7 +54,9 @@ def make_plan(
         path = source_of(arg.path if isinstance(arg, Named) else arg)
         if isinstance(arg, Named):
             candidates[path] = arg
-            stored.update(stored_documents(collection, {"doc_id": arg.doc_id}))
+            known = stored_documents(collection, {"doc_id": arg.doc_id}, key="doc_id")
+            if arg.doc_id in known:
+                stored[path] = known[arg.doc_id]
         elif os.path.isdir(path):
             candidates.update((p, shown_source(p, path)) for p in selector.walk(path))
             in_folders.update(stored_documents(collection, under(path)))

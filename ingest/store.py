@@ -107,26 +107,27 @@ def under(folder: str) -> dict:
     return {"path": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(os.sep) + 1)}}
 
 
-def stored_documents(collection, where: dict) -> dict[str, StoredDocument]:
-    """The documents matching `where`, by absolute path, read from their first chunks."""
+def stored_documents(collection, where: dict, key: str = "path") -> dict[str, StoredDocument]:
+    """The documents matching `where`, read from their first chunks, by their absolute
+    `path` (folder files) or by `doc_id` (uploads, which keep no path in their chunks)."""
     found: dict[str, list[dict]] = {}
     offset = 0
     while True:
-        first_chunks = {"$and": [where, {"chunk_index": 0, "path": {"$exists": True}}]}
+        first_chunks = {"$and": [where, {"chunk_index": 0, key: {"$exists": True}}]}
         page = collection.get(where=first_chunks, limit=_PAGE, offset=offset)
         for record in page:
-            found.setdefault(record.payload["path"], []).append(record.payload)
+            found.setdefault(record.payload[key], []).append(record.payload)
         if len(page) < _PAGE:
             break
         offset += _PAGE
     return {
-        path: StoredDocument(
+        name: StoredDocument(
             doc_id=payloads[0]["doc_id"],
             hashes=frozenset(p["content_hash"] for p in payloads),
             size=payloads[0].get("size", -1),
             mtime=payloads[0].get("mtime", -1.0),
         )
-        for path, payloads in found.items()
+        for name, payloads in found.items()
     }
 
 

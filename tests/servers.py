@@ -1,6 +1,8 @@
 """Real server processes for tests: a free loopback port, `sleuth serve`, a clean stop;
-and a store holding sample_docs/ for them to serve."""
+a server to SIGKILL with its parser processes; and a store holding sample_docs/ for them
+to serve."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -56,6 +58,56 @@ def sleuth_serve(data: Path, **env: str) -> Iterator[str]:
         yield url
     finally:
         stop(process)
+
+
+class Server:
+    """`sleuth serve --data DATA` in its own process group (so a kill takes its parser
+    processes too), with `SLEUTH_*` settings from `env`; output goes to `DATA.log`."""
+
+    def __init__(self, data: Path, **env: str) -> None:
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data.with_name(data.name + ".log")
+        settings = {f"SLEUTH_{k.upper()}": str(v) for k, v in env.items()}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [SLEUTH, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--data", str(data)],
+                env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                     **settings},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.client = SleuthClient(self.url, timeout=120)
+
+    def ready(self) -> SleuthClient:
+        """The client, once the server answers ready; fails with the server's log if not."""
+        try:
+            self.client.wait_until_ready(timeout=READY_SECONDS)
+        except TimeoutError:
+            self.kill()
+            raise AssertionError(
+                f"server not ready; log:\n{self.log.read_text()[-3000:]}"
+            ) from None
+        return self.client
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the server and its parser processes."""
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """A clean stop (see `stop`), then whatever is left of its group killed."""
+        stop(self.process)
+        self.kill()
+        self.client.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def ingest_sample_docs(data: Path) -> Path:

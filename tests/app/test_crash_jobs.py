@@ -17,8 +17,8 @@ from app.client import ApiError, SleuthClient
 from ingest.chunking import ChunkConfig, Chunker, chunk_document
 from ingest.files import FileInfo
 from ingest.loaders import load
-from tests.app.servers import Server
 from tests.ingest.conftest import sentences, write_docx
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 

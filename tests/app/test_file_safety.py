@@ -157,3 +157,16 @@ def test_a_symlinked_uploads_folder_is_never_followed(client, tmp_path, victims)
     assert sorted(p.name for p in decoy.iterdir()) == [stored.name]
     client.delete_collection("docs")
     assert (decoy / stored.name).read_text() == "decoy"
+
+
+def test_no_chunk_of_an_upload_holds_the_data_directory_path(client, tmp_path):
+    """Whatever reads the chunks (search, raw records, integrations, MCP) never learns
+    where the data directory is: an upload's chunks keep its original name only."""
+    client.create_collection("docs")
+    job = client.wait_for_job(client.upload("docs", [("notes.md", b"# Notes\n\nWords.\n")]).id)
+    records = client.get_records("docs", where={"doc_id": job.files[0].document_id})
+    assert records and all(r.payload["source"] == "notes.md" for r in records)
+    assert all("path" not in r.payload for r in records)
+    assert str(tmp_path) not in repr([r.payload for r in records])
+    hit = client.search("docs", "notes", k=1).hits[0]
+    assert str(tmp_path) not in hit.model_dump_json()

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from app.client import ApiError
-from tests.app.servers import Server
 from tests.hostile import big_text, empty_pages_pdf, zip_bomb_docx
 from tests.ingest.conftest import sentences
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 

@@ -163,7 +163,8 @@ def test_sleuth_model_reads_an_ingested_collection_with_its_provenance(tmp_path)
         top = store.similarity_search("which bird hunts at night?", k=1)[0]
         assert top.page_content.endswith("Owls hunt mice at night.")
         assert top.metadata["heading_path"] == ["Owls", "Hunting"]
-        assert top.metadata["source"] == str(folder / "owls.md")
+        assert top.metadata["source"] == "owls.md"  # shown under the folder ingested
+        assert top.metadata["path"] == str(folder / "owls.md")
         added = store.add_texts(["Parrots can live for eighty years."], [{"source": "x"}])
         assert store.similarity_search("how long do parrots live?", k=1)[0].id == added[0]
 
