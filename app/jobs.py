@@ -12,11 +12,12 @@ file's start in this server's life): its running file stops within one embedding
 failed file's upload is removed.
 
 On start, whatever the last run left is settled before any request is taken: files that
-were queued are queued again, and a file that was running is tried again (its document
-was written whole or not at all), unless it was running at the last `MAX_ATTEMPTS` stops,
-which fails it. Stored files the registry does not know are removed. Then, on a thread,
-uploads whose document is gone (deleted just before a crash) lose their file. Closing
-the queue stops the running files and leaves them queued for the next start.
+were queued are queued again; a file that was running is done if its document is in the
+store (it is written whole or not at all), else tried again, unless it was running at the
+last `MAX_ATTEMPTS` stops, which fails it. Stored files the registry does not know are
+removed. Then, on a thread, uploads whose document is gone (deleted just before a crash)
+lose their file. Closing the queue stops the running files and leaves them queued for the
+next start.
 """
 
 import logging
@@ -150,7 +151,9 @@ class JobQueue:
     def _recover(self) -> None:
         """Queue again what the last run left unfinished; drop unknown stored files."""
         for item in self._registry.pending():
-            if item.status == "running" and item.attempts >= MAX_ATTEMPTS:
+            if item.status == "running" and (chunks := self._written(item)):
+                self._registry.finish_file(item.job, item.position, chunks)
+            elif item.status == "running" and item.attempts >= MAX_ATTEMPTS:
                 self._fail(item, f"the server stopped {item.attempts} times while ingesting "
                                  "this file")
             else:
@@ -159,6 +162,17 @@ class JobQueue:
         known = {(u.collection, u.stored) for u in self._registry.uploads()}
         for collection, name in self._uploads.sweep(known):
             log.info("removed unregistered upload %s/%s", collection, name)
+
+    def _written(self, item: Pending) -> int:
+        """Chunks of a file's document in the store: a stop can fall between the document's
+        write (whole, one record) and the file's record of it, which then reads done."""
+        if item.upload is None:
+            return 0
+        try:
+            collection = self._db.get_collection(item.collection)
+            return collection.count(where={"doc_id": item.upload.document_id})
+        except VectorStoreError:
+            return 0
 
     def _sweep_deleted(self) -> None:
         """Remove the files of finished uploads whose document is gone. (Finished first:

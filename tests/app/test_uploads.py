@@ -11,6 +11,7 @@ import pytest
 from app.client import ApiError
 from app.registry import FILE_NAME
 from tests.ingest.conftest import sentences
+from vectorstore import Database
 
 MIXED = [
     ("notes.md", b"# Notes\n\nGardens need water, light and patience.\n"),
@@ -213,31 +214,43 @@ def test_unfinished_jobs_resume_after_a_restart(tmp_path, embedder):
     assert len(stored_files(tmp_path)) == 3
 
 
-def test_a_file_the_server_keeps_dying_on_is_failed_and_orphans_are_swept(tmp_path, embedder):
+def test_after_a_crash_running_files_read_done_if_written_else_fail_and_orphans_go(
+    tmp_path, embedder
+):
     from tests.app.conftest import running
 
     data = tmp_path / "data"
     with running(data) as client:
         client.create_collection("docs")
-        job = client.wait_for_job(client.upload("docs", [("a.md", b"# A\n\nAlpha.\n")]).id)
-    (stored,) = stored_files(tmp_path)
-    # As a crash leaves them: the file marked running for the third time, and a stored
-    # file nobody registered (saved just before the crash), and a planted symlink.
+        job = client.wait_for_job(client.upload(
+            "docs", [("a.md", b"# A\n\nAlpha.\n"), ("b.md", b"# B\n\nBeta.\n")]
+        ).id)
+    written, lost = job.files
+    # As crashes leave them: both files marked running for the third time, one with its
+    # document written (the crash fell after the write), one without; a stored file
+    # nobody registered (saved just before the crash), and a planted symlink.
+    with Database(data) as db:
+        db.get_collection("docs").delete(where={"doc_id": lost.document_id})
     with sqlite3.connect(data / FILE_NAME) as db:
         db.execute("UPDATE files SET status = 'running', attempts = 3")
+        (kept,) = db.execute("SELECT stored FROM uploads WHERE document_id = ?",
+                             (written.document_id,)).fetchone()
     folder = data / "uploads" / "docs"
     (folder / ("0" * 32 + ".txt")).write_text("orphan")
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (folder / ("1" * 32 + ".txt")).symlink_to(victim)
     with running(data) as client:
-        failed = client.job(job.id).files[0]
+        done, failed = client.job(job.id).files
+        assert (done.status, done.chunks) == ("done", written.chunks)
         assert (failed.status, failed.reason) == (
             "failed", "the server stopped 3 times while ingesting this file"
         )
-        assert stored_files(tmp_path) == []
+        assert [d.id for d in client.list_documents("docs").documents] == [done.document_id]
+        content = client.document_file("docs", done.document_id)
+        assert stored_files(tmp_path) == [kept]
+    assert content == b"# A\n\nAlpha.\n"
     assert victim.read_text() == "keep me"
-    assert stored not in stored_files(tmp_path)
 
 
 def test_deleting_a_collection_fails_its_queued_files_and_removes_its_uploads(
