@@ -36,7 +36,11 @@ from ingest.reindex import reindex as reindex_collection
 from ingest.report import IngestReport
 from ingest.report import Progress as IngestProgress
 from ingest.store import (
-    MODEL_KEY, count_documents, open_collection, recorded_model, recorded_recipe,
+    MODEL_KEY,
+    count_documents,
+    open_collection,
+    recorded_model,
+    recorded_recipe,
 )
 from ingest.watch import watch as watch_folder
 from vectorstore import Database

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from app.jobs import JobQueue
 from app.model import ModelLoader
-from app.reindexing import ReindexJobs
 from app.registry import Registry
+from app.reindexing import ReindexJobs
 from app.schemas.health import Problem
 from app.settings import Settings
 from app.uploads import UploadStore
