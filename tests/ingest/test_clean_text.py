@@ -16,7 +16,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _info(path: Path) -> FileInfo:
-    return FileInfo(str(path), "d0c", 1, 1.0, "ab" * 32)
+    return FileInfo(str(path), path.name, "d0c", 1, 1.0, "ab" * 32)
 LIGATURE_FONT = FIXTURES / "fonts" / "DejaVuSans-subset.ttf"
 
 

@@ -82,7 +82,7 @@ def test_text_of_in_memory_formats_is_counted_before_any_embedding(
     else:
         (docs / name).write_text(f"# Counted\n\n{body}\n")
     embedded = []
-    monkeypatch.setattr(embedder, "embed", lambda texts: embedded.append(texts))
+    monkeypatch.setattr(embedder, "encode", lambda texts: embedded.append(texts))
     with Ingestor(collection, embedder, workers=0, embed_batch=1,
                   limits=Limits(max_file_chars=len(body) // 2)) as ingestor:
         (result,) = ingestor.ingest([docs / name]).results

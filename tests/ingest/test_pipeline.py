@@ -55,7 +55,7 @@ def test_unchanged_folder_embeds_nothing(corpus, ingestor, collection, embedder,
     ingestor.ingest([corpus])
     count = collection.count()
     embedded = []
-    monkeypatch.setattr(embedder, "embed", lambda texts: embedded.append(texts))
+    monkeypatch.setattr(embedder, "encode", lambda texts: embedded.append(texts))
     report = ingestor.ingest([corpus])
     assert report.counts()["unchanged"] == 4 and report.chunks == 0
     assert embedded == [] and collection.count() == count
@@ -122,8 +122,9 @@ def test_failure_after_chunks_were_embedded_leaves_no_trace(
             ingest.worker, "load", lambda p, limits: LoadedDocument("text", "t", blocks())
         )
         embedded = []
-        embed = embedder.embed
-        monkeypatch.setattr(embedder, "embed", lambda texts: embedded.extend(texts) or embed(texts))
+        encode = embedder.encode
+        monkeypatch.setattr(embedder, "encode",
+                            lambda texts: embedded.extend(texts) or encode(texts))
         writes = []
         monkeypatch.setattr(collection, "upsert", lambda *a, **k: writes.append(a))
         report = ingestor.ingest([path])
