@@ -47,7 +47,8 @@ def test_a_failing_seal_is_reported_retried_and_caught_up(tmp_path, failing, cap
         col = db.create_collection("c", dim=4, seal_rows=10)
         vectors = np.random.default_rng(0).normal(size=(30, 4))
         col.upsert([f"r{i}" for i in range(30)], vectors, [{"i": i} for i in range(30)])
-        _wait_for(lambda: failing.attempts >= 2)  # retried in the background
+        # retried in the background; a failure counts once its attempt has been recorded
+        _wait_for(lambda: failing.attempts >= 2 and col.health().failures >= 2)
         stats = col.stats()
         assert stats["health"] == "degraded" and stats["maintenance_failures"] >= 2
         assert "No space left on device (injected)" in stats["health_reason"]
