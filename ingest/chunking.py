@@ -174,14 +174,19 @@ def _first_boundary(pattern: re.Pattern, text: str, starts: list[int], low: int,
 
 
 def chunk_document(doc: LoadedDocument, info: FileInfo, chunker: Chunker) -> Iterator[Chunk]:
-    """Stream the chunks of a loaded document, numbered from 0, with their provenance."""
+    """Stream the chunks of a loaded document, numbered from 0, with their provenance.
+
+    An upload's title, when the loader could only take it from the stored name, is its
+    original name's: both in the payload and in the context the chunks are cut to leave
+    room for, so an upload's chunks depend on its file alone (its stored name is random)
+    and match the chunks of the same file ingested under that name."""
     title = doc.title
     if info.filename and title == PurePath(info.path).stem:  # only the stored name's
         title = PurePath(info.filename).stem
     index = 0
     for block in doc.blocks:
         paragraph, counted = block.paragraph, 0
-        context, room = chunker.context(doc.title, block.heading_path)
+        context, room = chunker.context(title, block.heading_path)
         for a, b in chunker.spans(block.text, room):
             if paragraph is not None:
                 paragraph += count_paragraph_breaks(block.text[counted:a])

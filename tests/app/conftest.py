@@ -26,8 +26,10 @@ def embedder() -> Embedder:
 def running(
     data_dir: Path, api_key: str | None = None, wait: bool = True, **overrides
 ) -> Iterator[SleuthClient]:
-    """An app on `data_dir` (parsing in-process) served by a TestClient; ready if `wait`."""
-    settings = Settings(data_dir=data_dir, ingest_workers=0, api_key=api_key, **overrides)
+    """An app on `data_dir` (parsing in-process unless `ingest_workers` says otherwise)
+    served by a TestClient; ready if `wait`."""
+    settings = Settings(**{"data_dir": data_dir, "ingest_workers": 0, "api_key": api_key,
+                           **overrides})
     with TestClient(create_app(settings)) as http:
         client = SleuthClient(api_key=api_key, http=http)
         if wait:

@@ -81,10 +81,6 @@ def upload_round(client: SleuthClient, files: dict[str, bytes], rng: random.Rand
         time.sleep(rng.uniform(0, 1.0))
 
 
-@pytest.mark.xfail(reason="known defect, open in #13: the same file's chunk count depends on "
-                   "what the server ingested before it (notes.txt: 17 chunks uploaded with the "
-                   "other files, 16 alone or beside one), suspected shared tokenizer state "
-                   "between the embedder's batching and the chunker", strict=False)
 def test_sigkill_during_upload_jobs_leaves_documents_whole_and_jobs_accounted(tmp_path):
     files = corpus(tmp_path / "corpus")
     expected = clean_counts(files, tmp_path / "clean")

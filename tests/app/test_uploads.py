@@ -5,11 +5,14 @@ the server."""
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from app.client import ApiError
 from app.registry import FILE_NAME
+from ingest.pipeline import Ingestor
+from ingest.store import open_collection
 from tests.ingest.conftest import sentences
 from vectorstore import Database
 
@@ -111,6 +114,38 @@ def test_an_uploaded_document_serves_its_file_under_its_original_name(client):
         response = client._http.get(f"/v1/collections/docs/documents/{unknown}/file")
         assert response.status_code == 404
         assert "no uploaded file" in response.json()["detail"]
+
+
+def test_an_uploads_chunks_are_its_files_whatever_came_with_it_and_as_in_process(
+    make_client, embedder, tmp_path
+):
+    """A file's chunks are a function of the file: uploaded alone or beside others, parsed
+    by the server's parser process, they are the chunks an in-process ingest of the same
+    file under its own name gives (#13: the stored name's hex once leaked into the context,
+    so one file gave 15, 16 or 17 chunks)."""
+    files = {"tiny.md": b"# Tiny\n\nOne short paragraph about kites.\n",
+             "notes.txt": sentences("harbour logistics", 300).encode(),
+             "manual.md": "".join(f"## Part {i}\n\n{sentences(f'part {i}', 60)}\n\n"
+                                  for i in range(6)).encode()}
+    client = make_client(ingest_workers=1)
+    uploaded = []
+    for name, chosen in [("alone", ["notes.txt"]), ("paired", ["tiny.md", "notes.txt"]),
+                         ("all", list(files)), ("again", ["manual.md"])]:
+        client.create_collection(name)
+        job = client.wait_for_job(client.upload(name, [(f, files[f]) for f in chosen]).id)
+        assert all(f.status == "done" for f in job.files), job
+        uploaded.append({d.filename: d.chunks for d in client.list_documents(name).documents})
+    folder = tmp_path / "originals"
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    with Database(tmp_path / "in-process") as db:
+        collection = open_collection(db, "docs", embedder)
+        report = Ingestor(collection, embedder, workers=0).ingest([folder])
+    clean = {Path(r.path).name: r.chunks for r in report.results}
+    assert clean["notes.txt"] > 10 and clean["manual.md"] > 10
+    for counts in uploaded:
+        assert counts == {name: clean[name] for name in counts}, (counts, clean)
 
 
 def test_jobs_are_listed_most_recent_first(client):

@@ -128,3 +128,29 @@ def test_paragraph_numbers_follow_blank_lines(tokenizer):
         assert chunk.text.startswith(f"Fact 0 about para{chunk.paragraph - 1}") or (
             f"para{chunk.paragraph - 1} " in chunk.text
         )
+
+
+def test_an_uploads_chunks_depend_on_its_file_alone_not_its_stored_name(tmp_path, embedder):
+    """An upload is stored under a random hex name; a title the loader takes from the file
+    name must come from the original name, in the payload and in the context the chunks are
+    cut around, or the hex name's token count changes the chunking (#13: 15, 16 or 17
+    chunks for one file)."""
+    from ingest.loaders import load
+    from ingest.recipe import CONTEXT_TEMPLATE, Contextualizer
+
+    chunker = Chunker(embedder.tokenizer, *ChunkConfig().resolve(embedder.max_tokens),
+                      Contextualizer(CONTEXT_TEMPLATE, embedder.tokenizer, embedder.max_tokens))
+    content = sentences("harbour logistics", 300).encode()
+
+    def chunks(name: str, filename: str | None) -> list[tuple]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        info = FileInfo(str(path), filename or name, "d0c", len(content), 1.5, "ab" * 32,
+                        filename=filename)
+        return [(c.text, c.context, c.title, c.start, c.end)
+                for c in chunk_document(load(str(path)), info, chunker)]
+
+    original = chunks("notes.txt", None)
+    assert original[0][1:3] == ("notes\n", "notes") and len(original) > 10
+    for stored in ("0" * 32, "deadbeef" * 4, "9f3a71c25e0b84d6a1f7c3e9b2d05a68"):
+        assert chunks(f"{stored}.txt", "notes.txt") == original, stored
