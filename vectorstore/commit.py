@@ -98,16 +98,19 @@ class SyncQueue:
                     self._cond.wait()
                 if pending.request.done:
                     return
-                if not self._gathered():
+                if not self._gathered(pending):
                     continue
                 self._syncing = True
                 target = self._written
             self._sync_to(target, locked=False)
 
-    def _gathered(self) -> bool:
+    def _gathered(self, pending: Pending) -> bool:
         """Before an fsync (condition held): wait a little for the writers of the last
         two groups to join this one (at most half an fsync, at most MAX_DELAY); False if
-        the state changed meanwhile (another fsync started, a failure, or done)."""
+        the state changed meanwhile (another fsync started, a failure, or `pending`
+        answered). The last matters: a writer answered by a `drain` while it gathered
+        must not fsync after it, because the drainer may have rotated or closed the WAL
+        since (an fsync on the closed file failed live writers with EBADF, #12)."""
         expected = len(self._covered[0] | self._covered[1])
         deadline = time.monotonic() + min(MAX_DELAY, self._sync_seconds / 2)
         while len({p.writer for p in self._pending}) < expected:
@@ -115,7 +118,7 @@ class SyncQueue:
             if remaining <= 0:
                 break
             self._cond.wait(remaining)
-            if self._syncing or self._failure is not None:
+            if self._syncing or self._failure is not None or pending.request.done:
                 return False
         return True
 

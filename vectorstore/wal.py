@@ -10,6 +10,7 @@ naming the file and offset, because skipping it would silently lose acknowledged
 
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,8 @@ class WriteAheadLog:
     """Append-only, fsync'd log of a collection's writes, rotated by size.
 
     Not thread-safe on its own: the collection's writer lock serialises writes (`sync`
-    may run alongside them). Writes go straight to the file descriptor (no buffer that
+    may run alongside them, and alongside `rotate` and `close`, which wait for it before
+    closing the file it syncs). Writes go straight to the file descriptor (no buffer that
     could replay failed bytes later); a write that fails (disk full, I/O error) is cut
     back off the file, so the log holds whole records only and later writes continue
     after the last good one.
@@ -104,6 +106,9 @@ class WriteAheadLog:
         self.file_bytes = file_bytes
         directory.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = None
+        self._fd_lock = threading.Lock()
+        """Held while an fsync uses `_fd` and while `_fd` is swapped, so an fsync never
+        runs on a closed descriptor (or on a reused number: another file)."""
         self._size = 0
         self._broken: OSError | None = None
         self.next_seq = 1
@@ -184,9 +189,10 @@ class WriteAheadLog:
 
     def sync(self) -> None:
         """fdatasync the current file: every record written before this call is durable
-        when it returns. Safe to call while another thread writes."""
-        if self._fd is not None:
-            os.fdatasync(self._fd)
+        when it returns. Safe to call while another thread writes, rotates or closes."""
+        with self._fd_lock:
+            if self._fd is not None:
+                os.fdatasync(self._fd)
 
     def cut_back(self, size: int, next_seq: int) -> None:
         """Drop the current file's bytes from `size` on (records that failed to become
@@ -202,9 +208,7 @@ class WriteAheadLog:
 
     def rotate(self) -> None:
         """Start a new log file at the next sequence number."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.close()
         path = self.directory / f"{self.next_seq:020d}.wal"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -215,7 +219,8 @@ class WriteAheadLog:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        self._fd, self._size = fd, FILE_HEADER_SIZE
+        with self._fd_lock:
+            self._fd, self._size = fd, FILE_HEADER_SIZE
 
     def retire(self, upto_seq: int) -> None:
         """Delete log files whose records all have seq <= `upto_seq` (now checkpointed)."""
@@ -240,9 +245,11 @@ class WriteAheadLog:
         return path
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Close the current file, once no fsync is using it."""
+        with self._fd_lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

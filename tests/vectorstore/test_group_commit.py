@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from vectorstore import Database
+from vectorstore import Database, commit
+from vectorstore.commit import Pending, Request, SyncQueue
 from vectorstore.errors import WriteFailed
 
 WRITERS = 6
@@ -153,3 +154,86 @@ def test_writes_from_many_threads_all_land(tmp_path):
     with Database(tmp_path) as db:
         col = db.get_collection("c")
         assert col.count() == 800 and col.count({"t": 3}) == 100
+
+
+def test_a_writer_answered_while_it_gathers_runs_no_fsync_after_the_drain(monkeypatch):
+    """#12 (`WAL fsync failed (OSError: [Errno 9] Bad file descriptor)` -> 503 in the soak):
+    a writer waiting for others to join its group is answered meanwhile by a drain, whose
+    thread (a writer freezing the growing segment) then rotates the WAL, closing the file.
+    The waiter must not go on to fsync: the closed descriptor failed it, and the failure
+    rolled back other writers' batches. Interleaved deterministically: the gathering
+    writer's wait lets the drain and the close run."""
+    monkeypatch.setattr(commit, "MAX_DELAY", 10.0)  # a gather waits until woken
+    closed, gathering = threading.Event(), threading.Event()
+    late_syncs: list[str] = []
+    recovered: list[OSError] = []
+
+    def sync() -> None:
+        if closed.is_set():
+            late_syncs.append(threading.current_thread().name)
+            raise OSError(errno.EBADF, "Bad file descriptor")
+
+    class Interleaved(threading.Condition):
+        def wait(self, timeout=None):
+            if threading.current_thread().name == "gatherer" and not gathering.is_set():
+                gathering.set()  # the condition is released: the drain runs now
+                return super().wait_for(closed.is_set)
+            return super().wait(timeout)
+
+    lock = threading.Lock()
+    queue = SyncQueue(lock, sync, lambda p: p.request.finish("published"), recovered.append)
+    queue._cond = Interleaved()
+    queue._covered, queue._sync_seconds = [{-1}, {-2}], 60.0  # two writers to wait for
+    pending = Pending(Request("batch"), 1, 1, 0, None)
+    with lock:
+        queue.add(pending)
+    gatherer = threading.Thread(target=queue.wait, args=(pending,), name="gatherer")
+    gatherer.start()
+    assert gathering.wait(30), "the writer never waited to gather a group"
+    with lock:
+        queue.drain()  # answers the gathering writer's batch
+        closed.set()  # ...and the WAL file is rotated away
+        queue.notify()
+    gatherer.join(30)
+    assert not gatherer.is_alive()
+    assert (pending.request.result, pending.request.error) == ("published", None)
+    assert late_syncs == [] and recovered == []
+
+
+def test_writers_racing_wal_rotations_all_land(tmp_path, monkeypatch):
+    """A bounded stress loop over the same race through a collection: 8 writers, a freeze
+    and a WAL rotation every 32 rows, fsync and close slowed (both release the GIL) so
+    gathers and rotations overlap. Before the fix about one run in seven failed writes
+    with EBADF here; every write must land."""
+    real_sync, real_close = os.fdatasync, os.close
+
+    def slow_sync(fd: int) -> None:
+        time.sleep(0.003)
+        real_sync(fd)
+
+    def slow_close(fd: int) -> None:
+        real_close(fd)
+        time.sleep(0.002)
+
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=4, seal_rows=32)
+        monkeypatch.setattr(os, "fdatasync", slow_sync)
+        monkeypatch.setattr(os, "close", slow_close)
+        failures: list[Exception] = []
+
+        def write(t: int) -> None:
+            vectors = np.random.default_rng(t).normal(size=(100, 4))
+            for b in range(100):
+                try:
+                    col.upsert([f"{t}-{b}"], vectors[b:b + 1], [{"t": t}])
+                except WriteFailed as exc:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        monkeypatch.undo()
+        assert failures == [] and col.health().status == "ok"
+        assert col.count() == 800

@@ -1,5 +1,8 @@
 """The write-ahead log: torn tails are dropped, corruption in the middle is refused."""
 
+import os
+import threading
+
 import numpy as np
 import pytest
 
@@ -102,3 +105,42 @@ def test_store_drops_torn_tail_and_keeps_acknowledged(tmp_path):
         col.upsert(["id9"], np.ones((1, 4)))
     with Database(tmp_path) as db:
         assert db.get_collection("c").count() == 4
+
+
+@pytest.mark.parametrize("closing", ["rotate", "close"])
+def test_a_sync_in_flight_keeps_its_file_open_through_rotate_and_close(
+    tmp_path, monkeypatch, closing
+):
+    """`sync` runs outside the writer lock (group commit); `rotate` and `close` must wait
+    for it instead of closing the descriptor it is syncing: an fsync on a closed number
+    fails with EBADF (#12), one on a reused number syncs some other file."""
+    wal = WriteAheadLog(tmp_path, 1 << 20)
+    list(wal.recover(0))
+    wal.append(b"record")
+    real_sync = os.fdatasync
+    entered, gate = threading.Event(), threading.Event()
+    seen: list = []
+
+    def gated_sync(fd: int) -> None:
+        inode = os.fstat(fd).st_ino
+        entered.set()
+        gate.wait(30)
+        try:  # the same open file as on entry, or the race hit
+            seen.append(os.fstat(fd).st_ino == inode)
+            real_sync(fd)
+        except OSError as exc:
+            seen.append(exc)
+
+    monkeypatch.setattr(os, "fdatasync", gated_sync)
+    syncer = threading.Thread(target=wal.sync)
+    syncer.start()
+    assert entered.wait(30)
+    closer = threading.Thread(target=getattr(wal, closing))
+    closer.start()
+    closer.join(1.0)  # unfixed, the file is closed by now (a fixed one waits: no flake)
+    gate.set()
+    syncer.join(30)
+    closer.join(30)
+    assert seen == [True]
+    monkeypatch.undo()
+    wal.close()
