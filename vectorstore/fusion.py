@@ -121,17 +121,18 @@ def _contributions(ranked: Ranked, weight: float, fusion: Fusion) -> np.ndarray:
 def fuse(vector: Ranked, text: Ranked, fusion: Fusion, k: int) -> Fused:
     """The top k of the two rankings fused by `fusion`. Ties go to the candidate with the
     better rank in either list, then the smaller key, so the order is deterministic."""
-    keys = np.union1d(vector.keys, text.keys)
-    score = np.zeros(keys.size, dtype=np.float64)
-    best_rank = np.full(keys.size, np.iinfo(np.int64).max, dtype=np.int64)
+    n_vector = vector.keys.size
+    keys, slot = np.unique(np.concatenate((vector.keys, text.keys)), return_inverse=True)
+    score = np.bincount(slot, np.concatenate((
+        _contributions(vector, fusion.vector_weight, fusion),
+        _contributions(text, fusion.text_weight, fusion))), keys.size)
     positions = []
-    for ranked, weight in ((vector, fusion.vector_weight), (text, fusion.text_weight)):
-        where = np.searchsorted(keys, ranked.keys)  # a key is once in a ranking
-        ranks = np.arange(ranked.keys.size)
-        score[where] += _contributions(ranked, weight, fusion)
-        best_rank[where] = np.minimum(best_rank[where], ranks)
+    for where in (slot[:n_vector], slot[n_vector:]):  # a key is once in a ranking
         pos = np.full(keys.size, -1, dtype=np.int64)
-        pos[where] = ranks
+        pos[where] = np.arange(where.size)
         positions.append(pos)
+    vector_pos, text_pos = positions
+    best_rank = np.minimum(np.where(vector_pos < 0, keys.size, vector_pos),
+                           np.where(text_pos < 0, keys.size, text_pos))
     order = np.lexsort((keys, best_rank, -score))[:k]
-    return Fused(keys[order], score[order], positions[0][order], positions[1][order])
+    return Fused(keys[order], score[order], vector_pos[order], text_pos[order])

@@ -121,6 +121,16 @@ def posting_impacts(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, k1: 
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _impact(p: int, row: int, tfs: np.ndarray, lengths: np.ndarray, norm_a: float,
+            norm_b: float, impacts: np.ndarray, use_impacts: bool) -> float:
+    """Posting p's tf / (tf + k1 * (1 - b + b * len / avgdl)): kept, or computed."""
+    if use_impacts:
+        return impacts[p]
+    tf = tfs[p]
+    return tf / (tf + norm_a + norm_b * lengths[row])
+
+
 @njit(cache=True, nogil=True)
 def inverted_topk(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
                   ends: np.ndarray, weights: np.ndarray, k1: float, b: float, avgdl: float,
@@ -146,24 +156,36 @@ def inverted_topk(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, starts
     norm_a = k1 * (1.0 - b)
     norm_b = k1 * b / avgdl
     for j in range(starts.shape[0]):
-        w = weights[j]
-        for p in range(starts[j], ends[j]):
-            row = docs[p]
-            tf = tfs[p]
-            if sparse and acc[row] == 0.0:
-                touched[n_touched] = row
-                n_touched += 1
-            if use_impacts:
-                acc[row] += w * impacts[p]
-            else:
-                acc[row] += w * tf / (tf + norm_a + norm_b * lengths[row])
+        w = np.float32(weights[j])  # float32 throughout: the sum is kept in float32
+        if sparse:
+            for p in range(starts[j], ends[j]):
+                row = docs[p]
+                if acc[row] == 0.0:
+                    touched[n_touched] = row
+                    n_touched += 1
+                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts,
+                                        use_impacts)
+        elif use_impacts:  # the common case, kept a plain loop for the compiler
+            for p in range(starts[j], ends[j]):
+                acc[docs[p]] += w * impacts[p]
+        else:
+            for p in range(starts[j], ends[j]):
+                row = docs[p]
+                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts, False)
     dist = np.full(k, np.inf, dtype=np.float32)
     idx = np.full(k, -1, dtype=np.int64)
-    cut = 0.0
-    for i in range(n_touched if sparse else n):
-        row = touched[i] if sparse else i
-        if acc[row] > cut and (not use_mask or mask[row] != 0):
-            cut = _keep_best(dist, idx, acc[row], row, cut)
+    cut = np.float32(0.0)
+    if sparse:
+        for i in range(n_touched):
+            row = touched[i]
+            score = acc[row]
+            if score > cut and (not use_mask or mask[row] != 0):
+                cut = _keep_best(dist, idx, score, row, cut)
+    else:
+        for row in range(n):
+            score = acc[row]
+            if score > cut and (not use_mask or mask[row] != 0):
+                cut = _keep_best(dist, idx, score, row, cut)
     heap_sort(dist, idx)
     return idx, dist
 

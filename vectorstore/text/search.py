@@ -52,16 +52,24 @@ class TextStats:
                    np.sum([p.doc_freq for p in parts], axis=0, dtype=np.int64))
 
 
+def _resolved(snap: Any, query: QueryTerms) -> list:
+    """`query`'s terms looked up in each segment of `snap`; None for an empty segment."""
+    return [seg.text.resolve(query) if len(seg) else None for seg in snap.segments]
+
+
 def statistics(snap: Any, query: QueryTerms, resolved: list | None = None) -> TextStats:
     """The snapshot's statistics for `query` (`resolved`: its terms looked up in each
-    segment, when the caller has them)."""
+    segment, as `_resolved` gives them, when the caller has them)."""
     if resolved is None:
-        resolved = [seg.text.resolve(query) for seg in snap.segments]
+        resolved = _resolved(snap, query)
     n_rows, length = totals(snap)
-    doc_freq = np.zeros(len(query), dtype=np.int64)
+    doc_freq = None
     for seg, res, live in zip(snap.segments, resolved, snap.masks(None), strict=True):
-        doc_freq += seg.text.doc_freq(res, live, len(query))
-    return TextStats(n_rows, length, doc_freq)
+        if res is not None:
+            found = seg.text.doc_freq(res, live, len(query))
+            doc_freq = found if doc_freq is None else doc_freq + found
+    return TextStats(n_rows, length,
+                     np.zeros(len(query), dtype=np.int64) if doc_freq is None else doc_freq)
 
 
 def idf(n_rows: int, doc_freq: np.ndarray) -> np.ndarray:
@@ -87,7 +95,7 @@ def segment_topk(snap: Any, query: QueryTerms, config: TextConfig, k: int,
     rows per segment (`Snapshot.masks`); `stats` the statistics to score with, when not
     the snapshot's own (a shard scoring on its whole collection's scale)."""
     segments = snap.segments
-    resolved = [seg.text.resolve(query) for seg in segments]
+    resolved = _resolved(snap, query)
     if stats is None:
         stats = statistics(snap, query, resolved)
     if stats.rows == 0 or stats.length <= 0:
@@ -96,7 +104,7 @@ def segment_topk(snap: Any, query: QueryTerms, config: TextConfig, k: int,
     avgdl = stats.length / stats.rows
     found = []
     for pos, (seg, res, mask) in enumerate(zip(segments, resolved, masks, strict=True)):
-        if len(seg) == 0 or (mask is not None and not mask.any()):
+        if res is None or (mask is not None and not mask.any()):
             continue
         rows, dist = seg.text.top_k(res, weights, k, mask, config.k1, config.b, avgdl)
         if rows[0] >= 0:
