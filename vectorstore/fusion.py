@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import finite_number, from_dict
 from .errors import InvalidQuery
+from .kernels.fusion import fuse_top_k
 
 METHODS = ("rrf", "blend")
 
@@ -121,18 +122,5 @@ def _contributions(ranked: Ranked, weight: float, fusion: Fusion) -> np.ndarray:
 def fuse(vector: Ranked, text: Ranked, fusion: Fusion, k: int) -> Fused:
     """The top k of the two rankings fused by `fusion`. Ties go to the candidate with the
     better rank in either list, then the smaller key, so the order is deterministic."""
-    n_vector = vector.keys.size
-    keys, slot = np.unique(np.concatenate((vector.keys, text.keys)), return_inverse=True)
-    score = np.bincount(slot, np.concatenate((
-        _contributions(vector, fusion.vector_weight, fusion),
-        _contributions(text, fusion.text_weight, fusion))), keys.size)
-    positions = []
-    for where in (slot[:n_vector], slot[n_vector:]):  # a key is once in a ranking
-        pos = np.full(keys.size, -1, dtype=np.int64)
-        pos[where] = np.arange(where.size)
-        positions.append(pos)
-    vector_pos, text_pos = positions
-    best_rank = np.minimum(np.where(vector_pos < 0, keys.size, vector_pos),
-                           np.where(text_pos < 0, keys.size, text_pos))
-    order = np.lexsort((keys, best_rank, -score))[:k]
-    return Fused(keys[order], score[order], vector_pos[order], text_pos[order])
+    return Fused(*fuse_top_k(vector.keys, _contributions(vector, fusion.vector_weight, fusion),
+                             text.keys, _contributions(text, fusion.text_weight, fusion), k))

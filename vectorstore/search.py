@@ -177,6 +177,8 @@ def _hits(snap: Any, found: Candidates, component: str) -> list[Hit]:
 
 def _keys(snap: Any, found: Candidates) -> np.ndarray:
     """The global row id of each candidate: what identifies a record in both rankings."""
+    if found.segs.size and (found.segs == found.segs[0]).all():  # one segment's list
+        return snap.segments[int(found.segs[0])].rowids[found.rows].astype(np.int64)
     keys = np.empty(found.rows.shape[0], dtype=np.int64)
     for pos in np.unique(found.segs).tolist():
         here = found.segs == pos

@@ -32,8 +32,8 @@ _JOINERS = re.compile(r"[_.\-:/]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _DIGIT = re.compile(r"\d")
 _EDGES = ".:/'\u2019-"
-Analysed = tuple[tuple[str, ...], tuple[str, ...]]
-"""A raw run's terms: (the terms that count fully, the compound parts)."""
+Analysed = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+"""A raw run's terms: (the terms that count fully, the compound parts, both in order)."""
 MAX_WHOLE = 64
 """Longer compounds (URLs, hashes, blobs) are indexed by their parts only."""
 _CACHE_LIMIT = 1 << 18
@@ -102,7 +102,7 @@ class Analyzer:
         out = {}
         for raw, (whole, words) in split.items():
             terms = tuple(stems.get(w, w) for w in words if w in kept)
-            out[raw] = ((whole,), terms) if whole else (terms, ())
+            out[raw] = ((whole,), terms, (whole, *terms)) if whole else (terms, (), terms)
         return out
 
     def _analysed(self, raws: list[str]) -> list[Analysed]:
@@ -119,13 +119,13 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The index terms of `text`, in order, with repeats (compound parts included)."""
-        return [t for whole, parts in self._analysed(RUN.findall(text)) for t in (*whole, *parts)]
+        return self.query(text)[1]
 
     def weighted_terms(self, text: str) -> list[tuple[str, float]]:
         """The index terms of `text` with the weight each counts for in a document: 1, or
         `part_weight` for the parts of a compound token."""
         part = self.config.part_weight
-        return [pair for main, parts in self._analysed(RUN.findall(text))
+        return [pair for main, parts, _ in self._analysed(RUN.findall(text))
                 for pair in (*((t, 1.0) for t in main), *((t, part) for t in parts))]
 
     def query(self, text: str) -> tuple[int, list[str]]:
@@ -133,7 +133,7 @@ class Analyzer:
         in a query a compound's parts count fully (measured better on the quality set
         than weighing them as in documents)."""
         raws = RUN.findall(text)
-        return len(raws), [t for main, parts in self._analysed(raws) for t in (*main, *parts)]
+        return len(raws), list(chain.from_iterable(map(itemgetter(2), self._analysed(raws))))
 
     def document(self, payload: dict[str, Any]) -> tuple[dict[str, float], float]:
         """A payload's weighted term frequencies and weighted length over the configured
