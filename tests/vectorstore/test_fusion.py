@@ -59,3 +59,35 @@ def test_empty_rankings_and_k():
     assert fuse(empty, empty, Fusion(), k=5).keys.tolist() == []
     assert fuse(VECTOR, empty, Fusion(), k=2).keys.tolist() == [7, 3]
     assert fuse(empty, TEXT, Fusion(method="blend"), k=5).keys.tolist() == [5, 9]
+
+
+def _by_hand(vector: Ranked, text: Ranked, fusion: Fusion, k: int) -> list[tuple]:
+    """RRF in plain Python: (key, score, vector position, text position), best first."""
+    weights = {"v": fusion.vector_weight, "t": fusion.text_weight * text.coverage}
+    found: dict[int, dict] = {}
+    for name, ranking in (("v", vector), ("t", text)):
+        for pos, key in enumerate(ranking.keys.tolist()):
+            entry = found.setdefault(key, {"score": 0.0, "v": -1, "t": -1})
+            entry["score"] += weights[name] / (fusion.rrf_k + pos + 1)
+            entry[name] = pos
+    def first(e: dict) -> int:
+        return min(p for p in (e["v"], e["t"]) if p >= 0)
+    order = sorted(found, key=lambda key: (-found[key]["score"], first(found[key]), key))
+    return [(key, found[key]["score"], found[key]["v"], found[key]["t"]) for key in order[:k]]
+
+
+def test_random_rankings_fuse_as_by_hand():
+    rng = np.random.default_rng(7)
+    fusion = Fusion(text_weight=1.0, rrf_k=3)  # equal weights and a small rrf_k: many ties
+    for _ in range(300):
+        keys = [rng.choice(40, rng.integers(0, 25), replace=False) for _ in range(2)]
+        vector = ranked(keys[0], np.linspace(1, 0, keys[0].size))
+        text = Ranked(np.array(keys[1], np.int64), np.linspace(9, 1, keys[1].size),
+                      coverage=float(rng.choice([1.0, 0.5])))
+        k = int(rng.integers(1, 30))
+        fused = fuse(vector, text, fusion, k)
+        want = _by_hand(vector, text, fusion, k)
+        assert fused.keys.tolist() == [w[0] for w in want]
+        assert fused.scores.tolist() == pytest.approx([w[1] for w in want])
+        assert fused.vector_pos.tolist() == [w[2] for w in want]
+        assert fused.text_pos.tolist() == [w[3] for w in want]
