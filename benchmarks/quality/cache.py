@@ -54,8 +54,8 @@ class EmbeddingCache:
 class CachedEmbedder:
     """An `Embedder` whose `embed` and `embed_query` answer from an `EmbeddingCache` first.
 
-    It has the attributes the ingest pipeline reads (name, dim, max_tokens, tokenizer), so
-    an `Ingestor` takes it in place of the embedder it wraps.
+    It has the attributes and calls the ingest pipeline uses (name, dim, max_tokens,
+    tokenizer, batches, encode), so an `Ingestor` takes it in place of the embedder it wraps.
     """
 
     def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
@@ -78,6 +78,14 @@ class CachedEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Document embeddings, (len(texts), dim) float32, as `Embedder.embed` gives them."""
         return self._lookup(list(texts), "document", self.embedder.embed)
+
+    def batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """The wrapped embedder's model calls for `texts` (the pipeline embeds by them)."""
+        return self.embedder.batches(texts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Document embeddings of one of `batches`, as `Embedder.encode` gives them."""
+        return self._lookup(list(texts), "document", self.embedder.encode)
 
     def embed_query(self, text: str) -> np.ndarray:
         """A query embedding, (dim,) float32, as `Embedder.embed_query` gives it."""

@@ -86,7 +86,7 @@ def fill_bare(collection: Collection, source: Source, embedder: CachedEmbedder,
         report = ingestor.ingest([source.root], progress=tell)
     failed = report.of("failed")
     if failed:
-        print(f"  {source.name}: {len(failed)} file(s) failed, e.g. {failed[0].source}: "
+        print(f"  {source.name}: {len(failed)} file(s) failed, e.g. {failed[0].path}: "
               f"{failed[0].reason}")
 
 
