@@ -73,6 +73,11 @@ class CountingEmbedder:
         self.encoded.append(text)
         return np.array([0.0, len(text), 2.0, 1.0], dtype=np.float32)
 
+    def batches(self, texts):
+        return [[i] for i in range(len(texts))]
+
+    encode = embed
+
 
 def test_cache_embeds_each_distinct_text_once_and_keeps_it_on_disk(tmp_path):
     inner = CountingEmbedder()
@@ -92,6 +97,16 @@ def test_cache_embeds_each_distinct_text_once_and_keeps_it_on_disk(tmp_path):
     assert again.encoded == ["alpha"]  # a query is cached apart from a document
     np.testing.assert_array_equal(query, [0.0, 5.0, 2.0, 1.0])
     assert reopened.embed(np.array([], dtype=str)).shape == (0, 4)
+
+
+def test_the_pipeline_embeds_through_the_cache(tmp_path):
+    """The ingest pipeline embeds by `batches` and `encode`: both answer from the cache."""
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, EmbeddingCache(tmp_path / "cache.sqlite"))
+    texts = ["alpha", "beta"]
+    assert cached.batches(texts) == [[0], [1]]
+    np.testing.assert_array_equal(cached.encode(texts), cached.embed(texts))
+    assert inner.encoded == texts  # encoded once, then read back
 
 
 def test_readme_chunking_is_200_words_every_160():
