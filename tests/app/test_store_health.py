@@ -10,7 +10,7 @@ import pytest
 
 from tests.app.conftest import running
 from tests.app.test_health_metrics import _sample
-from vectorstore import Database, collection
+from vectorstore import Database, collection_segments
 from vectorstore.collection import Collection
 from vectorstore.errors import CollectionNotFound
 
@@ -67,14 +67,14 @@ def test_a_failing_seal_shows_in_health_and_metrics(tmp_path, embedder, monkeypa
         db.create_collection("c", dim=2, seal_rows=4)
     broken = threading.Event()
     broken.set()
-    real = collection.write_segment
+    real = collection_segments.write_segment
 
     def write_segment(*args, **kwargs):
         if broken.is_set():
             raise OSError(5, "Input/output error (injected)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(collection, "write_segment", write_segment)
+    monkeypatch.setattr(collection_segments, "write_segment", write_segment)
     with running(data) as client:
         http = client._http
         client.upsert("c", [f"r{i}" for i in range(6)], np.eye(2)[[0, 1, 0, 1, 0, 1]].tolist())

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from vectorstore import Database, collection
+from vectorstore import Database, collection_segments
 from vectorstore.errors import MaintenanceFailed
 
 
@@ -36,8 +36,8 @@ def _wait_for(condition, seconds: float = 60) -> None:
 
 @pytest.fixture
 def failing(monkeypatch):
-    writes = FailingWrites(collection.write_segment)
-    monkeypatch.setattr(collection, "write_segment", writes)
+    writes = FailingWrites(collection_segments.write_segment)
+    monkeypatch.setattr(collection_segments, "write_segment", writes)
     return writes
 
 
@@ -86,8 +86,8 @@ def test_a_failing_compaction_is_reported_and_nothing_lost(tmp_path, monkeypatch
             col.upsert([f"{batch}-{i}" for i in range(4)], np.eye(4))
             col.flush()
         col.delete(ids=["0-0", "1-1"])
-        failing = FailingWrites(collection.write_segment)
-        monkeypatch.setattr(collection, "write_segment", failing)
+        failing = FailingWrites(collection_segments.write_segment)
+        monkeypatch.setattr(collection_segments, "write_segment", failing)
         with pytest.raises(OSError, match="injected"):
             col.compact()
         assert col.count() == 10 and col.stats()["sealed_segments"] == 3
