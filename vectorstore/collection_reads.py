@@ -15,10 +15,10 @@ from .errors import (
 )
 from .filters import compile_filter
 from .payloads import key_value
-from .search import Hit, plan_search, run_search
+from .search import Hit, check_fields, plan_search, run_search
 from .snapshot import Snapshot, rows_array
 from .text.search import TextStats, statistics
-from .validate import check_ids
+from .validate import check_ids, prepare_queries
 
 MAX_K = 10_000
 
@@ -54,7 +54,8 @@ class Reads:
     def search(self, vector: Any = None, k: int = 10, where: dict[str, Any] | None = None,
                params: dict[str, Any] | None = None, *, text: str | list[str] | None = None,
                mode: str | None = None, fusion: dict[str, Any] | None = None,
-               text_stats: list[TextStats] | None = None) -> list[Hit] | list[list[Hit]]:
+               text_stats: list[TextStats] | None = None,
+               payload: bool | list[str] = True) -> list[Hit] | list[list[Hit]]:
         """Top-k records, best first, among records matching `where`: by a query `vector`,
         by a `text` query (BM25F over the text index), or both fused (`search.py`).
 
@@ -65,18 +66,21 @@ class Reads:
         knobs; `fusion` the hybrid knobs (`fusion.Fusion`: method, weights, rrf_k, depth,
         coverage). `text_stats` (one per text query) are BM25 statistics to score with
         instead of this collection's: a distributed collection's shards score with the
-        sums of theirs (`text_stats`), so their scores compare.
+        sums of theirs (`text_stats`), so their scores compare. `payload`: True for
+        whole payloads, False for ids and scores only (no payload is decoded, the
+        cheapest search), or a list of the payload fields to return.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 < k <= MAX_K:
             raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         if params is not None and not isinstance(params, dict):
             raise InvalidInput("params must be an object")
-        queries = None if vector is None else \
-            self.metric.prepare(self._check_vectors(vector, None, "query"))
+        fields = check_fields(payload)
+        queries = None if vector is None else prepare_queries(vector, self.dim, self.metric)
         snap = self._snap()
         plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, snap.analyzer)
         masks = snap.masks(self._allowed(snap, where))
-        return run_search(snap, plan, int(k), masks, params or {}, self.metric, text_stats)
+        return run_search(snap, plan, int(k), masks, params or {}, self.metric, text_stats,
+                          fields)
 
     def text_stats(self, text: str | list[str]) -> list[TextStats]:
         """The BM25 statistics of each text query over this collection (live rows, their

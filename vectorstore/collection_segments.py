@@ -255,14 +255,16 @@ class Segments:
             snap = self._snapshot
             stats = [SegmentStats(len(seg), local_positions(seg.rowids, snap.dead_rows()).size)
                      for seg in snap.sealed]
-            plan = plan_compaction(stats, self.config.index.merge_target(self.config.merge_rows),
-                                   force=force)
+            index = self.config.index
+            plan = plan_compaction(stats, index.merge_target(self.config.merge_rows),
+                                   min_small=index.merge_after, force=force)
             for group in reversed(plan):
                 self._rewrite(snap, group)
 
     def _rewrite(self, snap: Snapshot, group: list[int]) -> None:
         """Replace the sealed segments at positions `group` by one holding their live
-        rows (maintenance lock held)."""
+        rows (maintenance lock held). An hnsw graph of a first segment with no dead rows
+        is grown by the others' rows instead of rebuilt."""
         olds = [snap.sealed[i] for i in group]
         dead = [local_positions(seg.rowids, snap.dead_rows()) for seg in olds]
         keep = [np.setdiff1d(np.arange(len(seg)), gone)
@@ -281,7 +283,9 @@ class Segments:
                  for i in live],
                 self.metric, self.config.index,
                 None if self._analyzer is None else
-                merge_postings([(seg.text, live) for seg, live in zip(olds, keep, strict=True)])))
+                merge_postings([(seg.text, live) for seg, live in zip(olds, keep, strict=True)]),
+                grow=olds[0].index if olds[0].index.kind == "hnsw" and not dead[0].size
+                else None))
         self._install(news, olds, dropped, next_segment=number + len(news))
         self._index.drop_rows(dropped)
         for seg in olds:

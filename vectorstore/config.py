@@ -39,6 +39,9 @@ class IndexConfig:
 
     type: str
     implementation: ClassVar[str]
+    merge_after: ClassVar[int] = 4
+    """Small segments that must pile up before compaction merges them (each merge of
+    an index that cannot grow is a rebuild, so they are merged in bulk)."""
 
     def merge_target(self, merge_rows: int) -> int:
         """Live rows up to which compaction merges this type's segments."""
@@ -55,6 +58,10 @@ class FlatConfig(IndexConfig):
 class HnswConfig(IndexConfig):
     type: str = "hnsw"
     implementation: ClassVar[str] = "vectorstore.hnsw:HnswIndex"
+    merge_after: ClassVar[int] = 2
+    """A merge grows the first segment's graph by the others' rows (`HnswIndex.extended`)
+    instead of rebuilding, so two small segments already merge: a collection at or
+    below merge_rows converges to one graph."""
     M: int = 16
     ef_construction: int = 200
     ef_search: int = 64
@@ -92,6 +99,7 @@ class HnswSq8Config(HnswConfig):
 
     type: str = "hnsw_sq8"
     implementation: ClassVar[str] = "vectorstore.hnsw_sq8:HnswSq8Index"
+    merge_after: ClassVar[int] = 4  # its codes are trained per segment: merges rebuild
     rerank: int = 2
     quantile: float = 0.9999
 

@@ -96,6 +96,15 @@ class HnswIndex:
                               lambda q, mask, rows, dist: self.walk(
                                   self._space(), q, ef, mask, rows, dist))
 
+    def extended(self, vectors: np.ndarray) -> Self:
+        """The index over `vectors`, whose first len(self) rows are this index's own
+        and the rest new: the new rows are inserted into a copy of this graph (a merge
+        of a small segment into a large one costs the small one's insertions)."""
+        vectors = readonly(np.ascontiguousarray(vectors, dtype=np.float32))
+        graph = build_graph(FloatSpace(vectors, self.metric.kernel), vectors.shape[0],
+                            self.config, self.graph)
+        return type(self)(vectors, self.metric, self.config, graph)
+
     def _space(self) -> FloatSpace:
         return FloatSpace(self.vectors, self.metric.kernel)
 
@@ -144,11 +153,10 @@ def _allocate(n: int, M: int, levels: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _batches(n: int, levels: np.ndarray) -> Iterator[tuple[int, int]]:
-    """Insertion batches after row 0: growing with the graph, and cut so that a node
-    raising the top layer is inserted alone (it becomes the entry point)."""
+def _batches(n: int, levels: np.ndarray, start: int) -> Iterator[tuple[int, int]]:
+    """Insertion batches of rows [start, n): growing with the graph, and cut so that a
+    node raising the top layer is inserted alone (it becomes the entry point)."""
     raises = np.flatnonzero(levels[1:] > np.maximum.accumulate(levels)[:-1]) + 1
-    start = 1
     while start < n:
         stop = min(n, start + max(1, min(MAX_BATCH, start // BATCH_DIVISOR)))
         nxt = raises[np.searchsorted(raises, start):]
@@ -158,17 +166,30 @@ def _batches(n: int, levels: np.ndarray) -> Iterator[tuple[int, int]]:
         start = stop
 
 
-def build_graph(space: Any, n: int, config: HnswConfig) -> dict[str, np.ndarray]:
-    """Insert rows 0..n-1 of `space` (`kernels/space.py`) in batches; the graph arrays."""
+def build_graph(space: Any, n: int, config: HnswConfig,
+                base: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Insert rows 0..n-1 of `space` (`kernels/space.py`) in batches; the graph arrays.
+
+    With `base`, the graph of the first rows of `space` (built with the same M), those
+    rows keep its links and levels and only the rows after them are inserted: growing
+    a graph costs the new rows' insertions, not a rebuild."""
     M = config.M
-    levels = draw_levels(n, M, config.seed)
+    first = 0 if base is None else base["levels"].shape[0]
+    levels = draw_levels(n - first, M, config.seed + first)
+    if base is not None:
+        levels = np.concatenate([base["levels"], levels])
     graph = _allocate(n, M, levels)
-    entry, top = 0, int(levels[0]) if n else 0
+    if base is None:
+        entry, top, first = 0, int(levels[0]) if n else 0, 1
+    else:  # _allocate lays the base's rows out exactly as it did for the base
+        graph["links0"][:first] = base["links0"]
+        graph["upper"][:base["upper"].shape[0]] = base["upper"]
+        entry, top = int(base["meta"][3]), int(base["meta"][4])
     chunks = numba.get_num_threads()
     visited = np.zeros((chunks, n), np.uint16)
     tags = np.zeros(chunks, np.int64)
     links0, upper, upper_start = graph["links0"], graph["upper"], graph["upper_start"]
-    for start, stop in _batches(n, levels):
+    for start, stop in _batches(n, levels, first):
         workers = min(chunks, stop - start)
         insert_search(space, links0, upper, upper_start, levels, entry, top, start, stop, M,
                       config.ef_construction, visited, tags, workers)

@@ -26,10 +26,11 @@ MODES = ("vector", "text", "hybrid")
 MAX_QUERY_TOKENS = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
     """One result. `score` is the mode's score; the components say where the record
-    stood in each ranking that found it (None: not among that ranking's candidates)."""
+    stood in each ranking that found it (None: not among that ranking's candidates).
+    Not frozen: a frozen dataclass costs ~2 us to construct, 10 of them per search."""
 
     id: str
     score: float
@@ -127,8 +128,10 @@ def _merge(found: list[tuple[int, np.ndarray, np.ndarray]], k: int
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     if len(found) == 1:  # one segment's list: already sorted, padding last
         pos, rows, dist = found[0]
-        kept = rows[:k] >= 0
-        return np.full(int(kept.sum()), pos), rows[:k][kept], dist[:k][kept]
+        n = int(np.count_nonzero(rows[:k] >= 0))
+        segs = np.empty(n, dtype=np.int64)
+        segs.fill(pos)
+        return segs, rows[:n], dist[:n]
     dist = np.concatenate([d for _, _, d in found])
     rows = np.concatenate([r for _, r, _ in found])
     segs = np.concatenate([np.full(r.shape, pos) for pos, r, _ in found])
@@ -165,13 +168,36 @@ def text_candidates(snap: Any, query: QueryTerms, k: int, masks: list,
     return Candidates(segs, rows, scores, covered)
 
 
-def _hits(snap: Any, found: Candidates, component: str) -> list[Hit]:
-    out = []
+def check_fields(payload: Any) -> bool | tuple[str, ...]:
+    """The `payload` argument of a search: True (whole payloads), False (ids and scores
+    only) or the names of the payload fields to return."""
+    if isinstance(payload, bool):
+        return payload
+    if isinstance(payload, list | tuple) and all(isinstance(f, str) for f in payload):
+        return tuple(payload)
+    raise InvalidQuery("payload must be true, false or a list of field names")
+
+
+def _record(seg: Any, row: int, fields: bool | tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """A hit's id and payload: whole, none (`fields` False, nothing is decoded) or only
+    the named fields present in it."""
+    if fields is True:
+        return seg.record(row)
+    if not fields:
+        return seg.record_id(row), {}
+    rid, payload = seg.record(row)
+    return rid, {f: payload[f] for f in fields if f in payload}
+
+
+def _hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple[str, ...]
+          ) -> list[Hit]:
+    """The hits of one ranking: vector scores, or text scores when `text`."""
+    segments, out = snap.segments, []
     for rank, (seg, row, score) in enumerate(zip(found.segs.tolist(), found.rows.tolist(),
-                                                 found.scores.tolist(), strict=True)):
-        rid, payload = snap.segments[seg].record(row)
-        out.append(Hit(rid, score, payload, **{f"{component}_score": score,
-                                               f"{component}_rank": rank + 1}))
+                                                 found.scores.tolist(), strict=True), 1):
+        rid, payload = _record(segments[seg], row, fields)
+        out.append(Hit(rid, score, payload, None, None, score, rank) if text else
+                   Hit(rid, score, payload, score, rank))
     return out
 
 
@@ -187,7 +213,7 @@ def _keys(snap: Any, found: Candidates) -> np.ndarray:
 
 
 def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion, k: int,
-                higher_is_better: bool) -> list[Hit]:
+                higher_is_better: bool, fields: bool | tuple[str, ...]) -> list[Hit]:
     fused = fuse(Ranked(_keys(snap, vector), vector.scores, higher_is_better),
                  Ranked(_keys(snap, text), text.scores, coverage=text.coverage), fusion, k)
     out = []
@@ -195,7 +221,7 @@ def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion,
                              fused.text_pos.tolist(), strict=True):
         seg, row = (vector.segs[pv], vector.rows[pv]) if pv >= 0 else \
             (text.segs[pt], text.rows[pt])
-        rid, payload = snap.segments[int(seg)].record(int(row))
+        rid, payload = _record(snap.segments[int(seg)], int(row), fields)
         out.append(Hit(rid, score, payload,
                        vector_score=float(vector.scores[pv]) if pv >= 0 else None,
                        vector_rank=pv + 1 if pv >= 0 else None,
@@ -205,10 +231,11 @@ def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion,
 
 
 def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric: Metric,
-               text_stats: list[TextStats] | None = None) -> list[Hit] | list[list[Hit]]:
+               text_stats: list[TextStats] | None = None,
+               fields: bool | tuple[str, ...] = True) -> list[Hit] | list[list[Hit]]:
     """Answer a planned search from `snap`; `masks` are its allowed rows per segment;
     `text_stats`, one per text query, the BM25 statistics to score with (default: the
-    snapshot's)."""
+    snapshot's); `fields` what of each hit's payload to decode (`check_fields`)."""
     if text_stats is not None and (plan.texts is None or len(text_stats) != len(plan.texts)):
         raise InvalidQuery("text_stats needs one entry per text query")
     depth = max(k, plan.fusion.depth) if plan.mode == "hybrid" else k
@@ -218,10 +245,10 @@ def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric:
         [text_candidates(snap, query, depth, masks, stats) for query, stats in
          zip(plan.texts, text_stats or [None] * len(plan.texts), strict=True)]
     if plan.mode == "vector":
-        out = [_hits(snap, found, "vector") for found in vectors]
+        out = [_hits(snap, found, False, fields) for found in vectors]
     elif plan.mode == "text":
-        out = [_hits(snap, found, "text") for found in texts]
+        out = [_hits(snap, found, True, fields) for found in texts]
     else:
-        out = [_fused_hits(snap, v, t, plan.fusion, k, metric.higher_is_better)
+        out = [_fused_hits(snap, v, t, plan.fusion, k, metric.higher_is_better, fields)
                for v, t in zip(vectors, texts, strict=True)]
     return out[0] if plan.single else out

@@ -182,9 +182,11 @@ def _publish(tmp: Path, directory: Path) -> None:
 def write_segment(directory: Path, rowids: np.ndarray,
                   vectors: np.ndarray | list[tuple[np.ndarray, np.ndarray]], ids: list[str],
                   payloads: list[bytes], metric: Metric, config: IndexConfig,
-                  text: PostingArrays | None = None) -> SealedSegment:
+                  text: PostingArrays | None = None, grow: Any = None) -> SealedSegment:
     """Build the index over `vectors` and write a complete segment at `directory`, with
-    `text` postings when given.
+    `text` postings when given. `grow`: an index whose rows are the first of `vectors`
+    and that can be `extended` (hnsw), which the new index then grows from instead of
+    being built from scratch.
 
     `vectors` is an (n, d) array, or a merge's (source vectors, rows) parts, which are
     streamed to the file (`write_rows`) and never held in RAM whole; the index is built
@@ -201,7 +203,9 @@ def write_segment(directory: Path, rowids: np.ndarray,
     write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
     write_strings(tmp, "ids", [i.encode() for i in ids])
     write_strings(tmp, "payloads", payloads)
-    index = index_class(config.type).build(read_array(tmp / "vectors.arr"), metric, config)
+    written = read_array(tmp / "vectors.arr")
+    index = index_class(config.type).build(written, metric, config) if grow is None else \
+        grow.extended(written)
     index.write(tmp)
     if text is not None:
         text.write(tmp)

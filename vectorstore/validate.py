@@ -85,6 +85,27 @@ def check_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: s
     return matrix
 
 
+def prepare_queries(vectors: Any, dim: int, metric: Metric) -> np.ndarray:
+    """Query vectors (one vector, or a matrix (nq, dim)) checked as `check_vectors`
+    checks them and prepared by the metric (`Metric.prepare`), as (nq, dim) float32.
+
+    A search's fixed cost: a float32 array of the right shape whose squared norms are
+    finite (and within the metric's bound) is checked and normalised from one pass over
+    it; anything else takes the full checks, which name what is wrong."""
+    if (isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.size
+            and vectors.ndim in (1, 2) and vectors.shape[-1] == dim):
+        matrix = np.ascontiguousarray(vectors.reshape(-1, dim))
+        squares = np.einsum("ij,ij->i", matrix, matrix)
+        if np.isfinite(squares).all():  # no NaN or inf, and no float32 overflow
+            if metric.normalise:
+                norms = np.sqrt(squares)
+                norms[norms == 0] = 1
+                return matrix / norms[:, None]
+            if squares.max() <= MAX_NORM ** 2:
+                return matrix
+    return metric.prepare(check_vectors(vectors, None, dim, metric, "query"))
+
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 

@@ -42,7 +42,7 @@ def test_sealed_segments_answer_with_knobs_and_filters(tmp_path, embedder, kind:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(600, 16)).astype(np.float32)
     with Database(tmp_path / "data") as db:
-        col = db.create_collection("c", dim=16, index=kind, seal_rows=300)
+        col = db.create_collection("c", dim=16, index=kind, seal_rows=300, merge_rows=300)
         for start in (0, 300):
             rows = range(start, start + 300)
             col.upsert([f"r{i}" for i in rows], vectors[start:start + 300],

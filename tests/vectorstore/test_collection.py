@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from vectorstore import Database
-from vectorstore.errors import CollectionExists, CollectionNotFound, DatabaseLocked
+from vectorstore.errors import (
+    CollectionExists,
+    CollectionNotFound,
+    DatabaseLocked,
+    InvalidQuery,
+)
 
 
 def _vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
@@ -16,7 +21,7 @@ def _vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
 
 def test_checkpointed_delete_survives_reopen(tmp_path):
     with Database(tmp_path) as db:
-        col = db.create_collection("c", dim=8, seal_rows=10)
+        col = db.create_collection("c", dim=8, seal_rows=10, merge_rows=10)
         col.upsert([f"a{i}" for i in range(10)], _vectors(10))
         col.flush()
         col.delete(ids=["a3"])
@@ -60,9 +65,54 @@ def test_compaction_reclaims_dead_rows(tmp_path):
         assert sorted(int(r.id) for r in col.get(where={}, limit=None)) == list(range(300, 400))
 
 
-def test_small_segments_merge_in_the_background_and_on_compact(tmp_path):
+def test_a_collection_at_or_below_merge_rows_converges_to_one_graph(tmp_path):
+    """hnsw segments merge as soon as two are small (the first one's graph grows by the
+    other's rows), so sealing five segments' worth of rows ends as one graph; past
+    merge_rows a second segment starts."""
+    vectors = _vectors(1200, dim=16)
+    queries = _vectors(50, dim=16, seed=7)
     with Database(tmp_path) as db:
-        col = db.create_collection("c", dim=8, seal_rows=50, merge_rows=1000)
+        col = db.create_collection("c", dim=16, seal_rows=200, merge_rows=1000)
+        for start in range(0, 1000, 100):
+            col.upsert([str(i) for i in range(start, start + 100)], vectors[start:start + 100])
+        col.flush()
+        stats = col.stats()
+        assert stats["sealed_segments"] == 1 and stats["sealed_rows"] == 1000
+        unit = vectors[:1000] / np.linalg.norm(vectors[:1000], axis=1, keepdims=True)
+        truth = np.argsort(-(queries @ unit.T), axis=1)[:, :10]
+        found = [{int(h.id) for h in col.search(q, k=10)} for q in queries]
+        hits = sum(len(f & set(t.tolist())) for f, t in zip(found, truth, strict=True))
+        assert hits / truth.size >= 0.95
+        col.upsert([str(i) for i in range(1000, 1200)], vectors[1000:])
+        col.flush()
+        assert col.stats()["sealed_segments"] == 2
+
+
+def test_search_returns_whole_payloads_chosen_fields_or_ids_and_scores_only(tmp_path):
+    vectors = _vectors(15)
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=8, seal_rows=10)
+        payloads = [{"i": i, "name": f"n{i}", "tags": ["a", i]} for i in range(15)]
+        col.upsert([str(i) for i in range(10)], vectors[:10], payloads[:10])
+        col.flush()
+        col.upsert([str(i) for i in range(10, 15)], vectors[10:], payloads[10:])  # growing
+        for query in (vectors[3], vectors[12]):
+            whole = col.search(query, k=8)
+            bare = col.search(query, k=8, payload=False)
+            some = col.search(query, k=8, payload=["name", "absent"])
+            assert [(h.id, h.score) for h in bare] == [(h.id, h.score) for h in whole]
+            assert [h.payload for h in whole] == [payloads[int(h.id)] for h in whole]
+            assert all(h.payload == {} for h in bare)
+            assert [h.payload for h in some] == [{"name": h.payload["name"]} for h in whole]
+        for bad in ("name", 1, ["name", 2]):
+            with pytest.raises(InvalidQuery, match="payload"):
+                col.search(vectors[0], payload=bad)
+
+
+def test_small_segments_merge_in_the_background_and_on_compact(tmp_path):
+    """Indexes that cannot grow (flat here) merge once four small segments pile up."""
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=8, index="flat", seal_rows=50, merge_rows=1000)
         for batch in range(3):
             col.upsert([f"{batch}-{i}" for i in range(10)], _vectors(10, seed=batch))
             col.flush()

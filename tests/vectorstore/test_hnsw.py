@@ -71,6 +71,23 @@ def test_recall_at_defaults_on_real_embeddings(real: Case) -> None:
     assert recall(rows, real.exact()) >= 0.95
 
 
+def test_a_grown_graph_finds_old_and_new_rows_with_recall(real: Case, tmp_path: Path) -> None:
+    """Growing a graph (how a merge of hnsw segments works) inserts only the new rows:
+    the base rows keep their levels, the entry point holds, and the grown graph, written
+    and reopened, answers at the same recall as a graph built at once."""
+    n0 = 8000
+    base = HnswIndex.build(real.vectors[:n0], real.metric, HnswConfig())
+    grown = base.extended(real.vectors)
+    assert len(grown) == len(real.vectors)
+    assert np.array_equal(grown.graph["levels"][:n0], base.graph["levels"])
+    assert grown.top >= base.top
+    grown.write(tmp_path)
+    reopened = HnswIndex.open(tmp_path, grown.vectors, real.metric, HnswConfig())
+    rows, _ = reopened.search(real.queries, K, None, {})
+    assert recall(rows, real.exact()) >= 0.95
+    assert np.count_nonzero(rows >= n0) > 0 and np.count_nonzero(rows < n0) > 0
+
+
 def test_recall_rises_with_ef(real: Case) -> None:
     truth = real.exact()
     recalls = [recall(real.index.search(real.queries, K, None, {"ef": ef})[0], truth)

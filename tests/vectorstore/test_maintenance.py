@@ -81,7 +81,7 @@ def test_failures_are_retried_with_growing_backoff(tmp_path, failing):
 
 def test_a_failing_compaction_is_reported_and_nothing_lost(tmp_path, monkeypatch):
     with Database(tmp_path) as db:
-        col = db.create_collection("c", dim=4, seal_rows=4, merge_rows=100)
+        col = db.create_collection("c", dim=4, index="flat", seal_rows=4, merge_rows=100)
         for batch in range(3):
             col.upsert([f"{batch}-{i}" for i in range(4)], np.eye(4))
             col.flush()
