@@ -9,6 +9,13 @@ by the calling thread's CPU time, best of `--repeats`, with the libraries interl
 each ef so machine noise hits all alike. Prints recall@10 and QPS per ef, build time,
 index bytes, QPS ratios at recall@10 = 0.95 (interpolated), and filtered search at 10%
 selectivity against unfiltered.
+
+Then the product path, one query per call: `Collection.search` of a collection created
+with default settings (no hand-set seal or merge sizes) and filled by upserting the same
+rows in batches of 1,000, waited on until its background sealing and merging are done
+(the number of segments the defaults produced is printed), beside the raw index, hnswlib
+and faiss each called once per query too. The product path is timed both as users call
+it by default (payloads decoded) and asking for ids and scores only.
 """
 
 import argparse
@@ -23,6 +30,7 @@ import hnswlib
 import numba
 import numpy as np
 
+from vectorstore import Collection, Database
 from vectorstore.config import HnswConfig
 from vectorstore.flat import exact_search
 from vectorstore.hnsw import HnswIndex
@@ -119,13 +127,13 @@ def sweep(libs: dict[str, Searcher], queries: np.ndarray, gt: np.ndarray, repeat
     numba.set_num_threads(1)
     faiss.omp_set_num_threads(1)
     curves: dict[str, list[tuple[int, float, float]]] = {name: [] for name in libs}
-    print(f"\n{'ef':>5} " + " ".join(f"{name + ' R@10':>14} {'QPS':>8}" for name in libs))
+    print(f"\n{'ef':>5} " + " ".join(f"{name + ' R@10':>16} {'QPS':>8}" for name in libs))
     for ef in EFS:
         cells = []
         for name, search in libs.items():
             qps, found = best_qps(lambda s=search, e=ef: s(queries, e), len(queries), repeats)
             curves[name].append((ef, recall(found, gt), qps))
-            cells.append(f"{curves[name][-1][1]:>14.4f} {qps:>8.0f}")
+            cells.append(f"{curves[name][-1][1]:>16.4f} {qps:>8.0f}")
         print(f"{ef:>5} " + " ".join(cells), flush=True)
     return curves
 
@@ -167,6 +175,67 @@ def filtered(ours: HnswIndex, base: np.ndarray, queries: np.ndarray, repeats: in
           f"{at['filtered']:.0f} QPS, slowdown {at['all'] / at['filtered']:.2f}x")
 
 
+def fill_collection(db: Database, base: np.ndarray) -> tuple[Collection, float]:
+    """A default-settings collection holding `base`, upserted in batches of 1,000 and
+    flushed (every seal and merge the defaults plan, done); seconds it took."""
+    col = db.create_collection("product", dim=base.shape[1], metric="cosine")
+    start = time.perf_counter()
+    for lo in range(0, base.shape[0], 1000):
+        hi = min(lo + 1000, base.shape[0])
+        col.upsert([str(i) for i in range(lo, hi)], base[lo:hi],
+                   [{"row": i, "source": f"doc{i // 50}.txt"} for i in range(lo, hi)])
+    col.flush()
+    return col, time.perf_counter() - start
+
+
+def per_call(col: Collection, ours: HnswIndex, hnsw: hnswlib.Index, fai: faiss.IndexHNSWFlat
+             ) -> dict[str, Searcher]:
+    """Every engine called once per query (the way an application asks)."""
+    def ids(hits: list[list]) -> np.ndarray:
+        return np.array([[int(h.id) for h in found] + [-1] * (K - len(found))
+                         for found in hits])
+
+    def product(queries: np.ndarray, ef: int) -> np.ndarray:
+        return ids([col.search(q, K, params={"ef": ef}) for q in queries])
+
+    def product_ids(queries: np.ndarray, ef: int) -> np.ndarray:
+        return ids([col.search(q, K, params={"ef": ef}, payload=False) for q in queries])
+
+    def index(queries: np.ndarray, ef: int) -> np.ndarray:
+        return np.array([ours.search(q[None], K, None, {"ef": ef})[0][0] for q in queries])
+
+    def with_hnswlib(queries: np.ndarray, ef: int) -> np.ndarray:
+        hnsw.set_ef(ef)
+        return np.array([hnsw.knn_query(q, k=K, num_threads=1)[0][0] for q in queries])
+
+    def with_faiss(queries: np.ndarray, ef: int) -> np.ndarray:
+        fai.hnsw.efSearch = ef
+        return np.array([fai.search(q[None], K)[1][0] for q in queries])
+
+    return {"product": product, "product ids": product_ids, "index": index,
+            "hnswlib": with_hnswlib, "faiss": with_faiss}
+
+
+def product_path(built: dict, base: np.ndarray, queries: np.ndarray, gt: np.ndarray,
+                 repeats: int) -> None:
+    """The product path against the raw index, hnswlib and faiss, one query per call."""
+    with tempfile.TemporaryDirectory() as tmp, Database(tmp) as db:
+        numba.set_num_threads(2)
+        col, seconds = fill_collection(db, base)
+        stats = col.stats()
+        print(f"\nproduct path: Collection.search, default settings, {base.shape[0]} rows "
+              f"upserted in batches of 1,000 and flushed in {seconds:.1f} s -> "
+              f"{stats['sealed_segments']} sealed segment(s) of {stats['sealed_rows']} rows, "
+              f"{stats['growing_rows']} rows in the write buffer")
+        print("one query per call, single thread (ids: `payload=False`, ids and scores only)")
+        curves = sweep(per_call(col, *(b[0] for b in built.values())), queries, gt, repeats)
+    at = {name: qps_at(curve, TARGET) for name, curve in curves.items()}
+    print(f"\nQPS at recall@10 = {TARGET}, one query per call: "
+          + ", ".join(f"{n} {q:.0f}" for n, q in at.items()))
+    print("ratios to hnswlib: " + ", ".join(f"{n} {q / at['hnswlib']:.2f}x"
+                                            for n, q in at.items() if n != "hnswlib"))
+
+
 def common_arguments(doc: str) -> argparse.ArgumentParser:
     """The options every side-by-side ANN benchmark takes: data size, build threads, and
     how many timed repeats."""
@@ -196,6 +265,7 @@ def main() -> None:
           f"sleuth/faiss {at['sleuth'] / at['faiss']:.2f}; build time sleuth/hnswlib "
           f"{built['sleuth'][1] / built['hnswlib'][1]:.2f}")
     filtered(built["sleuth"][0], base, queries, args.repeats)
+    product_path(built, base, queries, gt, args.repeats)
     print(f"\nnumba threading layer {numba.threading_layer()}; load average: {os.getloadavg()}")
 
 
