@@ -17,6 +17,7 @@ always exact) and `probes` (0: scan every allowed row's code; > 0: read that man
 buckets of each table, nearest first, instead).
 """
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -25,7 +26,7 @@ import numpy as np
 from .arrayfile import read_array, write_array
 from .config import LshConfig
 from .errors import CorruptFile, InvalidInput
-from .kernels.hamming import bucket_keys, search_batch
+from .kernels.hamming import bucket_keys, search_batch, search_range
 from .metrics import Metric
 from .parallel import kernel_threads
 from .planner import VisitedPool, as_mask, as_queries, knob, planned_search, readonly
@@ -39,6 +40,8 @@ WORD_COST = 4
 ROWS_PER_BUCKET = 8
 MAX_KEY_BITS = 24
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
+# Stands in for the visited scratch when no tables are probed (a full scan needs none).
+NO_VISITED = (np.zeros((1, 0), dtype=np.uint16), np.zeros(1, dtype=np.int64))
 
 
 class LshArrays(NamedTuple):
@@ -72,7 +75,7 @@ def random_planes(bits: int, d: int, rng: np.random.Generator) -> np.ndarray:
     for start in range(0, bits, d):
         q, _ = np.linalg.qr(rng.standard_normal((d, d)))
         blocks.append(q.T[:min(d, bits - start)])
-    return np.concatenate(blocks).astype(np.float32)
+    return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)
 
 
 def train(vectors: np.ndarray, bits: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,13 +198,16 @@ class LshIndex:
 
     def _search(self, queries: np.ndarray, words: int, probes: int, n_cand: int,
                 allowed: np.ndarray | None, rows: np.ndarray, dist: np.ndarray) -> None:
+        """One query runs on the calling thread with no scratch taken (the single-query
+        path a server lives on); a batch runs in parallel chunks."""
         a = self.arrays
-        projections = project(queries, a.planes, a.thresholds)
-        qcodes = pack(projections)
-        margins = np.square(projections) if probes else np.zeros((0, 0), np.float32)
         mask = EMPTY_MASK if allowed is None else allowed
-        with self.visited.take() as (visited, tags), \
-                kernel_threads(queries.shape[0]) as chunks:
-            search_batch(a.codes, qcodes, words, margins, a.offsets, a.rows, self.key_bits,
-                         probes, mask, allowed is not None, visited, tags, chunks, n_cand,
-                         self.vectors, queries, self.metric.kernel, rows, dist)
+        with (self.visited.take() if probes else nullcontext(NO_VISITED)) as (visited, tags):
+            args = (a.codes, a.planes, a.thresholds, words, a.offsets, a.rows, self.key_bits,
+                    probes, mask, allowed is not None, visited, tags)
+            rest = (n_cand, self.vectors, queries, self.metric.kernel, rows, dist)
+            if queries.shape[0] == 1:
+                search_range(*args, 0, 0, 1, *rest)
+                return
+            with kernel_threads(queries.shape[0]) as chunks:
+                search_batch(*args, chunks, *rest)

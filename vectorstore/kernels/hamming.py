@@ -5,8 +5,9 @@ A code of b bits is `b // 64` uint64 words; bit j of a code is bit j % 64 of wor
 j // 64. Shapes used throughout:
 
     codes    uint64 (n, words)          the segment's codes
-    qcodes   uint64 (nq, words)         the queries' codes
-    margins  float32 (nq, bits)         squared distance of the query to each bit's hyperplane
+    planes   float32 (bits, d)          hyperplane normals (C order), thresholds (bits,)
+    qcode    uint64 (words,)            a query's code, made in the kernel (`encode_query`)
+    margins  float32 (bits,)            squared distance of the query to each bit's hyperplane
     offsets  int64 (tables, 2**h + 1)   table t bucket c holds rows[t, offsets[t, c]:...[c+1]]
     rows     int32 (tables, n)          segment rows grouped by bucket
 
@@ -205,30 +206,63 @@ def bucket_keys(codes, tables, key_bits):
     return keys
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def encode_query(query, planes, thresholds, proj, qcode):
+    """The query's code into qcode uint64 (bits / 64,) and its signed distances to the
+    hyperplanes into proj float32 (bits,): the per-query twin of the build's BLAS
+    projection, here so a single query costs no NumPy calls."""
+    for b in range(planes.shape[0]):
+        acc = np.float32(0.0)
+        for j in range(query.shape[0]):
+            acc += query[j] * planes[b, j]
+        proj[b] = acc - thresholds[b]
+    for w in range(qcode.shape[0]):
+        word = np.uint64(0)
+        for j in range(64):
+            if proj[w * 64 + j] > 0:
+                word |= np.uint64(1) << np.uint64(j)
+        qcode[w] = word
+
+
+@njit(cache=True, nogil=True)
+def search_range(codes, planes, thresholds, words, offsets, rows, key_bits, probes, mask,
+                 use_mask, visited, tags, chunk, start, stop, n_cand, vectors, queries,
+                 metric, out_i, out_d):
+    """For queries start..stop: the n_cand nearest allowed rows by Hamming distance over
+    the first `words` words (probes == 0: every row; else the tables' best buckets, rows
+    deduplicated with visited[chunk] / tags), re-scored on float32 `vectors` into the top
+    k = out_i.shape[1] (out_i int64 / out_d float32 (nq, k), arriving -1 / +inf)."""
+    n, bits = codes.shape[0], planes.shape[0]
+    k = out_i.shape[1]
+    cand = np.empty(n, dtype=np.int32)
+    dist = np.empty(n, dtype=np.uint16)
+    picked = np.empty(min(n, n_cand), dtype=np.int64)
+    proj = np.empty(bits, dtype=np.float32)
+    qcode = np.empty(bits // 64, dtype=np.uint64)
+    for q in range(start, stop):
+        encode_query(queries[q], planes, thresholds, proj, qcode)
+        if probes == 0:
+            got = scan_candidates(codes, qcode, words, mask, use_mask, n_cand, cand, dist,
+                                  picked)
+        else:
+            tag = next_tag(visited, tags, chunk)
+            got = probe_candidates(codes, qcode, words, np.square(proj), offsets, rows,
+                                   key_bits, probes, mask, use_mask, visited[chunk], tag,
+                                   n_cand, cand, dist, picked)
+        top_i, top_d = scan_rows_topk(vectors, picked[:got], queries[q], k, metric)
+        out_i[q] = top_i
+        out_d[q] = top_d
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def search_batch(codes, qcodes, words, margins, offsets, rows, key_bits, probes, mask,
+def search_batch(codes, planes, thresholds, words, offsets, rows, key_bits, probes, mask,
                  use_mask, visited, tags, n_chunks, n_cand, vectors, queries, metric,
                  out_i, out_d):
-    """For each query: the n_cand nearest allowed rows by Hamming distance over the first
-    `words` words (probes == 0: every row; else the tables' best buckets), re-scored on
-    float32 `vectors` into the top k = out_i.shape[1] (out_i int64 / out_d float32
-    (nq, k), arriving as -1 / +inf). Queries are split into n_chunks ranges run in
-    parallel, chunk c using visited[c] / tags[c]."""
-    nq, n = queries.shape[0], codes.shape[0]
-    k = out_i.shape[1]
+    """`search_range` over all queries split into n_chunks ranges run in parallel, chunk
+    c using visited[c] / tags[c]."""
+    nq = queries.shape[0]
     for c in prange(n_chunks):
-        cand = np.empty(n, dtype=np.int32)
-        dist = np.empty(n, dtype=np.uint16)
-        picked = np.empty(min(n, n_cand), dtype=np.int64)
-        for q in range(c * nq // n_chunks, (c + 1) * nq // n_chunks):
-            if probes == 0:
-                got = scan_candidates(codes, qcodes[q], words, mask, use_mask, n_cand,
-                                      cand, dist, picked)
-            else:
-                tag = next_tag(visited, tags, c)
-                got = probe_candidates(codes, qcodes[q], words, margins[q], offsets, rows,
-                                       key_bits, probes, mask, use_mask, visited[c], tag,
-                                       n_cand, cand, dist, picked)
-            top_i, top_d = scan_rows_topk(vectors, picked[:got], queries[q], k, metric)
-            out_i[q] = top_i
-            out_d[q] = top_d
+        search_range(codes, planes, thresholds, words, offsets, rows, key_bits, probes,
+                     mask, use_mask, visited, tags, c, c * nq // n_chunks,
+                     (c + 1) * nq // n_chunks, n_cand, vectors, queries, metric, out_i,
+                     out_d)

