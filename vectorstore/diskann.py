@@ -7,9 +7,10 @@ budget the collection gives it). Everything else stays in the node file
 (`diskann_layout.py`, built by `diskann_build.py`): a search reads the W best
 unexpanded candidates' blocks per hop, scores their neighbours by PQ estimate and the
 read nodes exactly with the vectors their blocks carry, so re-ranking costs no extra
-reads. The I/O is in this layer (`os.preadv` of the hop's blocks, all handed to the
-kernel's readahead first so they are in flight together), the arithmetic in
-`kernels/diskann.py`; with io="mmap" the kernel reads the mapped file instead.
+reads. The kernel (`kernels/diskann.py`) does the reads itself, one `preadv2` per
+block with no Python per hop: a round's blocks already in the page cache are read at
+once (RWF_NOWAIT), the others are all asked of the device first (WILLNEED) so they are
+in flight together; with io="mmap" it reads the mapped file instead.
 
 Filters pass the allowed-rows mask to the walk, which navigates through every node
 and keeps only allowed ones, with a pool widened to see about 2k allowed rows; the
@@ -45,7 +46,13 @@ from .diskann_build import build_nodes, train_pq
 from .diskann_layout import NodeFile
 from .errors import CorruptFile, InvalidInput
 from .flat import exact_search
-from .kernels.diskann import beam_round, finish_search, make_luts, mapped_search, start_search
+from .kernels.diskann import (
+    finish_search,
+    make_luts,
+    mapped_search,
+    pread_search,
+    start_search,
+)
 from .metrics import METRIC_L2, Metric
 from .planner import as_mask, as_queries, knob, planned_search, readonly
 
@@ -324,17 +331,15 @@ class DiskAnnIndex:
                           layout.per_sector, layout.node_bytes, layout.spans, s.want,
                           s.hops, s.reads)
             return int(s.reads.sum())
-        buffer = np.empty(s.want.size * layout.read_bytes, dtype=np.uint8)
-        fetched_f, fetched_i = buffer.view(np.float32), buffer.view(np.int32)
-        slots = np.zeros(s.want.shape, dtype=np.int64)
-        issued = 0
-        while beam_round(*common, layout.node_bytes // 4, fetched_f, fetched_i, slots,
-                         s.want, s.hops, s.reads):
-            wanted = s.want >= 0
-            words, count = self.nodes.read(layout.offsets(s.want[wanted]), buffer, True)
-            slots[wanted] = words
-            issued += count
-        return issued
+        buffer = np.empty(s.want.size * layout.node_bytes, dtype=np.uint8)
+        done = pread_search(*common, self.nodes.fd, layout.per_sector, layout.node_bytes,
+                            layout.spans, buffer, buffer.view(np.float32),
+                            buffer.view(np.int32), np.zeros(s.want.shape, np.int64), s.want,
+                            s.hops, s.reads)
+        if done < 0:
+            raise CorruptFile(f"{self.nodes.path}: read of a {layout.node_bytes}-byte block "
+                              f"at offset {-1 - done} failed (short file or I/O error)")
+        return int(s.reads.sum())
 
 
 def _mask(allowed: np.ndarray | None) -> np.ndarray:

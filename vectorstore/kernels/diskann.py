@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from .distance import proxy_distance
+from .fileio import RWF_NOWAIT, read_at, will_need
 from .heap import heap_push, heap_sort
 from .hnsw import pool_insert
 from .pq import code_norms, ip_lut
@@ -237,6 +238,52 @@ def mapped_search(queries, metric, W, max_hops, codes, luts, bases, pool_d, pool
                 _expand(q, node, file_f, file_i, w, queries[q], d, metric, codes, luts[q],
                         bases[q], pool_d, pool_i, pool_x, sizes, seen, seen_n, res_d, res_i,
                         mask, use_mask, rerank)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def pread_search(queries, metric, W, max_hops, codes, luts, bases, pool_d, pool_i, pool_x,
+                 sizes, seen, seen_n, res_d, res_i, mask, use_mask, rerank, cache_ids,
+                 cache_f, cache_i, fd, per_sector, node_bytes, spans, buffer, fetched_f,
+                 fetched_i, slots, want, hops, reads):
+    """The whole search for every query with blocks read by `preadv2` from the node
+    file's descriptor `fd` into `buffer` (uint8, nq * W blocks; fetched_f / fetched_i its
+    word views). Rounds go over all queries together: `beam_round` plans every query's
+    beam, then the round's blocks are read, those in the page cache at once
+    (RWF_NOWAIT), the others after all of them were asked of the device together
+    (WILLNEED), so a cold round waits about one device read, not one per block.
+    Returns the blocks read from the device, or -1 - offset of a read that failed."""
+    nq = want.shape[0]
+    node_words = node_bytes // 4
+    cold = np.empty(want.size, dtype=np.int64)         # slots of blocks not in the cache
+    cold_at = np.empty(want.size, dtype=np.int64)      # and their offsets
+    device = 0
+    while beam_round(queries, metric, W, max_hops, codes, luts, bases, pool_d, pool_i,
+                     pool_x, sizes, seen, seen_n, res_d, res_i, mask, use_mask, rerank,
+                     cache_ids, cache_f, cache_i, node_words, fetched_f, fetched_i, slots,
+                     want, hops, reads):
+        n_cold = 0
+        for q in range(nq):
+            for j in range(want.shape[1]):
+                node = want[q, j]
+                if node < 0:
+                    break
+                slot = q * want.shape[1] + j
+                slots[q, j] = slot * node_words
+                offset = block_offset(np.int64(node), per_sector, node_bytes, spans)
+                if read_at(fd, buffer, slot * node_bytes, node_bytes, offset,
+                           RWF_NOWAIT) != node_bytes:
+                    cold[n_cold] = slot
+                    cold_at[n_cold] = offset
+                    n_cold += 1
+        if n_cold > 1:
+            for c in range(n_cold):
+                will_need(fd, cold_at[c], node_bytes)
+        for c in range(n_cold):
+            if read_at(fd, buffer, cold[c] * node_bytes, node_bytes, cold_at[c],
+                       0) != node_bytes:
+                return -1 - cold_at[c]
+        device += n_cold
+    return device
 
 
 @njit(cache=True, nogil=True)
