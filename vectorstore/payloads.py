@@ -10,6 +10,7 @@ Rows are never removed except by `drop_rows` (compaction); tombstones are subtra
 the caller, so deleting is one bitmap update and no index surgery.
 """
 
+import array
 import math
 import threading
 from collections import defaultdict
@@ -86,6 +87,13 @@ class _Numeric:
         return self.sorted
 
 
+def sorted_bitmap(rows: np.ndarray) -> BitMap:
+    """A bitmap of uint32 row ids, built from their sorted bytes: pyroaring reads a numpy
+    array element by element (~2 ms for 10,000 rows, the rows of a 10% range filter on
+    100k), an array.array in bulk (~0.13 ms with the sort)."""
+    return BitMap(array.array("I", np.sort(rows).astype(np.uint32, copy=False).tobytes()))
+
+
 class PayloadIndex:
     """Inverted index of payload fields over row ids; thread-safe through one lock."""
 
@@ -160,7 +168,7 @@ class PayloadIndex:
             lo = 0 if low is None else np.searchsorted(values, low, "left" if low_incl else "right")
             hi = len(values) if high is None else np.searchsorted(
                 values, high, "right" if high_incl else "left")
-            return BitMap(rows[lo:hi]) if hi > lo else BitMap()
+            return sorted_bitmap(rows[lo:hi]) if hi > lo else BitMap()
 
     def _string_range(self, path: str, low: Any, low_incl: bool, high: Any,
                       high_incl: bool) -> BitMap:
