@@ -439,14 +439,22 @@ def _ui_command(port: int) -> list[str]:
 def ui(
     api: Annotated[str, typer.Option(help="URL of the Sleuth API.")] = "http://127.0.0.1:8000",
     port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
+    history: Annotated[Path, typer.Option(
+        help="SQLite file of the page's conversations (created if missing).")] = Path(
+        "data/conversations.sqlite3"),
 ) -> None:
     """Run the chat-search page against a running API (Ctrl-C stops)."""
     with one_line_errors():
         check_port(HOST, port, "--port")
     console.print(f"UI  http://{HOST}:{port}", highlight=False)
     with supervised() as children:
-        children.start("the page", _ui_command(port), env={**os.environ, "SLEUTH_API_URL": api})
+        children.start("the page", _ui_command(port), env=_ui_env(api, history))
         _end_with(children)
+
+
+def _ui_env(api_url: str, history: Path) -> dict[str, str]:
+    """The page's environment: this one, plus where the API is and the conversations are."""
+    return {**os.environ, "SLEUTH_API_URL": api_url, "SLEUTH_HISTORY": str(history.resolve())}
 
 
 @app.command()
@@ -460,6 +468,8 @@ def up(
     ui_port: Annotated[int, typer.Option(help="Port of the page on 127.0.0.1.")] = 8501,
 ) -> None:
     """Ingest PATH (unchanged files skipped), then run the API and the UI until Ctrl-C.
+
+    The page keeps its conversations in DATA/conversations.sqlite3.
 
     A missing PATH, a taken port or a data directory in use or not writable: one line, exit 1.
     """
@@ -483,7 +493,7 @@ def up(
                               "--data", str(data), "--log-level", "warning")
         children.start("the API", api_command)
         children.start("the page", _ui_command(ui_port),
-                       env={**os.environ, "SLEUTH_API_URL": api_url})
+                       env=_ui_env(api_url, data / "conversations.sqlite3"))
         _await_api(api_url, children)
         console.print(f"API {api_url}/docs", highlight=False)
         console.print(f"UI  http://{HOST}:{ui_port}   (Ctrl-C stops both)", highlight=False)

@@ -2,19 +2,24 @@
 
 Start it with `sleuth ui` or `sleuth up`. It talks to the Sleuth API over HTTP only, through
 `app.client`, at SLEUTH_API_URL (default http://127.0.0.1:8000); see `ui.config`.
-The script runs top to bottom: API check, sidebar, statistics, documents, conversation.
+The script runs top to bottom: API check, sidebar, statistics, documents, conversation;
+the sidebar's list of conversations is filled last, so a conversation the question of this
+run started is in it. Conversations are kept in SQLite (`ui.history`).
 """
+
+from pathlib import Path
 
 import httpx
 import streamlit as st
 
 from app.client import ApiError, SleuthClient
-from ui import modes, view
+from ui import conversations, modes, view
 from ui.chat import ask
 from ui.chat_endpoint import ChatEndpoint
 from ui.config import load_config
 from ui.documents import UPLOAD_TYPES, all_documents, ingest_uploads, limits_text
 from ui.filters import Selection, common_root, document_day, facets, label, where
+from ui.history import History
 from ui.stats import collection_stats
 
 DEFAULT_COLLECTION = "docs"
@@ -26,10 +31,17 @@ def get_client(api_url: str, api_key: str | None) -> SleuthClient:
     return SleuthClient(api_url, api_key=api_key, timeout=60.0)
 
 
+@st.cache_resource
+def get_history(path: Path) -> History:
+    """The conversations' file, opened once per server."""
+    return History(path)
+
+
 config = load_config()
 st.set_page_config(page_title="Sleuth", page_icon=":mag:", layout="wide")
 view.style()
 client = get_client(config.api_url, config.api_key)
+history = get_history(config.history)
 st.title("Sleuth")
 st.caption("Ask your documents. Every answer cites the passages it comes from.")
 
@@ -49,7 +61,8 @@ if not health.serving:
     st.button("Check again")
     st.stop()
 
-# --- Sidebar: collection, k, mode, filters, answer generation --------------------------
+# --- Sidebar: conversations (filled last), collection, k, mode, filters, generation -----
+conversation_list = st.sidebar.container()
 with st.sidebar:
     st.header("Search")
     if collections:
@@ -95,8 +108,6 @@ with st.sidebar:
         chat_key = st.text_input("API key", config.chat_api_key, key="chat_key",
                                  type="password")
     endpoint = ChatEndpoint(base_url, chat_model, chat_key) if base_url and chat_model else None
-    if st.button("Clear conversation"):
-        st.session_state.turns = []
 
 # --- Collection statistics ---------------------------------------------------------------
 with st.expander(f"Statistics of {name}"):  # folded: on a phone they would fill the screen
@@ -170,7 +181,8 @@ with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documen
                 st.rerun()
 
 # --- Conversation ------------------------------------------------------------------------
-turns = st.session_state.setdefault("turns", [])
+conversation = conversations.current(history)
+turns = history.turns(conversation.id) if conversation else []
 for index, turn in enumerate(turns):
     view.show_turn(index, turn, root)
 searchable = bool(info and info.count)
@@ -183,5 +195,11 @@ if question := st.chat_input("Ask a question about your documents", disabled=not
     with st.spinner("Searching"):
         turn = ask(client, name, question, k=k, mode=mode, where=where_filter,
                    endpoint=endpoint)
-    turns.append(turn)
-    view.show_reply(len(turns) - 1, turn, root)
+    if conversation is None or history.get(conversation.id) is None:
+        conversation = history.create(question, name)
+        conversations.open_conversation(conversation.id)
+    history.add_turn(conversation.id, turn)
+    view.show_reply(len(turns), turn, root)
+
+with conversation_list:
+    conversations.sidebar(history, conversation)

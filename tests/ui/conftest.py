@@ -94,6 +94,14 @@ def api(tmp_path_factory) -> Iterator[Api]:
         thread.join(timeout=30)
 
 
+@pytest.fixture(autouse=True)
+def history_file(tmp_path, monkeypatch) -> Path:
+    """Every page of a test keeps its conversations in the test's temp folder."""
+    path = tmp_path / "conversations.sqlite3"
+    monkeypatch.setenv("SLEUTH_HISTORY", str(path))
+    return path
+
+
 @pytest.fixture
 def api_env(api, monkeypatch) -> Api:
     """The API, with SLEUTH_API_URL pointing the page at it."""

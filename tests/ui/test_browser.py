@@ -5,6 +5,7 @@ are saved in the test's temp folder.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def ui_url(api, tmp_path) -> Iterator[str]:
     port = free_port()
     log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115 - closed after the process
     process = subprocess.Popen(
-        [SLEUTH, "ui", "--api", api.url, "--port", str(port)], stdout=log, stderr=log,
+        [SLEUTH, "ui", "--api", api.url, "--port", str(port), "--history",
+         str(tmp_path / "conversations.sqlite3")], stdout=log, stderr=log,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -101,10 +103,10 @@ def test_upload_ask_filter_in_chromium(api, ui_url, page, tmp_path):
         assert "hr/employee-handbook-2024.pdf" in passages[0]
         assert "page 3" in passages[0]
         citation = page.locator('a.sleuth-cite[href="#t1-p1"]').first
-        page.get_by_text("What is the hotel cap per night in London?").scroll_into_view_if_needed()
+        page.get_by_test_id("stChatMessage").first.scroll_into_view_if_needed()
         expect(page.locator("#t1-p1")).not_to_be_in_viewport()
         citation.click()
-        expect(page).to_have_url(f"{ui_url}/#t1-p1")
+        expect(page).to_have_url(re.compile(rf"^{ui_url}/\?c=[0-9a-f]{{16}}#t1-p1$"))
         expect(page.locator("#t1-p1")).to_be_in_viewport()
         expect(page.locator("#t1-p1 mark").first).to_be_visible()
         page.locator("#t1-p1").scroll_into_view_if_needed()

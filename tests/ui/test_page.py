@@ -14,6 +14,7 @@ from app.client import SleuthClient
 from tests.ui.conftest import COLLECTION, SAMPLES, free_port
 from ui.chat import Turn
 from ui.chat import ask as ask_api
+from ui.history import History
 
 PAGE = str(Path(__file__).parents[2] / "ui" / "page.py")
 PARENTAL = "How many weeks of paid leave do birthing parents get?"
@@ -67,8 +68,46 @@ def test_the_conversation_stays_on_the_page(api_env):
     assert at.chat_message[0].markdown[0].value == PARENTAL
     assert any("parental-leave.docx" in m.value for m in at.chat_message[1].markdown)
     assert 'id="t1-p1"' in passages(at)[0]
-    at.button[-1].click().run()  # Clear conversation
+    button(at, "New conversation").click().run()
     assert not at.chat_message
+    assert "c" not in at.query_params
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_conversations_are_kept_renamed_and_deleted(api_env, history_file):
+    at = ask(ask(page(), PARENTAL), FAILOVER)
+    (first,) = History(history_file).conversations()
+    assert first.title == PARENTAL and first.collection == COLLECTION
+    assert at.query_params["c"] == first.id  # what a reload keeps
+
+    reloaded = AppTest.from_file(PAGE, default_timeout=60)  # a reload: a new session
+    reloaded.query_params["c"] = first.id
+    reloaded.run()
+    assert [m.markdown[0].value for m in reloaded.chat_message[::2]] == [PARENTAL, FAILOVER]
+    assert "20 weeks" in reloaded.chat_message[1].markdown[0].value
+    assert any('id="t1-p1"' in m.value for m in reloaded.chat_message[3].markdown)
+
+    button(reloaded, "New conversation").click().run()
+    assert not reloaded.chat_message
+    ask(reloaded, SICK_LEAVE)
+    second = History(history_file).conversations()[0]
+    assert second.title == SICK_LEAVE and second.id != first.id
+    assert [b.label for b in reloaded.button if b.key and b.key.startswith("open_")] == [
+        SICK_LEAVE, PARENTAL]
+
+    button(reloaded, PARENTAL).click().run()
+    assert reloaded.chat_message[0].markdown[0].value == PARENTAL
+    reloaded.text_input(key=f"title_{first.id}").set_value("Leave questions").run()
+    assert History(history_file).get(first.id).title == "Leave questions"
+    assert "Leave questions" in [b.label for b in reloaded.button]
+
+    button(reloaded, "Delete this conversation").click().run()
+    assert not reloaded.chat_message
+    assert [c.id for c in History(history_file).conversations()] == [second.id]
+    assert History(history_file).turns(first.id) == []
 
 
 def test_statistics_and_filter_choices_come_from_the_collection(api_env):
@@ -149,9 +188,12 @@ def test_a_failed_search_becomes_a_message(api_env):
         assert "did not answer" in ask_api(down, COLLECTION, PARENTAL, k=3).error
 
 
-def test_the_page_shows_a_failed_search_in_the_conversation(api_env):
+def test_the_page_shows_a_failed_search_in_the_conversation(api_env, history_file):
+    history = History(history_file)
+    conversation = history.create(PARENTAL, COLLECTION)
+    history.add_turn(conversation.id, Turn(PARENTAL, error="Search failed (503): model loading"))
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["turns"] = [Turn(PARENTAL, error="Search failed (503): model loading")]
+    at.query_params["c"] = conversation.id
     at.run()
     assert at.chat_message[-1].error[0].value == "Search failed (503): model loading"
 
