@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from app.schemas.collections import CollectionInfo, CollectionList
 from app.schemas.documents import DocumentInfo, DocumentList, JobInfo, JobList, UploadLimits
 from app.schemas.health import Health
+from app.schemas.pages import PageHighlight
 from app.schemas.passages import Passage
 from app.schemas.records import Deleted, RecordList, RecordOut, Upserted
 from app.schemas.search import BatchSearchResponse, SearchResponse
@@ -199,6 +200,23 @@ class SleuthClient:
         return self._call(
             "GET", f"/v1/collections/{collection}/documents/{document_id}/file"
         ).content
+
+    def page_image(self, collection: str, document_id: str, page: int,
+                   width: int = 1000) -> bytes:
+        """Page `page` (1-based) of an uploaded PDF as a PNG `width` pixels wide."""
+        return self._call(
+            "GET", f"/v1/collections/{collection}/documents/{document_id}/pages/{page}",
+            params={"width": width},
+        ).content
+
+    def page_highlight(self, collection: str, document_id: str, page: int,
+                       passage_id: str) -> PageHighlight:
+        """Where a passage's lines are on a page of its uploaded PDF."""
+        return self._get(
+            PageHighlight, "GET",
+            f"/v1/collections/{collection}/documents/{document_id}/pages/{page}/highlight",
+            params={"passage": passage_id},
+        )
 
     # ---- search -----------------------------------------------------------------
 

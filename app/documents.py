@@ -5,9 +5,11 @@ The store knows records, not documents: a document is the set of chunks sharing 
 file's absolute path (`path`) is shown only when the server is configured to.
 """
 
+from pathlib import Path
 from typing import Any
 
 from app.errors import NotFound
+from app.registry import Upload
 from app.schemas.documents import DocumentInfo
 
 _PAGE = 1000
@@ -72,3 +74,15 @@ def get_document(collection: Any, document_id: str, expose_paths: bool = False) 
     if not chunks or document_id not in firsts:
         raise NotFound(f"document {document_id!r} not found in collection {collection.name!r}")
     return _info(firsts[document_id], chunks, expose_paths)
+
+
+def uploaded_file(services: Any, collection: str, document_id: str) -> tuple[Path, Upload]:
+    """The stored file of an uploaded document and its record, found through the server's
+    registry of uploads only (never a path from a payload); NotFound for a document that
+    was not uploaded, or whose file is gone."""
+    upload = services.registry.upload(collection, document_id)
+    path = None if upload is None else services.uploads.path(collection, upload.stored)
+    if upload is None or path is None:
+        raise NotFound(f"document {document_id!r} of collection {collection!r} has no "
+                       "uploaded file")
+    return path, upload

@@ -19,6 +19,7 @@ from app.routers import (
     documents,
     health,
     jobs,
+    pages,
     passages,
     records,
     reindex,
@@ -30,7 +31,8 @@ from app.settings import Settings, get_settings
 from vectorstore.errors import VectorStoreError
 
 ROUTERS = (
-    health, docs, collections, documents, jobs, search, passages, records, reindex, similarity,
+    health, docs, collections, documents, pages, jobs, search, passages, records, reindex,
+    similarity,
 )
 
 

@@ -35,6 +35,8 @@ class Turn:
     where: dict[str, Any] | None = None
     mode: str = modes.HYBRID
     took_ms: float = 0.0
+    collection: str = ""
+    """The collection asked: a reopened conversation opens its sources there."""
 
 
 def ask(
@@ -48,7 +50,7 @@ def ask(
     endpoint: ChatEndpoint | None = None,
 ) -> Turn:
     """Answer `question` from `collection`; never raises for API or endpoint failures."""
-    turn = Turn(question, where=where, mode=mode)
+    turn = Turn(question, where=where, mode=mode, collection=collection)
     try:
         response = client.search(collection, question, k=modes.candidates(mode, k), where=where,
                                  mode=modes.API_MODES[mode])

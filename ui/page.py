@@ -20,6 +20,7 @@ from ui.config import load_config
 from ui.documents import UPLOAD_TYPES, all_documents, ingest_uploads, limits_text
 from ui.filters import Selection, common_root, document_day, facets, label, where
 from ui.history import History
+from ui.source import open_source
 from ui.stats import collection_stats
 
 DEFAULT_COLLECTION = "docs"
@@ -184,7 +185,8 @@ with st.expander(f"Documents in {name} ({len(documents)})", expanded=not documen
 conversation = conversations.current(history)
 turns = history.turns(conversation.id) if conversation else []
 for index, turn in enumerate(turns):
-    view.show_turn(index, turn, root)
+    view.show_turn(index, turn, root,
+                   lambda n, hit, c=turn.collection: open_source(client, c or name, n, hit))
 searchable = bool(info and info.count)
 if not searchable:
     st.info(f"Collection {name!r} is empty: add documents above (or run `sleuth ingest`) "
@@ -199,7 +201,7 @@ if question := st.chat_input("Ask a question about your documents", disabled=not
         conversation = history.create(question, name)
         conversations.open_conversation(conversation.id)
     history.add_turn(conversation.id, turn)
-    view.show_reply(len(turns), turn, root)
+    view.show_reply(len(turns), turn, root, lambda n, hit: open_source(client, name, n, hit))
 
 with conversation_list:
     conversations.sidebar(history, conversation)

@@ -1,11 +1,14 @@
 """How a conversation turn looks: the answer with citation links, then the cited passages.
 
 Passages are HTML blocks with an anchor each (`t<turn>-p<n>`), so a citation `[n]` in the
-answer links to its passage; all text from documents is escaped before it is shown.
+answer links to its passage; all text from documents is escaped before it is shown. Under
+the answer, a button per cited passage, and under every passage one more, opens it in its
+document (`ui.source`).
 """
 
 import html
 import re
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -82,14 +85,33 @@ def passage_html(turn: int, n: int, hit: Hit, question: str, root: str) -> str:
     )
 
 
-def show_turn(index: int, turn: Turn, root: str) -> None:
+def cited(turn: Turn) -> list[int]:
+    """The passage numbers the shown answer cites, in order of first citation."""
+    if turn.generated:
+        numbers = [int(m) for m in _CITATION.findall(turn.generated)]
+    else:
+        numbers = [s.passage for s in turn.answer]
+    return [n for n in dict.fromkeys(numbers) if 1 <= n <= len(turn.hits)]
+
+
+Opener = Callable[[int, Hit], None]
+"""Opens passage n (1-based) of a turn in its document."""
+
+
+def source_label(n: int, hit: Hit, root: str) -> str:
+    """A cited source's button: number, file, page."""
+    name = (hit.filename or label(hit.source, hit.filename, root)).rsplit("/", 1)[-1]
+    return f"[{n}] {name}" + (f", page {hit.page}" if hit.page is not None else "")
+
+
+def show_turn(index: int, turn: Turn, root: str, opener: Opener) -> None:
     """The question as the user's message, then the assistant's reply."""
     with st.chat_message("user"):
         st.markdown(turn.question)
-    show_reply(index, turn, root)
+    show_reply(index, turn, root, opener)
 
 
-def show_reply(index: int, turn: Turn, root: str) -> None:
+def show_reply(index: int, turn: Turn, root: str, opener: Opener) -> None:
     """The reply: an error, or the answer, any notice, and the passages it cites."""
     with st.chat_message("assistant"):
         if turn.error:
@@ -104,7 +126,16 @@ def show_reply(index: int, turn: Turn, root: str) -> None:
             st.info(turn.notice)
         if not turn.hits:
             return
+        with st.container(horizontal=True, gap="small"):
+            for n in cited(turn):
+                hit = turn.hits[n - 1]
+                if st.button(source_label(n, hit, root), key=f"cite-{index}-{n}",
+                             icon=":material/description:", help="Open in its document"):
+                    opener(n, hit)
         filtered = " with filters" if turn.where else ""
         st.caption(f"{len(turn.hits)} passages · {turn.mode}{filtered} · {turn.took_ms:.0f} ms")
         for n, hit in enumerate(turn.hits, start=1):
             st.markdown(passage_html(index, n, hit, turn.question, root), unsafe_allow_html=True)
+            if st.button("Open in its document", key=f"open-{index}-{n}", type="tertiary",
+                         icon=":material/open_in_new:"):
+                opener(n, hit)

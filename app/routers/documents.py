@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from app.deps import CollectionDep, ServicesDep, require_api_key
-from app.documents import get_document, list_documents
-from app.errors import ApiError, NotFound, PayloadTooLarge, UnsupportedFile, UploadRefused
+from app.documents import get_document, list_documents, uploaded_file
+from app.errors import ApiError, PayloadTooLarge, UnsupportedFile, UploadRefused
 from app.registry import NewFile
 from app.schemas.common import ERRORS, error_responses
 from app.schemas.documents import DocumentInfo, DocumentList, JobInfo, UploadRefusedBody
@@ -104,11 +104,7 @@ def download_document_file(
     """The file a document was uploaded as; 404 for a document that was not uploaded.
 
     The file is found through the server's registry of uploads only."""
-    upload = services.registry.upload(collection.name, document_id)
-    path = None if upload is None else services.uploads.path(collection.name, upload.stored)
-    if upload is None or path is None:
-        raise NotFound(f"document {document_id!r} of collection {collection.name!r} has no "
-                       "uploaded file")
+    path, upload = uploaded_file(services, collection.name, document_id)
     return FileResponse(path, filename=upload.filename)
 
 

@@ -4,6 +4,7 @@ Uses the system's Debian `chromium` (never a downloaded browser). Screenshots of
 are saved in the test's temp folder.
 """
 
+import io
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.browser import chromium, requires_chromium
@@ -225,3 +227,61 @@ def test_the_page_states_the_server_limits_and_every_refused_file(api, ui_url, p
         for document in api.client.list_documents(COLLECTION).documents:
             if document.filename == "carrots.md":
                 api.client.delete_document(COLLECTION, document.id)
+
+
+HANDBOOK = Path(__file__).parents[2] / "sample_docs" / "hr" / "employee-handbook-2024.pdf"
+
+
+def test_a_citation_opens_the_pdf_page_with_the_passage_highlighted(api, ui_url, page, tmp_path):
+    client = api.client
+    client.create_collection("pdfs")
+    try:
+        job = client.upload("pdfs", [HANDBOOK])
+        assert client.wait_for_job(job.id, timeout=120).files[0].status == "done"
+        page.goto(ui_url)
+        page.get_by_test_id("stSelectbox").filter(has_text="Collection").click()
+        page.get_by_role("option", name="pdfs", exact=True).click()
+        expect(page.get_by_text("Statistics of pdfs")).to_be_visible()
+        ask(page, "How many days of paid sick leave do employees get?", 0)
+        page.get_by_role("button", name="[1] employee-handbook-2024.pdf, page 3").click()
+
+        dialog = page.get_by_role("dialog")
+        image = dialog.get_by_role("img", name="page 3")
+        expect(image).to_be_visible()
+        expect(dialog.get_by_text("Page 3 of 4. The passage's lines are highlighted.")
+               ).to_be_visible()
+        boxes = dialog.locator(".sleuth-box")
+        frame = image.bounding_box()  # each box where the API put it on the image
+        hit = client.search("pdfs", "How many days of paid sick leave do employees get?",
+                            k=1).hits[0]
+        lines = client.page_highlight("pdfs", hit.document_id, 3, hit.id).boxes
+        assert boxes.count() == len(lines) >= 2
+        for n, line in enumerate(lines):
+            box = boxes.nth(n).bounding_box()
+            assert abs((box["x"] - frame["x"]) / frame["width"] - line.left) < 0.01
+            assert abs((box["y"] - frame["y"]) / frame["height"] - line.top) < 0.01
+            assert abs(box["width"] / frame["width"] - (line.right - line.left)) < 0.01
+            shot = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("L")
+            assert shot.getextrema()[0] < 100, n  # the page's text is under the box
+        expect(dialog.locator("mark.sleuth-quote")).to_contain_text("10 days of paid sick leave")
+        boxes.first.scroll_into_view_if_needed()
+        page.screenshot(path=tmp_path / "source-pdf.png")
+        with page.expect_download() as download:
+            dialog.get_by_role("button", name="Download employee-handbook-2024.pdf").click()
+        assert download.value.suggested_filename == HANDBOOK.name
+        assert Path(download.value.path()).read_bytes() == HANDBOOK.read_bytes()
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+
+        # A document ingested from a folder: its text around the passage, no file.
+        page.get_by_test_id("stSelectbox").filter(has_text="Collection").click()
+        page.get_by_role("option", name=COLLECTION, exact=True).click()
+        ask(page, "How many weeks of paid leave do birthing parents get?", 1)
+        page.locator("#t1-p1").scroll_into_view_if_needed()
+        reply = page.get_by_test_id("stChatMessage").nth(3)  # turn 1's answer
+        reply.get_by_role("button", name="Open in its document").first.click()
+        expect(dialog.locator("mark.sleuth-quote")).to_contain_text("20 weeks")
+        expect(dialog.get_by_text("No original file to download")).to_be_visible()
+        expect(dialog.get_by_role("img")).to_have_count(0)
+    finally:
+        client.delete_collection("pdfs")
