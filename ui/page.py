@@ -14,11 +14,12 @@ import streamlit as st
 
 from app.client import ApiError, SleuthClient
 from ui import conversations, modes, view
-from ui.chat import ask
+from ui.chat import ask, generate
 from ui.chat_endpoint import ChatEndpoint
 from ui.config import load_config
 from ui.documents import UPLOAD_TYPES, all_documents, ingest_uploads, limits_text
 from ui.filters import Selection, common_root, document_day, facets, label, where
+from ui.followup import standalone
 from ui.history import History
 from ui.source import open_source
 from ui.stats import collection_stats
@@ -194,14 +195,24 @@ if not searchable:
 if question := st.chat_input("Ask a question about your documents", disabled=not searchable):
     with st.chat_message("user"):
         st.markdown(question)
-    with st.spinner("Searching"):
-        turn = ask(client, name, question, k=k, mode=mode, where=where_filter,
-                   endpoint=endpoint)
-    if conversation is None or history.get(conversation.id) is None:
-        conversation = history.create(question, name)
-        conversations.open_conversation(conversation.id)
-    history.add_turn(conversation.id, turn)
-    view.show_reply(len(turns), turn, root, lambda n, hit: open_source(client, name, n, hit))
+    with st.chat_message("assistant"):
+        with st.spinner("Searching"):
+            query, rewrite_notice = standalone([t.query or t.question for t in turns], question,
+                                               endpoint)
+            turn = ask(client, name, question, k=k, mode=mode, where=where_filter, query=query)
+        if endpoint is not None and turn.hits:
+            slot = st.empty()
+            generate(turn, endpoint, lambda text: slot.markdown(
+                view.generated_html(len(turns), text, len(turn.hits)) + " ▌",
+                unsafe_allow_html=True))
+            slot.empty()
+        if rewrite_notice:
+            turn.notice = " ".join(n for n in (rewrite_notice, turn.notice) if n)
+        if conversation is None or history.get(conversation.id) is None:
+            conversation = history.create(question, name)
+            conversations.open_conversation(conversation.id)
+        history.add_turn(conversation.id, turn)
+        view.reply(len(turns), turn, root, lambda n, hit: open_source(client, name, n, hit))
 
 with conversation_list:
     conversations.sidebar(history, conversation)

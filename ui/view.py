@@ -112,30 +112,38 @@ def show_turn(index: int, turn: Turn, root: str, opener: Opener) -> None:
 
 
 def show_reply(index: int, turn: Turn, root: str, opener: Opener) -> None:
-    """The reply: an error, or the answer, any notice, and the passages it cites."""
+    """The assistant's message holding the reply."""
     with st.chat_message("assistant"):
-        if turn.error:
-            st.error(turn.error)
-            return
-        if turn.generated:
-            st.markdown(generated_html(index, turn.generated, len(turn.hits)),
-                        unsafe_allow_html=True)
-        elif turn.answer:
-            st.markdown(extractive_html(index, turn.answer), unsafe_allow_html=True)
-        if turn.notice:
-            st.info(turn.notice)
-        if not turn.hits:
-            return
-        with st.container(horizontal=True, gap="small"):
-            for n in cited(turn):
-                hit = turn.hits[n - 1]
-                if st.button(source_label(n, hit, root), key=f"cite-{index}-{n}",
-                             icon=":material/description:", help="Open in its document"):
-                    opener(n, hit)
-        filtered = " with filters" if turn.where else ""
-        st.caption(f"{len(turn.hits)} passages · {turn.mode}{filtered} · {turn.took_ms:.0f} ms")
-        for n, hit in enumerate(turn.hits, start=1):
-            st.markdown(passage_html(index, n, hit, turn.question, root), unsafe_allow_html=True)
-            if st.button("Open in its document", key=f"open-{index}-{n}", type="tertiary",
-                         icon=":material/open_in_new:"):
+        reply(index, turn, root, opener)
+
+
+def reply(index: int, turn: Turn, root: str, opener: Opener) -> None:
+    """The reply: an error, or the answer, any notice, and the passages it cites."""
+    if turn.error:
+        st.error(turn.error)
+        return
+    if turn.generated:
+        st.markdown(generated_html(index, turn.generated, len(turn.hits)),
+                    unsafe_allow_html=True)
+    elif turn.answer:
+        st.markdown(extractive_html(index, turn.answer), unsafe_allow_html=True)
+    if turn.notice:
+        st.info(turn.notice)
+    if not turn.hits:
+        return
+    with st.container(horizontal=True, gap="small"):
+        for n in cited(turn):
+            hit = turn.hits[n - 1]
+            if st.button(source_label(n, hit, root), key=f"cite-{index}-{n}",
+                         icon=":material/description:", help="Open in its document"):
                 opener(n, hit)
+    filtered = " with filters" if turn.where else ""
+    searched = f" · searched for “{turn.query}”" if turn.query else ""
+    st.caption(f"{len(turn.hits)} passages · {turn.mode}{filtered} · {turn.took_ms:.0f} ms"
+               f"{searched}")
+    for n, hit in enumerate(turn.hits, start=1):
+        st.markdown(passage_html(index, n, hit, turn.query or turn.question, root),
+                    unsafe_allow_html=True)
+        if st.button("Open in its document", key=f"open-{index}-{n}", type="tertiary",
+                     icon=":material/open_in_new:"):
+            opener(n, hit)

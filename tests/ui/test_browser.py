@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.browser import chromium, requires_chromium
+from tests.ui.chat_server import chat_server
 from tests.ui.conftest import COLLECTION, free_port, wait_until
 
 SLEUTH = str(Path(sys.executable).parent / "sleuth")
@@ -28,15 +30,16 @@ pytestmark = requires_chromium
 expect.set_options(timeout=30_000)
 
 
-@pytest.fixture
-def ui_url(api, tmp_path) -> Iterator[str]:
-    """`sleuth ui` on a free port against the session's API; stopped by SIGINT, like Ctrl-C."""
+@contextmanager
+def running_ui(api_url: str, tmp_path: Path, **env: str) -> Iterator[str]:
+    """`sleuth ui` on a free port against the API, with `env` added; stopped by SIGINT,
+    like Ctrl-C. Yields its URL."""
     port = free_port()
     log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115 - closed after the process
     process = subprocess.Popen(
-        [SLEUTH, "ui", "--api", api.url, "--port", str(port), "--history",
+        [SLEUTH, "ui", "--api", api_url, "--port", str(port), "--history",
          str(tmp_path / "conversations.sqlite3")], stdout=log, stderr=log,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -51,6 +54,13 @@ def ui_url(api, tmp_path) -> Iterator[str]:
             if process.poll() is None:
                 process.kill()
             log.close()
+
+
+@pytest.fixture
+def ui_url(api, tmp_path) -> Iterator[str]:
+    """`sleuth ui` against the session's API."""
+    with running_ui(api.url, tmp_path) as url:
+        yield url
 
 
 def _answers(url: str) -> bool:
@@ -285,3 +295,45 @@ def test_a_citation_opens_the_pdf_page_with_the_passage_highlighted(api, ui_url,
         expect(dialog.get_by_role("img")).to_have_count(0)
     finally:
         client.delete_collection("pdfs")
+
+
+PARENTAL = "How many weeks of paid leave do birthing parents get?"
+
+
+def test_a_generated_answer_streams_into_the_page(api, page, tmp_path):
+    with chat_server(hold_after=4) as chat, running_ui(
+        api.url, tmp_path, SLEUTH_CHAT_BASE_URL=chat.url, SLEUTH_CHAT_MODEL="tiny"
+    ) as url:
+        page.goto(url)
+        box = page.get_by_placeholder("Ask a question about your documents")
+        box.fill(PARENTAL)
+        box.press("Enter")
+        reply = page.get_by_test_id("stChatMessage").nth(1)
+        expect(reply).to_contain_text("According to the first")  # four words in...
+        assert chat.held.is_set()
+        expect(reply).not_to_contain_text("20 weeks")  # ...and the rest not sent yet
+        page.screenshot(path=tmp_path / "1-streaming.png")
+        chat.release.set()
+        expect(reply).to_contain_text("Birthing parents receive 20 weeks")
+        page.locator("#t0-p1").wait_for()
+        citation = reply.locator('a.sleuth-cite[href="#t0-p1"]')
+        expect(citation).to_have_text("[1]")
+        expect(reply).not_to_contain_text("▌")  # the cursor goes with the stream
+        expect(reply.get_by_test_id("stAlert")).to_have_count(0)  # no notice
+        page.screenshot(path=tmp_path / "2-streamed.png")
+    assert chat.requests[0]["body"]["stream"] is True
+
+
+def test_a_dead_chat_endpoint_shows_a_notice_and_the_extractive_answer(api, page, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with running_ui(api.url, tmp_path, SLEUTH_CHAT_BASE_URL=dead,
+                    SLEUTH_CHAT_MODEL="tiny") as url:
+        page.goto(url)
+        ask(page, PARENTAL, 0)
+        reply = page.get_by_test_id("stChatMessage").nth(1)
+        expect(reply.get_by_test_id("stAlert")).to_contain_text(
+            f"The chat endpoint failed ({dead}/chat/completions unreachable")
+        expect(reply.get_by_test_id("stAlert")).to_contain_text("the extractive answer is shown")
+        expect(reply.locator("a.sleuth-cite").first).to_be_visible()
+        expect(reply).to_contain_text("20 weeks")
+        page.screenshot(path=tmp_path / "dead-endpoint.png")

@@ -1,16 +1,13 @@
 """The page's logic, run headless by Streamlit's AppTest against a real API."""
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.client import SleuthClient
+from tests.ui.chat_server import chat_server
 from tests.ui.conftest import COLLECTION, SAMPLES, free_port
 from ui.chat import Turn
 from ui.chat import ask as ask_api
@@ -217,36 +214,6 @@ def test_delete_a_document_from_the_table(api_env):
         client.delete_collection("scratch")
 
 
-class _ChatCompletions(BaseHTTPRequestHandler):
-    """An OpenAI-compatible endpoint that answers with a fixed sentence citing passage 1."""
-
-    requests: list[dict] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        auth = self.headers["Authorization"]
-        self.requests.append({"path": self.path, "body": body, "auth": auth})
-        reply = {"choices": [{"message": {"role": "assistant", "content": "Twenty weeks [1]."}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def chat_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-
-
 def configure(at: AppTest, base_url: str) -> AppTest:
     at.text_input(key="chat_base_url").set_value(base_url)
     at.text_input(key="chat_model").set_value("tiny")
@@ -254,19 +221,47 @@ def configure(at: AppTest, base_url: str) -> AppTest:
     return at.run()
 
 
-def test_a_configured_chat_endpoint_writes_the_answer(api_env, chat_endpoint):
-    _ChatCompletions.requests.clear()
-    at = ask(configure(page(), chat_endpoint), PARENTAL)
+def test_a_configured_chat_endpoint_streams_the_answer(api_env):
+    with chat_server() as chat:
+        at = ask(configure(page(), chat.url), PARENTAL)
     answer = reply_markdown(at)[0]
-    assert answer.startswith("Twenty weeks")
-    assert 'href="#t0-p1"' in answer
-    (sent,) = _ChatCompletions.requests
-    assert sent["path"] == "/v1/chat/completions"
+    assert answer.startswith("According to the first passage, ")
+    assert "20 weeks" in answer and answer.endswith('href="#t0-p1">[1]</a>')
+    (sent,) = chat.requests
+    assert sent["path"] == "/v1/chat/completions" and sent["body"]["stream"] is True
     assert sent["auth"] == "Bearer sk-test"
     assert "[1] (Parental Leave Policy" in sent["body"]["messages"][1]["content"]
+    assert not at.chat_message[-1].info  # no notice: the model answered
 
 
-def test_a_failing_chat_endpoint_falls_back_to_the_extractive_answer(api_env):
+def test_a_dead_chat_endpoint_falls_back_to_the_extractive_answer(api_env):
     at = ask(configure(page(), f"http://127.0.0.1:{free_port()}/v1"), PARENTAL)
     assert "20 weeks" in reply_markdown(at)[0]
-    assert "chat endpoint failed" in at.chat_message[-1].info[0].value
+    notice = at.chat_message[-1].info[0].value
+    assert notice.startswith("The chat endpoint failed (http://127.0.0.1:")
+    assert notice.endswith("unreachable: [Errno 111] Connection refused); the extractive "
+                           "answer is shown.")
+
+
+ADOPTIVE = "And for adoptive parents?"
+
+
+def test_a_follow_up_is_searched_with_the_previous_question_without_an_endpoint(api_env):
+    at = ask(ask(page(), PARENTAL), ADOPTIVE)
+    caption = at.chat_message[-1].caption[0].value
+    assert caption.endswith("searched for “And for adoptive parents? (weeks paid leave "
+                            "birthing)”")
+    assert "hr/parental-leave.docx" in passages(at)[0]
+
+
+def test_a_follow_up_is_rewritten_by_the_chat_endpoint(api_env):
+    standalone = "How many weeks of paid leave do adoptive parents get?"
+    with chat_server(rewrite=standalone) as chat:
+        at = ask(ask(configure(page(), chat.url), PARENTAL), ADOPTIVE)
+    streamed, rewrite, answered = chat.requests[0], chat.requests[1], chat.requests[2]
+    assert streamed["body"]["stream"] and answered["body"]["stream"]
+    assert rewrite["body"]["stream"] is False
+    assert rewrite["body"]["messages"][1]["content"] == (
+        f"Earlier questions:\n- {PARENTAL}\n\nLast question: {ADOPTIVE}")
+    assert answered["body"]["messages"][1]["content"].endswith(f"Question: {standalone}")
+    assert at.chat_message[-1].caption[0].value.endswith(f"searched for “{standalone}”")
