@@ -30,7 +30,6 @@ from cluster.placement import placement_key, shard_of
 from cluster.spec import RESERVED_KEYS, CollectionSpec, Write
 from vectorstore.collection import MAX_K, Record
 from vectorstore.errors import InvalidInput
-from vectorstore.filters import validate as validate_filter
 from vectorstore.fusion import Fusion, Ranked, fuse
 from vectorstore.maintenance import Health
 from vectorstore.metrics import METRICS
@@ -38,7 +37,13 @@ from vectorstore.search import Hit, plan_search
 from vectorstore.text.analyzer import Analyzer
 from vectorstore.text.postings import QueryTerms
 from vectorstore.text.search import TextStats, coverage, idf
-from vectorstore.validate import check_ids, check_payload, check_payloads, check_vectors
+from vectorstore.validate import (
+    check_delete,
+    check_ids,
+    check_payload,
+    check_payloads,
+    check_vectors,
+)
 
 READ_SECONDS = 30.0
 """A read fails (ClusterUnavailable) when no replica of some shard answered by then."""
@@ -113,13 +118,7 @@ class DistributedCollection:
 
     def delete(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> int:
         """Delete by ids or by filter on every shard; answers how many live records went."""
-        if (ids is None) == (where is None):
-            raise InvalidInput("delete takes exactly one of ids or where")
-        if ids is not None:
-            ids = check_ids(ids)
-        else:
-            validate_filter(where)
-        write = Write("delete", ids=ids or [], where=where)
+        write = Write("delete", ids=check_delete(ids, where) or [], where=where)
         return sum(self._write(dict.fromkeys(range(self.spec.shards), write)).values())
 
     def update_metadata(self, values: dict[str, Any]) -> None:

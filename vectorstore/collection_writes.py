@@ -20,12 +20,11 @@ from .errors import (
     StorageFull,
     WriteFailed,
 )
-from .filters import validate as validate_filter
 from .idmap import IdView
 from .maintenance import describe
 from .segment import GrowingView
 from .snapshot import Snapshot
-from .validate import check_ids, check_payloads, check_vectors
+from .validate import check_delete, check_ids, check_payloads, check_vectors
 from .wal import MAX_RECORD
 
 log = logging.getLogger("vectorstore.collection")
@@ -161,13 +160,7 @@ class Writes:
 
     def delete(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> int:
         """Delete records by id or by filter; returns how many live records went."""
-        if (ids is None) == (where is None):
-            raise InvalidInput("delete takes exactly one of ids or where")
-        if ids is not None:
-            ids = check_ids(ids)
-        else:
-            validate_filter(where)
-        return self._submit(_Delete(ids, where))
+        return self._submit(_Delete(check_delete(ids, where), where))
 
     def _submit(self, work: _Upsert | _Delete) -> Any:
         """Stage and log `work` under the writer lock, then wait until it is durable

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DimensionMismatch, InvalidInput
+from .filters import validate as validate_filter
 from .metrics import Metric
 
 MAX_ID_CHARS = 512
@@ -29,6 +30,17 @@ MAX_DEPTH = 32
 MAX_INT = 2**53 - 1
 MAX_PAYLOAD_BYTES = 1 << 20
 MAX_NORM = 1e18
+
+
+def check_delete(ids: Any, where: Any) -> list[str] | None:
+    """A delete's selector checked: exactly one of ids or where, each valid. Returns the
+    checked ids (None for a delete by filter)."""
+    if (ids is None) == (where is None):
+        raise InvalidInput("delete takes exactly one of ids or where")
+    if ids is None:
+        validate_filter(where)
+        return None
+    return check_ids(ids)
 
 
 def check_ids(ids: Any, what: str = "ids", unique: bool = True) -> list[str]:
