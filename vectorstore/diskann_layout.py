@@ -132,6 +132,10 @@ class NodeFile:
             self.layout, self.entry, crc = self._header(n, d)
             if verify and self._crc() != crc:
                 raise CorruptFile(f"{path}: checksum mismatch")
+            # Blocks are read one at a time in no order: no readahead around them (20k
+            # fixture, cold, L_search 48: 33.3 -> 24.0 device pages per query; the extra
+            # pages were never asked for). After the CRC pass, which reads in order.
+            os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_RANDOM)
         except BaseException:
             os.close(self.fd)
             raise
