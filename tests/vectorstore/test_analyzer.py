@@ -1,11 +1,17 @@
 """The text analyzer: code-aware tokens whole and in parts, stopwords, stemming, fields;
 and the text configuration's validation."""
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vectorstore.config import TextConfig, parse_text_config
 from vectorstore.errors import InvalidConfig
+from vectorstore.text import runs
 from vectorstore.text.analyzer import Analyzer, field_text
+from vectorstore.text.runs import RunTable
 
 ENGLISH = Analyzer(TextConfig())
 
@@ -55,20 +61,71 @@ def test_field_text_reads_strings_lists_and_dotted_paths():
     assert field_text({"n": 5}, "n") == ""
 
 
+def _rows(table: RunTable, payloads: list[dict]) -> list[tuple[dict[str, float], float]]:
+    """Each payload's row as the growing segment's run table makes it: {term: weighted
+    frequency}, weighted length."""
+    row_start, ids, tfs, lengths = table.rows(payloads)
+    return [({table.names[t]: float(f) for t, f in zip(ids[a:b], tfs[a:b], strict=True)},
+             float(length)) for a, b, length in zip(row_start[:-1], row_start[1:], lengths,
+                                                    strict=True)]
+
+
 def test_compound_parts_count_for_part_weight_in_documents_and_fully_in_queries():
     analyzer = Analyzer(TextConfig(fields=(("text", 1.0),), part_weight=0.25))
     assert analyzer.weighted_terms("identity_key identity") == [
         ("identity_key", 1.0), ("ident", 0.25), ("key", 0.25), ("ident", 1.0)]
-    freqs, length = analyzer.document({"text": "identity_key identity"})
-    assert freqs == {"identity_key": 1.0, "ident": 1.25, "key": 0.25} and length == 2.5
+    assert _rows(RunTable(analyzer), [{"text": "identity_key identity"}]) == [
+        ({"identity_key": 1.0, "ident": 1.25, "key": 0.25}, 2.5)]
     assert analyzer.query("identity_key") == (1, ["identity_key", "ident", "key"])
 
 
 def test_documents_weigh_their_fields():
     analyzer = Analyzer(TextConfig(fields=(("text", 1.0), ("title", 3.0))))
-    freqs, length = analyzer.document({"text": "dogs bark at dogs", "title": "Dogs"})
-    assert freqs == {"dog": 5.0, "bark": 1.0}
-    assert length == 3 + 3.0
+    assert _rows(RunTable(analyzer), [{"text": "dogs bark at dogs", "title": "Dogs"}, {"n": 1},
+                            {"title": "the"}]) == [
+        ({"dog": 5.0, "bark": 1.0}, 3 + 3.0), ({}, 0.0), ({}, 0.0)]
+
+
+def test_a_case_without_humps_is_one_word_alone_or_in_a_compound():
+    assert ENGLISH.terms("4KB 4KB. I2C") == ["4kb", "4kb", "i2c"]
+    assert ENGLISH.terms("I2C_BUS 4KB-aligned") == ["i2c_bus", "i2c", "bus", "4kb-aligned",
+                                                   "4kb", "align"]
+    assert ENGLISH.terms("MP3Player") == ["mp3player", "mp3", "player"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(st.sampled_from(list("aZ9_.-:/' \u2019\u00e9"
+                                                   "Kb-Dog dogs"))), max_size=6),
+       batches=st.lists(st.integers(1, 4), min_size=1, max_size=4))
+def test_the_run_table_gives_each_row_its_weighted_terms(texts, batches):
+    """Rows from the run table, in batches of any size, hold the terms and weights that
+    `weighted_terms` lists (what the BM25 oracle counts), summed per term."""
+    analyzer = Analyzer(TextConfig(fields=(("text", 1.0), ("title", 2.0))))
+    payloads = [{"text": t, "title": t[::-1]} for t in texts]
+    table, rows, at = RunTable(analyzer), [], 0
+    for size in batches * len(payloads):
+        if at >= len(payloads):
+            break
+        rows += _rows(table, payloads[at:at + size])
+        at += size
+    for payload, (freqs, length) in zip(payloads, rows, strict=True):
+        want: dict[str, float] = {}
+        for name, weight in analyzer.config.fields:
+            for term, counts_for in analyzer.weighted_terms(payload[name]):
+                want[term] = want.get(term, 0.0) + weight * counts_for
+        assert freqs.keys() == want.keys()
+        assert all(math.isclose(freqs[t], want[t], rel_tol=1e-6) for t in want)
+        assert math.isclose(length, sum(want.values()), rel_tol=1e-6, abs_tol=1e-9)
+
+
+def test_a_run_table_past_its_bound_starts_afresh_and_rows_stay_the_same(monkeypatch):
+    analyzer = Analyzer(TextConfig(fields=(("text", 1.0),)))
+    payloads = [{"text": f"word{i} pg_stat_{i % 3} The Dogs"} for i in range(12)]
+    whole = _rows(RunTable(analyzer), payloads)
+    monkeypatch.setattr(runs, "RUN_LIMIT", 5)
+    table = RunTable(analyzer)
+    assert [row for i in range(0, 12, 3) for row in _rows(table, payloads[i:i + 3])] == whole
+    assert len(table._ids) <= 3 * 4
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -99,6 +99,32 @@ def group_by_term(term_ids: np.ndarray, n_terms: int) -> tuple[np.ndarray, np.nd
     return order, starts
 
 
+@njit(cache=True, nogil=True)
+def sum_rows(rows: np.ndarray, terms: np.ndarray, weights: np.ndarray, n_rows: int,
+             n_terms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward-index rows from (row, term id, weight) entries in any order: (row_start
+    int64 (n_rows + 1,), terms int32, tfs float32) where row r holds each of its terms
+    once, in the order of their first entry, with the sum of their weights."""
+    order, starts = group_by_term(rows, n_rows)
+    slot = np.full(n_terms, -1, dtype=np.int64)
+    out_terms = np.empty(order.shape[0], dtype=np.int32)
+    sums = np.empty(order.shape[0], dtype=np.float64)
+    row_start = np.zeros(n_rows + 1, dtype=np.int64)
+    p = 0
+    for r in range(n_rows):
+        first = p
+        for i in order[starts[r]:starts[r + 1]]:
+            t = terms[i]
+            if slot[t] < first:
+                slot[t] = p
+                out_terms[p] = t
+                sums[p] = 0.0
+                p += 1
+            sums[slot[t]] += weights[i]
+        row_start[r + 1] = p
+    return row_start, out_terms[:p], sums[:p].astype(np.float32)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _keep_best(dist: np.ndarray, idx: np.ndarray, score: float, row: int, cut: float) -> float:
     """Push (row, score) into the heap and return the new cut: the score a row must

@@ -7,15 +7,17 @@ by the dashes of a command-line option (`--max-connections`, `-b`). A plain word
 lower-cased, dropped if it is a stopword or a single letter, and stemmed unless it holds
 a digit. A compound token, or a camelCase one (`getElementById`), is indexed whole (lower
 case, unstemmed, so an exact identifier matches exactly) and as its parts, each treated
-as a plain word (`os.path.join` -> `os.path.join`, `os`, `path`, `join`). Numbers are
-words too: `SQLSTATE 23505` gives `sqlstat`, `23505`.
+as a plain word (`os.path.join` -> `os.path.join`, `os`, `path`, `join`); letters and
+digits in one case (`4KB`, `I2C`) are one word, alone or in a compound. Numbers are
+words too: `SQLSTATE 23505` gives `sqlstate`, `23505`.
 
-Documents and queries go through the same `terms`, so a query finds what was indexed.
+Documents and queries go through the same analysis of each run (`Analyzer.analyse`), so
+a query finds what was indexed.
 """
 
 import re
 import threading
-from collections import Counter
+from collections.abc import Collection
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -26,7 +28,7 @@ from ..config import TextConfig
 
 RUN = re.compile(r"[\w.:/'\u2019-]+")
 """A raw token: a run of word characters, joiners `_ . - : /` and apostrophes. Runs are
-trimmed and split by `_analyse`, once per distinct run (the regex stays a plain scan)."""
+trimmed and split by `analyse`, once per distinct run (the regex stays a plain scan)."""
 _OPTION = re.compile(r"--?(?=[^\W\d_])")
 _JOINERS = re.compile(r"[_.\-:/]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -34,9 +36,14 @@ _DIGIT = re.compile(r"\d")
 _EDGES = ".:/'\u2019-"
 Analysed = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 """A raw run's terms: (the terms that count fully, the compound parts, both in order)."""
+NOTHING: Analysed = ((), (), ())
 MAX_WHOLE = 64
 """Longer compounds (URLs, hashes, blobs) are indexed by their parts only."""
 _CACHE_LIMIT = 1 << 18
+
+
+def _mixed_case(piece: str) -> bool:
+    return not (piece.islower() or piece.isupper())
 
 
 def field_text(payload: dict[str, Any], path: str) -> str:
@@ -57,8 +64,9 @@ def field_text(payload: dict[str, Any], path: str) -> str:
 class Analyzer:
     """Turns text into index terms for one `TextConfig`; safe to share between threads.
 
-    Each distinct raw token is analysed once and remembered (up to a bound), so the cost
-    per token is one regex match and one dictionary lookup.
+    Each distinct raw token of a query is analysed once and remembered (up to a bound),
+    so the cost per token is one regex match and one dictionary lookup. Documents are
+    analysed in batches through a segment's `runs.RunTable`, which remembers runs itself.
     """
 
     def __init__(self, config: TextConfig) -> None:
@@ -73,43 +81,67 @@ class Analyzer:
             stemmer = self._local.stemmer = Stemmer.Stemmer(self.config.language)
         return stemmer
 
-    def _split(self, raw: str) -> tuple[str | None, list[str]]:
-        """A raw run's whole token (None for a plain word) and its words, lower-cased."""
-        if raw.isalnum() and (raw.islower() or raw.isupper() or not _CAMEL.search(raw)):
-            return None, [raw.lower()]
+    def _word(self, raw: str) -> str | None:
+        """A plain run's one word, lower-cased; None when the run needs `_split`. Plain:
+        letters and digits between edge punctuation (`marked.`), in one case or without
+        camelCase humps."""
+        if raw[0] == "-":
+            return None
+        core = raw.strip(_EDGES)
+        if core.isalnum() and (core.islower() or core.isupper() or not _CAMEL.search(core)):
+            return core.lower()
+        return None
+
+    def _split(self, raw: str) -> tuple[str | None, tuple[str, ...]]:
+        """A run's whole token (None if it is one word after all) and its words,
+        lower-cased.
+
+        A piece of letters and digits is split at camelCase humps only when it mixes
+        cases (`getElementById`, `HTTPServer`); `4KB`, `I2C` and `ipv6` stay one word,
+        alone or inside a compound (`4KB.`, `I2C_BUS`)."""
         option = _OPTION.match(raw)
         prefix = option.group() if option else ""
         core = raw[len(prefix):].strip(_EDGES)
         pieces = [p.strip("'\u2019") for piece in _JOINERS.split(core) if piece
-                  for p in _CAMEL.split(piece) if p]
-        words = [p.lower().replace("\u2019", "'") for p in pieces if p]
+                  for p in (_CAMEL.split(piece) if _mixed_case(piece) else (piece,)) if p]
+        words = tuple(p.lower().replace("\u2019", "'") for p in pieces if p)
         if not prefix and len(pieces) == 1 and pieces[0] == core:
             return None, words
         whole = (prefix + core).lower()
         return (whole if len(whole) <= MAX_WHOLE and core else None), words
 
-    def _analyse(self, raws: set[str]) -> dict[str, Analysed]:
-        """The terms of each distinct raw run: its whole token (compounds only) and its
-        words that are neither stopwords nor single letters, stemmed unless they hold a
-        digit; a compound's words are its parts, a plain word is its own term."""
-        split = {raw: self._split(raw) for raw in raws}
+    def analyse(self, raws: Collection[str]) -> dict[str, Analysed]:
+        """The terms of each distinct raw run (`RUN`'s matches), not cached: its whole
+        token (compounds only) and its words that are neither stopwords nor single
+        letters, stemmed unless they hold a digit; a compound's words are its parts, a
+        plain word is its own term.
+
+        Index builds call this (a segment's `RunTable` remembers runs in arrays): a cache
+        of millions of small tuples makes Python's garbage collector walk them again and
+        again, which cost more than the analysis itself. For the same reason every run's
+        result is made of tuples of strings, which the collector stops tracking at its
+        first pass (lists it would promote and walk in every full collection)."""
+        plain = {raw: word for raw in raws if (word := self._word(raw)) is not None}
+        split = {raw: self._split(raw) for raw in raws if raw not in plain}
         stop = self._stopwords
-        kept = {w for _, words in split.values() for w in words
-                if w not in stop and (len(w) > 1 or w.isdigit())}
-        plain = [w for w in kept if not _DIGIT.search(w)]
-        stems = dict(zip(plain, self._stemmer().stemWords(plain) if self.config.language
-                         else plain, strict=True))
-        out = {}
-        for raw, (whole, words) in split.items():
-            terms = tuple(stems.get(w, w) for w in words if w in kept)
-            out[raw] = ((whole,), terms, (whole, *terms)) if whole else (terms, (), terms)
+        words = set(plain.values()).union(*(words for _, words in split.values()))
+        kept = [w for w in words if w not in stop and (len(w) > 1 or w.isdigit())]
+        terms = dict(zip(kept, kept, strict=True))
+        if self.config.language:
+            stemmed = [w for w in kept if not _DIGIT.search(w)]
+            terms.update(zip(stemmed, self._stemmer().stemWords(stemmed), strict=True))
+        single = {w: ((t,), (), (t,)) for w, t in terms.items()}
+        out = {raw: single.get(word, NOTHING) for raw, word in plain.items()}
+        for raw, (whole, parts) in split.items():
+            found = tuple(terms[w] for w in parts if w in terms)
+            out[raw] = ((whole,), found, (whole, *found)) if whole else (found, (), found)
         return out
 
     def _analysed(self, raws: list[str]) -> list[Analysed]:
         cache = self._cache
         found = list(map(cache.get, raws))
         if None in found:
-            fresh = self._analyse(set(raws).difference(cache))
+            fresh = self.analyse(set(raws).difference(cache))
             if len(cache) < _CACHE_LIMIT:  # entries are never removed: no reader misses
                 cache.update(fresh)
                 found = list(map(cache.__getitem__, raws))
@@ -134,27 +166,3 @@ class Analyzer:
         than weighing them as in documents)."""
         raws = RUN.findall(text)
         return len(raws), list(chain.from_iterable(map(itemgetter(2), self._analysed(raws))))
-
-    def document(self, payload: dict[str, Any]) -> tuple[dict[str, float], float]:
-        """A payload's weighted term frequencies and weighted length over the configured
-        fields (BM25F: each field's counts times its weight, summed)."""
-        freqs: dict[str, float] = {}
-        length = 0.0
-        part = self.config.part_weight
-        for name, weight in self.config.fields:
-            text = field_text(payload, name)
-            if not text:
-                continue
-            found = self._analysed(RUN.findall(text))
-            main = list(chain.from_iterable(map(itemgetter(0), found)))
-            parts = list(chain.from_iterable(map(itemgetter(1), found)))
-            length += weight * (len(main) + part * len(parts))
-            counts = Counter(main)
-            if not freqs and weight == 1:
-                freqs = counts
-            else:
-                for term, count in counts.items():
-                    freqs[term] = freqs.get(term, 0) + weight * count
-            for term in parts:
-                freqs[term] = freqs.get(term, 0) + weight * part
-        return freqs, length

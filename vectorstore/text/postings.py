@@ -36,6 +36,7 @@ from ..kernels.bm25 import (
     posting_impacts,
 )
 from .analyzer import Analyzer
+from .runs import RunTable
 
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
 EMPTY_F32 = np.zeros(0, dtype=np.float32)
@@ -264,8 +265,7 @@ class GrowingPostings:
 
     def __init__(self, analyzer: Analyzer, capacity: int = 1024) -> None:
         self.analyzer = analyzer
-        self._vocab: dict[str, int] = {}
-        self._names: list[str] = []
+        self._runs = RunTable(analyzer)
         self._row_start = np.zeros(capacity + 1, dtype=np.int64)
         self._lengths = np.zeros(capacity, dtype=np.float32)
         self._terms = np.zeros(16 * capacity, dtype=np.int32)
@@ -274,27 +274,13 @@ class GrowingPostings:
 
     def append(self, payloads: list[dict[str, Any]]) -> None:
         """Analyse and add one row per payload."""
-        vocab, names = self._vocab, self._names
-        terms: list[str] = []
-        freqs: list[float] = []
-        counts: list[int] = []
-        lengths: list[float] = []
-        for payload in payloads:
-            doc, length = self.analyzer.document(payload)
-            terms.extend(doc)
-            freqs.extend(doc.values())
-            counts.append(len(doc))
-            lengths.append(length)
-        for term in set(terms).difference(vocab):
-            vocab[term] = len(names)
-            names.append(term)
-        ids = list(map(vocab.__getitem__, terms))
-        self._grow(len(payloads), len(ids))
+        row_start, ids, freqs, lengths = self._runs.rows(payloads)
+        self._grow(len(payloads), ids.shape[0])
         n, p = self.rows, int(self._row_start[self.rows])
-        self._terms[p:p + len(ids)] = ids
-        self._tfs[p:p + len(ids)] = freqs
+        self._terms[p:p + ids.shape[0]] = ids
+        self._tfs[p:p + ids.shape[0]] = freqs
         self._lengths[n:n + len(payloads)] = lengths
-        self._row_start[n + 1:n + 1 + len(payloads)] = p + np.cumsum(counts)
+        self._row_start[n + 1:n + 1 + len(payloads)] = p + row_start[1:]
         self.rows = n + len(payloads)
 
     def truncate(self, rows: int) -> None:
@@ -318,8 +304,8 @@ class GrowingPostings:
         n = self.rows
         p = int(self._row_start[n])
         return GrowingPostingsView(self._row_start[:n + 1], self._terms[:p], self._tfs[:p],
-                                   self._lengths[:n], self._vocab, self._names,
-                                   len(self._names))
+                                   self._lengths[:n], self._runs.vocab, self._runs.names,
+                                   len(self._runs.names))
 
 
 def _grown(array: np.ndarray, size: int, keep: int) -> np.ndarray:
