@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pyroaring import BitMap
 
 from .collection_reads import MAX_K, Reads, Record
@@ -42,7 +41,7 @@ from .metrics import METRICS
 from .payloads import PayloadIndex
 from .segment import GrowingView, SealedSegment
 from .text.analyzer import Analyzer
-from .validate import check_payload, check_vectors
+from .validate import check_payload
 from .wal import WriteAheadLog
 
 __all__ = ["MAX_K", "Collection", "Record"]
@@ -148,9 +147,6 @@ class Collection(Writes, Reads, Segments):
     def _check_open(self) -> None:
         if self._closed:
             raise self._closed_error()
-
-    def _check_vectors(self, vectors: Any, n: int | None, what: str) -> np.ndarray:
-        return check_vectors(vectors, n, self.dim, self.metric, what)
 
     def health(self) -> Health:
         """`ok`, or `degraded` with the reason: background sealing failing, the last

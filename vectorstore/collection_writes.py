@@ -24,7 +24,13 @@ from .idmap import IdView
 from .maintenance import describe
 from .segment import GrowingView
 from .snapshot import Snapshot
-from .validate import check_delete, check_ids, check_payloads, check_vectors
+from .validate import (
+    check_delete,
+    check_ids,
+    check_payloads,
+    check_vectors,
+    prepare_vectors,
+)
 from .wal import MAX_RECORD
 
 log = logging.getLogger("vectorstore.collection")
@@ -150,13 +156,13 @@ class Writes:
         """
         ids = check_ids(ids)
         gone = [] if delete is None else check_ids(delete, "delete", unique=False)
-        matrix = self._check_vectors(vectors, len(ids), "vectors")
+        matrix = prepare_vectors(vectors, len(ids), self.dim, self.metric, "vectors")
         encoded = check_payloads(payloads, len(ids))
         if not ids and not gone:
             self._check_open()
             return
         objects = payloads if payloads is not None else [{}] * len(ids)
-        self._submit(_Upsert(ids, self.metric.prepare(matrix), encoded, list(objects), gone))
+        self._submit(_Upsert(ids, matrix, encoded, list(objects), gone))
 
     def delete(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> int:
         """Delete records by id or by filter; returns how many live records went."""

@@ -66,6 +66,27 @@ def flatten(payload: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield path, value
 
 
+def _keys(payload: dict[str, Any]) -> list[tuple[str, tuple | None]]:
+    """(path, `value_key`) of every indexable value of a payload (key None: present
+    without a scalar), as `flatten` yields them; a flat payload of scalars (the common
+    case) is read directly."""
+    keys: list[tuple[str, tuple | None]] = []
+    for name, value in payload.items():
+        kind = type(value)
+        if kind is str:
+            keys.append((name, ("s", value)))
+        elif kind is int or kind is float:
+            keys.append((name, ("n", float(value))))
+        elif kind is bool:
+            keys.append((name, ("b", value)))
+        elif value is None:
+            keys.append((name, ("z", None)))
+        else:
+            return [(path, None if value is ... else value_key(value))
+                    for path, value in flatten(payload)]
+    return keys
+
+
 class _Numeric:
     """Append-only (value, row) pairs of one path, sorted on demand for range queries."""
 
@@ -74,9 +95,9 @@ class _Numeric:
         self.rows: list[int] = []
         self.sorted: tuple[np.ndarray, np.ndarray] | None = None
 
-    def add(self, value: float, row: int) -> None:
-        self.values.append(value)
-        self.rows.append(row)
+    def extend(self, value: float, rows: list[int]) -> None:
+        self.values.extend([value] * len(rows))
+        self.rows.extend(rows)
         self.sorted = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -107,22 +128,27 @@ class PayloadIndex:
     def add(self, first_row: int, payloads: list[dict[str, Any]]) -> None:
         """Index the payloads of rows first_row, first_row + 1, ... Every key is computed
         before anything is changed, so a value the index cannot take leaves the index
-        as it was."""
-        keys = [[(path, None if value is ... else value_key(value))
-                 for path, value in flatten(payload)] for payload in payloads]
+        as it was. Rows are grouped by path and by key first, so each bitmap is updated
+        once per batch (a batch's rows mostly share their paths and many values)."""
+        present: dict[str, list[int]] = {}
+        equal: dict[tuple[str, tuple], list[int]] = {}
+        for row, payload in enumerate(payloads, first_row):
+            for path, key in _keys(payload):
+                present.setdefault(path, []).append(row)
+                if key is not None:
+                    equal.setdefault((path, key), []).append(row)
         with self.lock:
             self.universe.add_range(first_row, first_row + len(payloads))
-            for row, row_keys in enumerate(keys, first_row):
-                for path, key in row_keys:
-                    self.present[path].add(row)
-                    if key is None:
-                        continue
-                    bucket = self.equal[path]
-                    if key not in bucket:
-                        bucket[key] = BitMap()
-                    bucket[key].add(row)
-                    if key[0] == "n" and math.isfinite(key[1]):
-                        self.numeric[path].add(key[1], row)
+            for path, rows in present.items():
+                self.present[path].update(rows)
+            for (path, key), rows in equal.items():
+                bucket = self.equal[path]
+                if key in bucket:
+                    bucket[key].update(rows)
+                else:
+                    bucket[key] = BitMap(rows)
+                if key[0] == "n" and math.isfinite(key[1]):
+                    self.numeric[path].extend(key[1], rows)
 
     def drop_rows(self, rows: BitMap) -> None:
         """Forget `rows` entirely (after compaction removed them from disk)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .errors import CorruptLog
 
@@ -38,22 +39,18 @@ class Delete:
     ids: list[str]
 
 
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def encode_upsert(op: Upsert) -> bytes:
-    parts = [b'{"ids":', _json(op.ids), b',"payloads":[', b",".join(op.payloads), b"]"]
+    parts = [b'{"ids":', orjson.dumps(op.ids), b',"payloads":[', b",".join(op.payloads), b"]"]
     if op.deletes:
-        parts += [b',"delete":', _json(op.deletes)]
+        parts += [b',"delete":', orjson.dumps(op.deletes)]
     meta = b"".join([*parts, b"}"])
     n, dim = op.vectors.shape
-    return UPSERT_HEAD.pack(b"U", n, dim, op.first_rowid, len(meta)) + meta + \
-        op.vectors.astype(np.float32, copy=False).tobytes()
+    return b"".join([UPSERT_HEAD.pack(b"U", n, dim, op.first_rowid, len(meta)), meta,
+                     np.ascontiguousarray(op.vectors, dtype=np.float32)])
 
 
 def encode_delete(op: Delete) -> bytes:
-    return b"D" + _json({"ids": op.ids})
+    return b"D" + orjson.dumps({"ids": op.ids})
 
 
 def encode(op: Upsert | Delete) -> bytes:

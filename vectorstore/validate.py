@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .errors import DimensionMismatch, InvalidInput
 from .filters import validate as validate_filter
@@ -99,13 +100,22 @@ def check_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: s
 
 def prepare_queries(vectors: Any, dim: int, metric: Metric) -> np.ndarray:
     """Query vectors (one vector, or a matrix (nq, dim)) checked as `check_vectors`
-    checks them and prepared by the metric (`Metric.prepare`), as (nq, dim) float32.
+    checks them and prepared by the metric (`Metric.prepare`), as (nq, dim) float32."""
+    return prepare_vectors(vectors, None, dim, metric, "query")
 
-    A search's fixed cost: a float32 array of the right shape whose squared norms are
-    finite (and within the metric's bound) is checked and normalised from one pass over
-    it; anything else takes the full checks, which name what is wrong."""
+
+def prepare_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: str
+                    ) -> np.ndarray:
+    """`check_vectors` then `Metric.prepare`, as one step (n = None: any number of rows,
+    a single vector becomes one row).
+
+    The fixed cost of every search and every write: a float32 array of the right shape
+    whose squared norms are finite (and within the metric's bound) is checked and
+    normalised from one pass over it; anything else takes the full checks, which name
+    what is wrong."""
     if (isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.size
-            and vectors.ndim in (1, 2) and vectors.shape[-1] == dim):
+            and vectors.ndim in (1, 2) and vectors.shape[-1] == dim
+            and (n is None or (vectors.ndim == 2 and vectors.shape[0] == n))):
         matrix = np.ascontiguousarray(vectors.reshape(-1, dim))
         squares = np.einsum("ij,ij->i", matrix, matrix)
         if np.isfinite(squares).all():  # no NaN or inf, and no float32 overflow
@@ -115,15 +125,23 @@ def prepare_queries(vectors: Any, dim: int, metric: Metric) -> np.ndarray:
                 return matrix / norms[:, None]
             if squares.max() <= MAX_NORM ** 2:
                 return matrix
-    return metric.prepare(check_vectors(vectors, None, dim, metric, "query"))
+    return metric.prepare(check_vectors(vectors, n, dim, metric, what))
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
-    """The canonical stored form of a valid payload: compact UTF-8 JSON."""
-    return _ENCODER.encode(payload).encode("utf-8")
+    """The canonical stored form of a valid payload: compact UTF-8 JSON.
+
+    orjson writes it (~40x faster than the stdlib on a small payload: the largest part
+    of a small batch's write cost); values orjson does not take (a float subclass such
+    as numpy.float64, which the checks accept as a float) go through the stdlib. A lone
+    surrogate raises UnicodeEncodeError either way."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(payload).encode("utf-8")
 
 
 def check_payloads(payloads: Any, n: int, what: str = "payloads") -> list[bytes]:
@@ -134,12 +152,16 @@ def check_payloads(payloads: Any, n: int, what: str = "payloads") -> list[bytes]
     if not isinstance(payloads, list | tuple) or len(payloads) != n:
         got = len(payloads) if isinstance(payloads, list | tuple) else type(payloads).__name__
         raise InvalidInput(f"{what} must be a list of {n} objects, got {got}")
-    return [check_payload(p, f"{what}[{i}]") for i, p in enumerate(payloads)]
+    return [_flat_encoded(p) or check_payload(p, f"{what}[{i}]")
+            for i, p in enumerate(payloads)]
 
 
 def check_payload(payload: Any, where: str) -> bytes:
     """A payload's canonical encoding, after checking every value in it (iteratively:
     no recursion on user data, however deep)."""
+    data = _flat_encoded(payload)
+    if data is not None:
+        return data
     if not isinstance(payload, dict):
         raise InvalidInput(f"{where} must be a JSON object, got {type(payload).__name__}")
     if not _flat_and_valid(payload):
@@ -157,6 +179,19 @@ def check_payload(payload: Any, where: str) -> bytes:
         raise InvalidInput(f"{where} is {len(data)} bytes as JSON; at most "
                            f"{MAX_PAYLOAD_BYTES} are allowed")
     return data
+
+
+def _flat_encoded(payload: Any) -> bytes | None:
+    """The common case's encoding, checked fast: a dict of valid scalars that orjson
+    encodes within the size limit. None means: check it properly (which names what is
+    wrong, or takes what orjson does not)."""
+    if type(payload) is not dict or not _flat_and_valid(payload):
+        return None
+    try:
+        data = orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return None
+    return data if len(data) <= MAX_PAYLOAD_BYTES else None
 
 
 def _flat_and_valid(payload: dict[str, Any]) -> bool:

@@ -1,9 +1,15 @@
 """Hostile inputs shared by the library and HTTP poison suites: the cases of issue #12
 and a hypothesis strategy of hostile JSON payloads."""
 
+import enum
 import json
 
+import numpy as np
 from hypothesis import strategies as st
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
 
 
 def nested(depth: int, leaf: object = 1) -> object:
@@ -46,6 +52,7 @@ FINE_PAYLOADS = {
     "odd unicode": {"s": "\x00\u200f\ufeff\uffff\U0010ffff e\u0301 🦀", "\u0000k": "nul key"},
     "odd keys": {"": 1, ".": 2, "$gt": 3, "a.b": 4, "a": {"b": 5}},
     "big string": {"s": "y" * 500_000},
+    "numpy float and int enum": {"f": np.float64(0.25), "e": _Level.HIGH},
 }
 """Odd payloads the store must accept and give back intact."""
 
