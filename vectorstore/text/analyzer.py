@@ -11,7 +11,7 @@ as a plain word (`os.path.join` -> `os.path.join`, `os`, `path`, `join`); letter
 digits in one case (`4KB`, `I2C`) are one word, alone or in a compound. Numbers are
 words too: `SQLSTATE 23505` gives `sqlstate`, `23505`.
 
-Documents and queries go through the same analysis of each run (`Analyzer.analyse`), so
+Documents and queries go through the same analysis of each run (`Analyzer.analysed`), so
 a query finds what was indexed.
 """
 
@@ -28,7 +28,7 @@ from ..config import TextConfig
 
 RUN = re.compile(r"[\w.:/'\u2019-]+")
 """A raw token: a run of word characters, joiners `_ . - : /` and apostrophes. Runs are
-trimmed and split by `analyse`, once per distinct run (the regex stays a plain scan)."""
+trimmed and split by `_analyse`, once per distinct run (the regex stays a plain scan)."""
 _OPTION = re.compile(r"--?(?=[^\W\d_])")
 _JOINERS = re.compile(r"[_.\-:/]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -64,9 +64,10 @@ def field_text(payload: dict[str, Any], path: str) -> str:
 class Analyzer:
     """Turns text into index terms for one `TextConfig`; safe to share between threads.
 
-    Each distinct raw token of a query is analysed once and remembered (up to a bound),
-    so the cost per token is one regex match and one dictionary lookup. Documents are
-    analysed in batches through a segment's `runs.RunTable`, which remembers runs itself.
+    Each distinct raw token is analysed once and remembered (up to a bound), so the cost
+    per token of a query is one regex match and one dictionary lookup; documents are
+    analysed in batches through a segment's `runs.RunTable`, which fills the same cache
+    (the words of queries are mostly the words of the documents).
     """
 
     def __init__(self, config: TextConfig) -> None:
@@ -110,17 +111,15 @@ class Analyzer:
         whole = (prefix + core).lower()
         return (whole if len(whole) <= MAX_WHOLE and core else None), words
 
-    def analyse(self, raws: Collection[str]) -> dict[str, Analysed]:
-        """The terms of each distinct raw run (`RUN`'s matches), not cached: its whole
-        token (compounds only) and its words that are neither stopwords nor single
-        letters, stemmed unless they hold a digit; a compound's words are its parts, a
-        plain word is its own term.
+    def _analyse(self, raws: Collection[str]) -> dict[str, Analysed]:
+        """The terms of each distinct raw run: its whole token (compounds only) and its
+        words that are neither stopwords nor single letters, stemmed unless they hold a
+        digit; a compound's words are its parts, a plain word is its own term.
 
-        Index builds call this (a segment's `RunTable` remembers runs in arrays): a cache
-        of millions of small tuples makes Python's garbage collector walk them again and
-        again, which cost more than the analysis itself. For the same reason every run's
-        result is made of tuples of strings, which the collector stops tracking at its
-        first pass (lists it would promote and walk in every full collection)."""
+        Every result is made of tuples of strings, which Python's garbage collector stops
+        tracking at its first pass: lists (or tuples holding them) it would promote and
+        walk again in every full collection, which at index time cost more than the
+        analysis itself."""
         plain = {raw: word for raw in raws if (word := self._word(raw)) is not None}
         split = {raw: self._split(raw) for raw in raws if raw not in plain}
         stop = self._stopwords
@@ -137,11 +136,12 @@ class Analyzer:
             out[raw] = ((whole,), found, (whole, *found)) if whole else (found, (), found)
         return out
 
-    def _analysed(self, raws: list[str]) -> list[Analysed]:
+    def analysed(self, raws: list[str]) -> list[Analysed]:
+        """The analysis of each raw run (`RUN`'s matches), from the cache where it can."""
         cache = self._cache
         found = list(map(cache.get, raws))
         if None in found:
-            fresh = self.analyse(set(raws).difference(cache))
+            fresh = self._analyse(set(raws).difference(cache))
             if len(cache) < _CACHE_LIMIT:  # entries are never removed: no reader misses
                 cache.update(fresh)
                 found = list(map(cache.__getitem__, raws))
@@ -157,7 +157,7 @@ class Analyzer:
         """The index terms of `text` with the weight each counts for in a document: 1, or
         `part_weight` for the parts of a compound token."""
         part = self.config.part_weight
-        return [pair for main, parts, _ in self._analysed(RUN.findall(text))
+        return [pair for main, parts, _ in self.analysed(RUN.findall(text))
                 for pair in (*((t, 1.0) for t in main), *((t, part) for t in parts))]
 
     def query(self, text: str) -> tuple[int, list[str]]:
@@ -165,4 +165,4 @@ class Analyzer:
         in a query a compound's parts count fully (measured better on the quality set
         than weighing them as in documents)."""
         raws = RUN.findall(text)
-        return len(raws), list(chain.from_iterable(map(itemgetter(2), self._analysed(raws))))
+        return len(raws), list(chain.from_iterable(map(itemgetter(2), self.analysed(raws))))

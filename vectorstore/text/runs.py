@@ -19,7 +19,6 @@ from .analyzer import RUN, Analyzer, field_text
 
 RUN_LIMIT = 1 << 20
 """Distinct runs remembered per segment; past it the table starts afresh (memory bound)."""
-EMPTY_ROWS = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
 
 
 class RunTable:
@@ -32,6 +31,8 @@ class RunTable:
         self.analyzer = analyzer
         self.vocab: dict[str, int] = {}
         self.names: list[str] = []
+        self._slots = np.full(1024, -1, dtype=np.int64)  # sum_rows's scratch, by term id
+        self._stamp = 0
         self._forget()
 
     def _forget(self) -> None:
@@ -47,30 +48,33 @@ class RunTable:
         frequencies and length times its weight, summed): (row_start int64 (n + 1,),
         term ids int32, weighted frequencies float32, weighted lengths float64 (n,))."""
         n = len(payloads)
-        lengths = np.zeros(n, dtype=np.float64)
-        rows, terms, weights = [], [], []
-        for name, weight in self.analyzer.config.fields:
-            raws: list[str] = []
-            sizes = np.zeros(n, dtype=np.int64)
-            for i, payload in enumerate(payloads):  # each row's list freed at once: few
-                found = RUN.findall(field_text(payload, name))  # objects for the GC
+        fields = self.analyzer.config.fields
+        raws: list[str] = []
+        sizes: list[int] = []
+        for name, _ in fields:
+            for payload in payloads:  # each row's list freed at once: few objects for the GC
+                found = RUN.findall(field_text(payload, name))
                 raws += found
-                sizes[i] = len(found)
-            runs = self._run_ids(raws)
-            if not runs.size:
-                continue
-            row = np.repeat(np.arange(n), sizes)
-            lengths += weight * np.bincount(row, self._length[runs], minlength=n)
-            starts, counts = self._start[runs], self._start[runs + 1] - self._start[runs]
-            ends = np.cumsum(counts)
-            entries = np.repeat(starts - ends + counts, counts) + np.arange(ends[-1])
-            rows.append(np.repeat(row, counts))
-            terms.append(self._terms[entries])
-            weights.append(weight * self._weights[entries])
-        if not rows:
-            return np.zeros(n + 1, dtype=np.int64), *EMPTY_ROWS, lengths
-        row_start, ids, tfs = sum_rows(np.concatenate(rows), np.concatenate(terms),
-                                       np.concatenate(weights), n, len(self.names))
+                sizes.append(len(found))
+        runs = self._run_ids(raws)
+        per_field = np.array(sizes, dtype=np.int64).reshape(len(fields), n)
+        row = np.repeat(np.tile(np.arange(n), len(fields)), per_field.ravel())
+        weight = np.repeat(np.array([w for _, w in fields], dtype=np.float64),
+                           per_field.sum(axis=1))
+        lengths = np.bincount(row, weight * self._length[runs], minlength=n)
+        starts = self._start[runs]
+        counts = self._start[runs + 1] - starts
+        ends = np.cumsum(counts)
+        entries = np.repeat(starts - ends + counts, counts) + np.arange(ends[-1] if n and
+                                                                        ends.size else 0)
+        if self._slots.shape[0] < len(self.names):
+            self._slots = np.concatenate([self._slots, np.full(
+                max(len(self.names), 2 * self._slots.shape[0]) - self._slots.shape[0], -1,
+                dtype=np.int64)])
+        row_start, ids, tfs = sum_rows(np.repeat(row, counts), self._terms[entries],
+                                       np.repeat(weight, counts) * self._weights[entries], n,
+                                       self._slots, self._stamp)
+        self._stamp += ids.shape[0]
         return row_start, ids, tfs, lengths
 
     def _run_ids(self, raws: list[str]) -> np.ndarray:
@@ -94,7 +98,7 @@ class RunTable:
         return index[position]
 
     def _add(self, raws: list[str]) -> None:
-        analysed = list(map(self.analyzer.analyse(raws).__getitem__, raws))
+        analysed = self.analyzer.analysed(raws)
         terms = list(chain.from_iterable(map(itemgetter(2), analysed)))
         vocab, names = self.vocab, self.names
         for term in dict.fromkeys(terms):
