@@ -142,6 +142,23 @@ def bench_chroma(workdir: str, plan: list[list[tuple]]) -> dict:
     return result
 
 
+def filesystem(path: str) -> str:
+    """The type of the filesystem holding `path` (its longest mount point in
+    /proc/mounts), or "unknown"."""
+    path, best, kind = os.path.realpath(path), "", "unknown"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                point = fields[1]
+                if (path == point or path.startswith(point.rstrip("/") + "/")) and \
+                        len(point) > len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        pass
+    return kind
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=8)
@@ -170,6 +187,9 @@ def main() -> None:
     ratios = [g["records_per_s"] / s["records_per_s"] for g, s in zip(grouped, single, strict=True)]
     print(f"{args.threads} threads x {args.batches} batches of {args.batch} records "
           f"({DIM}-d), fsync on; load average {os.getloadavg()[0]:.2f}")
+    kind = filesystem(workdir)
+    print(f"data directories under {workdir} ({kind}"
+          f"{': fsync costs nothing there, the ratio means nothing' if kind == 'tmpfs' else ''})")
     print("round by round, records/s group commit / one fsync per batch: " + ", ".join(
         f"{g['records_per_s']:.0f}/{s['records_per_s']:.0f} = {r:.2f}x"
         for g, s, r in zip(grouped, single, ratios, strict=True)))

@@ -68,14 +68,20 @@ class _Undo:
 
 @dataclass(frozen=True)
 class _Staged:
-    """A batch logged but not yet durable: how to undo it, and the writer's state just
-    after it, to publish once it is durable."""
+    """A batch logged but not yet durable: how to undo it, and its writer's answer."""
 
     undo: _Undo
+    result: Any
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The writer's state after the batches an fsync covers (`_captured`): what
+    publishing them shows."""
+
     growing: GrowingView
     ids: IdView
     row_limit: int
-    result: Any
 
 
 @dataclass(frozen=True)
@@ -214,21 +220,29 @@ class Writes:
             self._write_error = describe(exc)
             request.finish(error=_write_failed(exc))
             return None
-        state = _Staged(undo, self._growing.view(), self._ids.view(), self._next_rowid, result)
-        pending = Pending(request, seq, seq, size_before, state)
+        pending = Pending(request, seq, seq, size_before, _Staged(undo, result))
         self._syncs.add(pending)
         self._maybe_freeze()
         return pending
 
-    def _publish_durable(self, pending: Pending) -> None:
-        """Show a batch now durable and answer its writer (called in WAL order)."""
-        staged = pending.state
+    def _captured(self) -> _Written:
+        """The writer's state now (writer lock held), to publish once the batches
+        written so far are durable."""
+        return _Written(self._growing.view(), self._ids.view(), self._next_rowid)
+
+    def _publish_durable(self, batches: list[Pending], state: _Written) -> None:
+        """Show batches now durable, as of `state`, and answer their writers (called in
+        WAL order, once per fsync)."""
         with self._state_lock:
-            self._committed = _Committed(staged.growing, staged.ids, staged.row_limit,
-                                         self._committed.dead | staged.undo.dead)
+            dead = self._committed.dead
+            for pending in batches:
+                if pending.state.undo.dead:
+                    dead = dead | pending.state.undo.dead
+            self._committed = _Committed(state.growing, state.ids, state.row_limit, dead)
             self._publish()
         self._write_error = None
-        pending.request.finish(staged.result)
+        for pending in batches:
+            pending.request.finish(pending.state.result)
 
     def _recover(self, exc: OSError) -> None:
         """An fsync failed (writer lock held): roll back every batch not known durable,

@@ -5,8 +5,10 @@ A writer stages its batch and appends it to the WAL under the collection's write
 (a fraction of a millisecond), then leaves the lock and waits here. One fdatasync runs
 at a time, outside the lock, and makes durable every record written before it started;
 while it runs, other writers stage and append theirs, and the next fsync covers them
-all. When an fsync returns, every batch it covered is published in WAL order and
-answered. The disk's flush latency is paid once per group, and never inside the lock.
+all. When an fsync returns, the batches it covered are published together, as one
+snapshot (the writer's state captured, under the writer lock, when the fsync began),
+and answered. The disk's flush latency and the cost of publishing are paid once per
+group, and neither inside the lock.
 
 If an fsync fails, nothing not yet durable may be answered: `recover` (under the writer
 lock) rolls every such batch back, cuts the WAL back and fails their writers. Since
@@ -58,20 +60,29 @@ class SyncQueue:
     """The batches written but not yet durable, in WAL order, and the fsyncs that make
     them so.
 
-    `sync()` fdatasyncs the WAL; `publish(pending)` makes a durable batch visible and
-    answers it (called in WAL order); `recover(exc)` handles a failed fsync: with the
-    writer `lock` held it calls `take_failed()`, rolls those batches back and answers
-    them with the error.
+    `sync()` fdatasyncs the WAL; `capture()` returns the writer's state (called with the
+    writer `lock` held, as an fsync is claimed: it includes exactly the batches that
+    fsync covers); `publish(batches, state)` makes those batches visible as of `state`
+    and answers them; `recover(exc)` handles a failed fsync: with the writer lock held
+    it calls `take_failed()`, rolls those batches back and answers them with the error.
+
+    Two conditions share one mutex: `_cond` announces fsyncs ending, failures and
+    recoveries (what waiting writers wait for), `_joined` a batch added (what only a
+    writer gathering a group waits for), so a write wakes no writer that is merely
+    waiting for its fsync.
     """
 
     def __init__(self, lock: threading.Lock, sync: Callable[[], None],
-                 publish: Callable[[Pending], None],
+                 capture: Callable[[], Any], publish: Callable[[list[Pending], Any], None],
                  recover: Callable[[OSError], None]) -> None:
         self._lock = lock
         self._sync = sync
+        self._capture = capture
         self._publish = publish
         self._recover = recover
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
+        self._joined = threading.Condition(self._mutex)
         self._pending: deque[Pending] = deque()
         self._written = 0
         self._durable = 0
@@ -85,12 +96,12 @@ class SyncQueue:
         with self._cond:
             self._pending.append(pending)
             self._written = pending.seq
-            self._cond.notify_all()
+            self._joined.notify_all()
 
     def wait(self, pending: Pending) -> None:
         """Return once `pending` is durable and published, or failed (writer lock not
         held): by waiting while an fsync runs, then running the next one if it is not
-        covered yet."""
+        covered yet (claimed under the writer lock, which is left before the fsync)."""
         while True:
             with self._cond:
                 while not pending.request.done and (self._failure is not None or
@@ -100,9 +111,22 @@ class SyncQueue:
                     return
                 if not self._gathered(pending):
                     continue
-                self._syncing = True
-                target = self._written
-            self._sync_to(target, locked=False)
+            with self._lock:
+                claimed = self._claim(pending)
+            if claimed is not None:
+                self._sync_to(*claimed, locked=False)
+
+    def _claim(self, pending: Pending | None) -> tuple[int, Any] | None:
+        """Claim the next fsync (writer lock held): the last sequence number it covers
+        and the writer's state to publish once it is durable; None when there is nothing
+        to claim (an fsync in flight, a failure, `pending` answered, nothing pending)."""
+        with self._cond:
+            if (self._syncing or self._failure is not None or not self._pending or
+                    (pending is not None and pending.request.done)):
+                return None
+            state = self._capture()
+            self._syncing = True
+            return self._written, state
 
     def _gathered(self, pending: Pending) -> bool:
         """Before an fsync (condition held): wait a little for the writers of the last
@@ -117,7 +141,7 @@ class SyncQueue:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            self._cond.wait(remaining)
+            self._joined.wait(remaining)
             if self._syncing or self._failure is not None or pending.request.done:
                 return False
         return True
@@ -128,21 +152,20 @@ class SyncQueue:
         while True:
             with self._cond:
                 failure = self._failure
-                if failure is None:
-                    if self._syncing:
-                        self._cond.wait()
-                        continue
-                    if not self._pending:
-                        return
-                    self._syncing = True
-                    target = self._written
+                if failure is None and self._syncing:
+                    self._cond.wait()
+                    continue
             if failure is not None:
                 self._recover(failure)
-            else:
-                self._sync_to(target, locked=True)
+                continue
+            claimed = self._claim(None)
+            if claimed is None:
+                return
+            self._sync_to(*claimed, locked=True)
 
-    def _sync_to(self, target: int, locked: bool) -> None:
-        """Run the fsync this thread claimed, covering records up to `target`."""
+    def _sync_to(self, target: int, state: Any, locked: bool) -> None:
+        """Run the fsync this thread claimed, covering records up to `target`; publish
+        the batches it made durable as of `state`."""
         began = time.monotonic()
         try:
             self._sync()
@@ -150,7 +173,7 @@ class SyncQueue:
             with self._cond:
                 self._syncing = False
                 self._failure = self._failure or exc
-                self._cond.notify_all()
+                self._notify()
             if locked:
                 self._recover(exc)
             else:
@@ -162,12 +185,13 @@ class SyncQueue:
             self._sync_seconds = time.monotonic() - began
             if self._failure is None:
                 self._durable = max(self._durable, target)
-                writers = set()
+                batches = []
                 while self._pending and self._pending[0].seq <= self._durable:
-                    writers.add(self._pending[0].writer)
-                    self._publish(self._pending.popleft())
-                self._covered = [self._covered[1], writers]
-            self._cond.notify_all()
+                    batches.append(self._pending.popleft())
+                if batches:
+                    self._publish(batches, state)
+                self._covered = [self._covered[1], {p.writer for p in batches}]
+            self._notify()
 
     def take_failed(self) -> list[Pending]:
         """In `recover` (writer lock held): every batch not known durable, oldest first,
@@ -185,4 +209,8 @@ class SyncQueue:
     def notify(self) -> None:
         """Wake waiters (after `recover` answered the failed batches)."""
         with self._cond:
-            self._cond.notify_all()
+            self._notify()
+
+    def _notify(self) -> None:
+        self._cond.notify_all()
+        self._joined.notify_all()

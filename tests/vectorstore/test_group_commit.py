@@ -181,8 +181,12 @@ def test_a_writer_answered_while_it_gathers_runs_no_fsync_after_the_drain(monkey
             return super().wait(timeout)
 
     lock = threading.Lock()
-    queue = SyncQueue(lock, sync, lambda p: p.request.finish("published"), recovered.append)
-    queue._cond = Interleaved()
+    def publish(batches: list[Pending], state: object) -> None:
+        for pending in batches:
+            pending.request.finish("published")
+
+    queue = SyncQueue(lock, sync, lambda: None, publish, recovered.append)
+    queue._joined = Interleaved(queue._mutex)  # what a gathering writer waits on
     queue._covered, queue._sync_seconds = [{-1}, {-2}], 60.0  # two writers to wait for
     pending = Pending(Request("batch"), 1, 1, 0, None)
     with lock:
