@@ -1,9 +1,15 @@
-"""How many threads the numba parallel kernels called from this thread may use."""
+"""How many threads the numba parallel kernels called from this thread may use, and
+BLAS calls that stay on their calling thread for code that splits work itself."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import numba
+from threadpoolctl import ThreadpoolController
+
+_BLAS_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -27,3 +33,23 @@ def kernel_threads(n: int) -> Iterator[int]:
         yield threads
     finally:
         numba.set_num_threads(before)
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run numpy's BLAS calls made inside on their calling thread only.
+
+    For code that splits work over its own threads, each calling BLAS on its share (the
+    flat batch search): BLAS's own thread pool would otherwise wake and spin beside
+    those threads (two pools on the same cores), which measured slower than either
+    alone. The limit is process-wide, so blocks hold a lock and never interleave their
+    save and restore; other threads' BLAS calls meanwhile run on one thread each
+    (slower, still correct).
+    """
+    with _BLAS_LOCK, _blas().limit(limits=1):
+        yield
