@@ -168,5 +168,10 @@ class StringArray:
     def __getitem__(self, i: int) -> bytes:
         return self._bytes[self.offsets.item(i):self.offsets.item(i + 1)].tobytes()
 
+    def views(self, rows: list[int]) -> list[memoryview]:
+        """The strings at `rows`, as views into the mapping (no copy)."""
+        offsets, data = self.offsets, self._bytes
+        return [data[offsets.item(i):offsets.item(i + 1)] for i in rows]
+
     def __len__(self) -> int:
         return self.offsets.shape[0] - 1

@@ -85,7 +85,7 @@ def planned_search(vectors: np.ndarray, metric: int, queries: np.ndarray, k: int
         return rows, dist
     approximate(queries, allowed, rows, dist)
     last = rows[:, min(k, n_allowed) - 1]
-    if last.min() < 0:  # cheaper than flatnonzero on the common path: nothing short
+    if (last.item(0) < 0) if nq == 1 else (last.min() < 0):  # the common path: none short
         short = np.flatnonzero(last < 0)
         subset = np.arange(n) if allowed is None else np.flatnonzero(allowed)
         exact_rows(vectors, metric, queries, k, short, subset, rows, dist)

@@ -121,17 +121,22 @@ def plan_search(queries: np.ndarray | None, single_vector: bool, text: Any, mode
                 fusion, single_vector if queries is not None else single_text)
 
 
+def _one_list(pos: int, rows: np.ndarray, dist: np.ndarray, k: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One segment's sorted list (padding last) cut to its k best found rows."""
+    n = k if rows.shape[0] >= k and rows[k - 1] >= 0 else int(np.count_nonzero(rows[:k] >= 0))
+    segs = np.empty(n, dtype=np.int64)
+    segs.fill(pos)
+    return segs, rows[:n], dist[:n]
+
+
 def _merge(found: list[tuple[int, np.ndarray, np.ndarray]], k: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-segment (position, rows, proxies) lists of one query -> the k best overall."""
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if len(found) == 1:  # one segment's list: already sorted, padding last
-        pos, rows, dist = found[0]
-        n = int(np.count_nonzero(rows[:k] >= 0))
-        segs = np.empty(n, dtype=np.int64)
-        segs.fill(pos)
-        return segs, rows[:n], dist[:n]
+    if len(found) == 1:
+        return _one_list(*found[0], k)
     dist = np.concatenate([d for _, _, d in found])
     rows = np.concatenate([r for _, r, _ in found])
     segs = np.concatenate([np.full(r.shape, pos) for pos, r, _ in found])
@@ -149,6 +154,11 @@ def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, param
             continue
         rows, dist = seg.search(queries, k, mask, params)
         found.append((pos, rows, dist))
+    if len(found) == 1:  # the usual single graph: score its lists at once, no merge
+        pos, rows, dist = found[0]
+        scores = metric.score(dist)
+        return [Candidates(*_one_list(pos, rows[q], scores[q], k))
+                for q in range(queries.shape[0])]
     out = []
     for q in range(queries.shape[0]):
         segs, rows, dist = _merge([(pos, r[q], d[q]) for pos, r, d in found], k)
@@ -178,27 +188,40 @@ def check_fields(payload: Any) -> bool | tuple[str, ...]:
     raise InvalidQuery("payload must be true, false or a list of field names")
 
 
-def _record(seg: Any, row: int, fields: bool | tuple[str, ...]) -> tuple[str, dict[str, Any]]:
-    """A hit's id and payload: whole, none (`fields` False, nothing is decoded) or only
-    the named fields present in it."""
-    if fields is True:
-        return seg.record(row)
-    if not fields:
-        return seg.record_id(row), {}
-    rid, payload = seg.record(row)
-    return rid, {f: payload[f] for f in fields if f in payload}
+def _records(snap: Any, segs: list[int], rows: list[int], fields: bool | tuple[str, ...]
+             ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The ids and payloads of hits at (segment position, local row): payloads whole,
+    empty (`fields` False: nothing is decoded) or only the named fields present. Each
+    segment decodes its hits in one call (one call for the usual single segment)."""
+    if segs.count(segs[0] if segs else 0) == len(segs):
+        groups = {segs[0]: list(range(len(segs)))} if segs else {}
+    else:
+        groups = {}
+        for i, pos in enumerate(segs):
+            groups.setdefault(pos, []).append(i)
+    ids: list[str] = [""] * len(rows)
+    payloads: list[dict[str, Any]] = [{} for _ in rows] if not fields else [{}] * len(rows)
+    for pos, where in groups.items():
+        seg = snap.segments[pos]
+        local = [rows[i] for i in where]
+        for i, rid in zip(where, seg.record_ids(local), strict=True):
+            ids[i] = rid
+        if fields:
+            for i, payload in zip(where, seg.payloads_at(local), strict=True):
+                payloads[i] = payload if fields is True else \
+                    {f: payload[f] for f in fields if f in payload}
+    return ids, payloads
 
 
 def _hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple[str, ...]
           ) -> list[Hit]:
     """The hits of one ranking: vector scores, or text scores when `text`."""
-    segments, out = snap.segments, []
-    for rank, (seg, row, score) in enumerate(zip(found.segs.tolist(), found.rows.tolist(),
-                                                 found.scores.tolist(), strict=True), 1):
-        rid, payload = _record(segments[seg], row, fields)
-        out.append(Hit(rid, score, payload, None, None, score, rank) if text else
-                   Hit(rid, score, payload, score, rank))
-    return out
+    ids, payloads = _records(snap, found.segs.tolist(), found.rows.tolist(), fields)
+    ranked = enumerate(zip(ids, found.scores.tolist(), payloads, strict=True), 1)
+    if text:
+        return [Hit(rid, score, payload, None, None, score, rank)
+                for rank, (rid, score, payload) in ranked]
+    return [Hit(rid, score, payload, score, rank) for rank, (rid, score, payload) in ranked]
 
 
 def _keys(snap: Any, found: Candidates) -> np.ndarray:
@@ -216,18 +239,19 @@ def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion,
                 higher_is_better: bool, fields: bool | tuple[str, ...]) -> list[Hit]:
     fused = fuse(Ranked(_keys(snap, vector), vector.scores, higher_is_better),
                  Ranked(_keys(snap, text), text.scores, coverage=text.coverage), fusion, k)
-    out = []
-    for score, pv, pt in zip(fused.scores.tolist(), fused.vector_pos.tolist(),
-                             fused.text_pos.tolist(), strict=True):
-        seg, row = (vector.segs[pv], vector.rows[pv]) if pv >= 0 else \
-            (text.segs[pt], text.rows[pt])
-        rid, payload = _record(snap.segments[int(seg)], int(row), fields)
-        out.append(Hit(rid, score, payload,
-                       vector_score=float(vector.scores[pv]) if pv >= 0 else None,
-                       vector_rank=pv + 1 if pv >= 0 else None,
-                       text_score=float(text.scores[pt]) if pt >= 0 else None,
-                       text_rank=pt + 1 if pt >= 0 else None))
-    return out
+    vector_pos, text_pos = fused.vector_pos.tolist(), fused.text_pos.tolist()
+    picks = [(vector, pv) if pv >= 0 else (text, pt)
+             for pv, pt in zip(vector_pos, text_pos, strict=True)]
+    ids, payloads = _records(snap, [int(found.segs[at]) for found, at in picks],
+                             [int(found.rows[at]) for found, at in picks], fields)
+    vector_scores, text_scores = vector.scores.tolist(), text.scores.tolist()
+    return [Hit(rid, score, payload,
+                vector_score=vector_scores[pv] if pv >= 0 else None,
+                vector_rank=pv + 1 if pv >= 0 else None,
+                text_score=text_scores[pt] if pt >= 0 else None,
+                text_rank=pt + 1 if pt >= 0 else None)
+            for rid, payload, score, pv, pt in zip(ids, payloads, fused.scores.tolist(),
+                                                   vector_pos, text_pos, strict=True)]
 
 
 def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric: Metric,

@@ -2,15 +2,15 @@
 
 Both answer the same calls: `rowids` (sorted uint32 global row ids), `search(queries,
 k, allowed, params)` over local rows, `record(local) -> (id, payload)` and
-`vector(local)`, and `text`: the segment's text postings (`text/postings.py`), or None
-when the collection has no text index. A sealed segment is a directory of array files
+`vector(local)`, in bulk `record_ids(rows)` and `payloads_at(rows)`, and `text`: the
+segment's text postings (`text/postings.py`), or None when the collection has no text
+index. A sealed segment is a directory of array files
 (see `arrayfile.py`): vectors, rowids, ids and payloads (UTF-8 blobs with offsets),
 whatever its index writes and its text postings; it is opened memory-mapped and never
 changes.
 """
 
 import importlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .arrayfile import StringArray, read_array, write_array, write_rows, write_strings
 from .config import INDEX_CONFIGS, IndexConfig
@@ -56,10 +57,18 @@ class GrowingView:
         return exact_search(self.vectors, queries, k, self.metric.kernel, allowed)
 
     def record(self, local: int) -> tuple[str, dict[str, Any]]:
-        return self.ids[local], json.loads(self.payloads[local])
+        return self.ids[local], orjson.loads(self.payloads[local])
 
     def record_id(self, local: int) -> str:
         return self.ids[local]
+
+    def record_ids(self, rows: list[int]) -> list[str]:
+        ids = self.ids
+        return [ids[r] for r in rows]
+
+    def payloads_at(self, rows: list[int]) -> list[dict[str, Any]]:
+        payloads = self.payloads
+        return [orjson.loads(payloads[r]) for r in rows]
 
     def vector(self, local: int) -> np.ndarray:
         return np.array(self.vectors[local])
@@ -142,17 +151,25 @@ class SealedSegment:
         return self.index.search(queries, k, allowed, params)
 
     def record(self, local: int) -> tuple[str, dict[str, Any]]:
-        return self._ids[local].decode(), json.loads(self._payloads[local].decode())
+        return self._ids[local].decode(), orjson.loads(self._payloads[local])
 
     def record_id(self, local: int) -> str:
         return self._ids[local].decode()
+
+    def record_ids(self, rows: list[int]) -> list[str]:
+        """The ids of the local `rows`, decoded in one pass (a search's hits)."""
+        return [str(view, "utf-8") for view in self._ids.views(rows)]
+
+    def payloads_at(self, rows: list[int]) -> list[dict[str, Any]]:
+        """The payloads of the local `rows`, decoded in one pass."""
+        return [orjson.loads(view) for view in self._payloads.views(rows)]
 
     def payload_bytes(self, local: int) -> bytes:
         return self._payloads[local]
 
     def payloads(self) -> list[dict[str, Any]]:
         """Every row's payload, in row order."""
-        return [json.loads(self._payloads[i]) for i in range(len(self))]
+        return self.payloads_at(range(len(self)))
 
     def vector(self, local: int) -> np.ndarray:
         return np.array(self.vectors[local])

@@ -17,6 +17,7 @@ Limits (documented in API.md):
 """
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,14 @@ def prepare_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what:
             and (n is None or (vectors.ndim == 2 and vectors.shape[0] == n))):
         matrix = np.ascontiguousarray(vectors.reshape(-1, dim))
         squares = np.einsum("ij,ij->i", matrix, matrix)
-        if np.isfinite(squares).all():  # no NaN or inf, and no float32 overflow
+        if matrix.shape[0] == 1:  # one query: scalar checks (~1.5 us less than arrays')
+            square = squares.item()
+            if math.isfinite(square):
+                if metric.normalise:  # float32 sqrt, as np.sqrt (a float64 one rounded)
+                    return matrix / np.float32(math.sqrt(square) or 1.0)
+                if square <= MAX_NORM ** 2:
+                    return matrix
+        elif np.isfinite(squares).all():  # no NaN or inf, and no float32 overflow
             if metric.normalise:
                 norms = np.sqrt(squares)
                 norms[norms == 0] = 1

@@ -205,10 +205,11 @@ def descend(space, query, links0, upper, upper_start, entry, top, bottom, pool_d
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
-                  use_mask, visited, tags, chunk, start, stop, out_i, out_d):
+def search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
+                 use_mask, visited, tags, chunk, start, stop, out_i, out_d):
     """Search queries[start:stop] with worker `chunk`'s scratch into out_i / out_d (k =
-    out_i.shape[1]); unfilled slots keep their -1 / +inf padding."""
+    out_i.shape[1]); unfilled slots keep their -1 / +inf padding. Called directly, it
+    runs on the calling thread: a single query needs no thread team (`search_batch`)."""
     k = out_i.shape[1]
     cap = max(ef, k)
     pool_d = np.empty(cap, dtype=np.float32)
@@ -244,6 +245,6 @@ def search_batch(space, queries, links0, upper, upper_start, entry, top, ef, mas
     """
     nq = out_i.shape[0]
     for c in prange(n_chunks):
-        _search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
-                      use_mask, visited, tags, c, c * nq // n_chunks,
-                      (c + 1) * nq // n_chunks, out_i, out_d)
+        search_range(space, queries, links0, upper, upper_start, entry, top, ef, mask,
+                     use_mask, visited, tags, c, c * nq // n_chunks,
+                     (c + 1) * nq // n_chunks, out_i, out_d)
