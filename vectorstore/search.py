@@ -11,6 +11,7 @@ carries the rank and score it had in each ranking that found it.
 """
 
 from dataclasses import dataclass
+from itertools import count
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -193,23 +194,25 @@ def _records(snap: Any, segs: list[int], rows: list[int], fields: bool | tuple[s
     """The ids and payloads of hits at (segment position, local row): payloads whole,
     empty (`fields` False: nothing is decoded) or only the named fields present. Each
     segment decodes its hits in one call (one call for the usual single segment)."""
-    if segs.count(segs[0] if segs else 0) == len(segs):
-        groups = {segs[0]: list(range(len(segs)))} if segs else {}
+    if segs and segs.count(segs[0]) == len(segs):
+        seg = snap.segments[segs[0]]
+        ids = seg.record_ids(rows)
+        payloads = seg.payloads_at(rows) if fields else [{} for _ in rows]
     else:
-        groups = {}
+        ids, payloads = [""] * len(rows), [{}] * len(rows)
+        groups: dict[int, list[int]] = {}
         for i, pos in enumerate(segs):
             groups.setdefault(pos, []).append(i)
-    ids: list[str] = [""] * len(rows)
-    payloads: list[dict[str, Any]] = [{} for _ in rows] if not fields else [{}] * len(rows)
-    for pos, where in groups.items():
-        seg = snap.segments[pos]
-        local = [rows[i] for i in where]
-        for i, rid in zip(where, seg.record_ids(local), strict=True):
-            ids[i] = rid
-        if fields:
-            for i, payload in zip(where, seg.payloads_at(local), strict=True):
-                payloads[i] = payload if fields is True else \
-                    {f: payload[f] for f in fields if f in payload}
+        for pos, where in groups.items():
+            seg = snap.segments[pos]
+            local = [rows[i] for i in where]
+            for i, rid in zip(where, seg.record_ids(local), strict=True):
+                ids[i] = rid
+            decoded = seg.payloads_at(local) if fields else [{} for _ in local]
+            for i, payload in zip(where, decoded, strict=True):
+                payloads[i] = payload
+    if isinstance(fields, tuple):
+        payloads = [{f: p[f] for f in fields if f in p} for p in payloads]
     return ids, payloads
 
 
@@ -217,11 +220,12 @@ def _hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple[str, ..
           ) -> list[Hit]:
     """The hits of one ranking: vector scores, or text scores when `text`."""
     ids, payloads = _records(snap, found.segs.tolist(), found.rows.tolist(), fields)
-    ranked = enumerate(zip(ids, found.scores.tolist(), payloads, strict=True), 1)
+    scores = found.scores.tolist()
     if text:
-        return [Hit(rid, score, payload, None, None, score, rank)
-                for rank, (rid, score, payload) in ranked]
-    return [Hit(rid, score, payload, score, rank) for rank, (rid, score, payload) in ranked]
+        return [Hit(rid, score, payload, None, None, score, rank) for rank, rid, score, payload
+                in zip(count(1), ids, scores, payloads)]
+    return [Hit(rid, score, payload, score, rank) for rank, rid, score, payload
+            in zip(count(1), ids, scores, payloads)]
 
 
 def _keys(snap: Any, found: Candidates) -> np.ndarray:

@@ -6,6 +6,7 @@ mask of local rows, the form the index kernels take.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ class Snapshot:
     """The collection's text analyzer; None when it has no text index."""
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def segments(self) -> tuple[Segment, ...]:
         return (*self.sealed, *self.frozen, self.growing)
 
