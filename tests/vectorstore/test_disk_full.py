@@ -23,7 +23,8 @@ DIM = 64
 def small_disk(tmp_path):
     """An 8 MiB tmpfs mounted at tmp_path/disk, 6 MiB of it taken by a filler file."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a size-limited tmpfs needs root (this test runs as root in CI)")
+        pytest.skip(reason="mounting a size-limited tmpfs needs root "
+                           "(this test runs as root in CI)")
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount)],
