@@ -286,13 +286,10 @@ class Writes:
             self._remove(op.deletes if isinstance(op, records.Upsert) else op.ids, undo)
             if isinstance(op, records.Upsert):
                 n = len(op.ids)
-                rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
-                for rid, row in zip(op.ids, rowids.tolist(), strict=True):
-                    old = self._ids.set(rid, row)
-                    undo.ids.append((rid, old))
-                    if old is not None:
-                        undo.dead.add(old)
+                rows = range(op.first_rowid, op.first_rowid + n)
+                self._changed(op.ids, self._ids.set_many(op.ids, rows), undo)
                 undo.rows.add_range(op.first_rowid, op.first_rowid + n)
+                rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
                 self._index.add(op.first_rowid, op.objects)
                 self._growing.append(rowids, op.vectors, op.ids, op.payloads, op.objects)
                 self._next_rowid = max(self._next_rowid, op.first_rowid + n)
@@ -304,15 +301,20 @@ class Writes:
         return undo
 
     def _remove(self, ids: list[str], undo: _Undo) -> None:
-        for rid in ids:
-            old = self._ids.set(rid, None)
-            if old is not None:
-                undo.ids.append((rid, old))
-                undo.dead.add(old)
+        if ids:
+            self._changed(ids, self._ids.set_many(ids, [None] * len(ids)), undo)
+
+    @staticmethod
+    def _changed(ids: list[str], olds: list[int | None], undo: _Undo) -> None:
+        """Note in `undo` the rows `ids` had before a change (`IdMap.set_many`)."""
+        undo.ids.extend(zip(ids, olds, strict=True))
+        dead = [old for old in olds if old is not None]
+        if dead:
+            undo.dead.update(dead)
 
     def _undo(self, undo: _Undo) -> None:
-        for rid, old in reversed(undo.ids):
-            self._ids.set(rid, old)
+        changes = undo.ids[::-1]
+        self._ids.set_many([rid for rid, _ in changes], [old for _, old in changes])
         if undo.rows:
             self._index.drop_rows(undo.rows)
         self._growing.truncate(undo.length)
