@@ -14,7 +14,9 @@ are printed, and for the median round of each mode records/s, batches per fdatas
 its mean latency (counted in this process), and per-batch latency. The figure that
 counts is the median ratio, group commit over one fsync per batch. A last sleuth run
 with fdatasync skipped shows the CPU bound of the write path: group commit can reach a
-high ratio only where an fsync costs well above a batch's CPU time. The data directory
+high ratio only where an fsync costs well above a batch's CPU time. `CPU us/batch` is
+the process's CPU time (user and system, every thread, the kernel's share of each
+fdatasync included) over the batches written. The data directory
 is on the disk holding `--dir` (default: the system temp directory); it must not be a
 tmpfs, where fsync costs nothing.
 """
@@ -95,15 +97,16 @@ def run(write: Callable[[list, np.ndarray, list], None], plan: list[list[tuple]]
     for w in workers:
         w.start()
     start_gate.wait()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     for w in workers:
         w.join()
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
     records = sum(len(ids) for mine in plan for ids, _, _ in mine)
     ms = np.array(latencies) * 1000
     return {"records_per_s": records / seconds, "seconds": seconds,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "batches": len(latencies)}
+            "batches": len(latencies), "cpu_us": cpu / len(latencies) * 1e6}
 
 
 def bench_sleuth(workdir: str, plan: list[list[tuple]], grouped: bool,
@@ -204,11 +207,11 @@ def main() -> None:
     print("round by round, records/s group commit / one fsync per batch: " + ", ".join(
         f"{g['records_per_s']:.0f}/{s['records_per_s']:.0f} = {r:.2f}x"
         for g, s, r in zip(grouped, single, ratios, strict=True)))
-    print(f"{'engine (median round)':32} {'records/s':>10} {'batches/fsync':>13} "
-          f"{'ms/fsync':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'engine (median round)':34} {'records/s':>10} {'batches/fsync':>13} "
+          f"{'ms/fsync':>8} {'CPU us/batch':>12} {'p50 ms':>8} {'p99 ms':>8}")
     for name, r in rows.items():
-        print(f"{name:32} {r['records_per_s']:10.0f} {r['batches_per_fsync']:13.1f} "
-              f"{r['fsync_ms']:8.2f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}")
+        print(f"{name:34} {r['records_per_s']:10.0f} {r['batches_per_fsync']:13.1f} "
+              f"{r['fsync_ms']:8.2f} {r['cpu_us']:12.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}")
     print(f"group commit / one fsync per batch: {float(np.median(ratios)):.2f}x "
           "(median of the rounds' ratios; goal >= 4x)")
     if "chromadb PersistentClient.add" in rows:
