@@ -20,6 +20,15 @@ repeated on every page crowd real passages out of search results. So:
    article or main content (an article's own header or footnotes stay).
 
 Block elements end paragraphs, `h1`-`h6` open sections, `<pre>` keeps its line breaks.
+A definition list's terms head their definitions as headings one level below `h6`: each
+`<dt>` (with the `<dt>`s right after it, its aliases) opens a section that its `<dd>`s fill
+and the end of the list closes, so the term joins the heading path of its definition's
+chunks and every definition is chunked on its own. That is what a glossary, a reference of
+settings or options, and API documentation (Sphinx renders each function, class and method
+as a `<dl>` with its signature in the `<dt>`) are made of: a definition is about its term,
+which its text often never repeats. Field lists (docutils' `<dl class="field-list">`:
+"Parameters", "Returns" inside a function's definition) label parts of one definition, not
+subjects of their own, and stay in the text.
 The title is `<title>` (else the first `<h1>`, else the file name); author and date come
 from `<meta name="author">` and `<meta name="date">`.
 """
@@ -33,7 +42,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ingest.blocks import LoadedDocument
 from ingest.filetype import HTML
 from ingest.limits import DEFAULT_LIMITS, Limits, counted_outline
-from ingest.loaders.outline import Heading, outline_blocks
+from ingest.loaders.outline import TERM_LEVEL, Heading, SectionEnd, outline_blocks
 from ingest.loaders.text import open_text
 from ingest.metadata import clean_author, iso_day
 
@@ -61,6 +70,10 @@ _SPACES = re.compile(r"\s+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NAME_WORD = re.compile(r"[a-z0-9]+")
 _HIDDEN_STYLE = re.compile(r"display:none|visibility:hidden")
+_FIELD_LIST = "field-list"
+"""docutils' class for a list of labelled fields of one definition (Parameters, Returns)."""
+_TERMS_END = "the end of a definition list"
+"""Marks, on the walk's stack, where a definition list's sections close."""
 
 
 def load_html(path: Path, limits: Limits = DEFAULT_LIMITS) -> LoadedDocument:
@@ -208,30 +221,72 @@ def _opens_with_heading(node: LexborNode) -> bool:
     return child is not None and child.tag in _HEADINGS
 
 
-def _outline(root: LexborNode | None) -> Iterator[Heading | str]:
+def _outline(root: LexborNode | None) -> Iterator[Heading | SectionEnd | str]:
     """Walk the tree in document order (iteratively: pages nest deeply) into an outline."""
     if root is None:
         return
     words: list[str] = []
-    stack: list[LexborNode | None] = [root]
+    stack: list[LexborNode | str | None] = [root]
+    lists = 0  # definition lists open around the current node
     while stack:
         node = stack.pop()
-        if node is None or node.tag in _BLOCKS or node.tag in _HEADINGS:
+        if not isinstance(node, LexborNode) or node.tag in _BLOCKS or node.tag in _HEADINGS:
             if words:
                 yield _SPACES.sub(" ", "".join(words))
                 words = []
-            if node is None:
+            if node is _TERMS_END:
+                lists -= 1
+                yield SectionEnd(TERM_LEVEL + lists)
+            if not isinstance(node, LexborNode):
                 continue
         if node.is_text_node:
             words.append(node.text_content or "")
         elif node.tag in _HEADINGS:
             yield Heading(_HEADINGS[node.tag], _SPACES.sub(" ", node.text()))
+        elif node.tag == "dt" and _is_definition_list(node.parent):
+            if not _is_alias(node):
+                yield Heading(TERM_LEVEL + lists - 1, _term(node))
         elif node.tag == "pre":
             yield node.text()
         elif node.is_element_node:
             children = list(node.iter(include_text=True))
-            if node.tag in _BLOCKS:
+            if _is_definition_list(node):
+                stack.append(_TERMS_END)
+                lists += 1
+            elif node.tag in _BLOCKS:
                 stack.append(None)
             stack.extend(reversed(children))
     if words:
         yield _SPACES.sub(" ", "".join(words))
+
+
+def _is_definition_list(node: LexborNode | None) -> bool:
+    """A `<dl>` whose terms name subjects (not a field list)."""
+    return node is not None and node.tag == "dl" and \
+        _FIELD_LIST not in (node.attributes.get("class") or "").split()
+
+
+def _element_sibling(node: LexborNode, forward: bool) -> LexborNode | None:
+    """The next (or previous) sibling that is an element, skipping text and comments."""
+    sibling = node.next if forward else node.prev
+    while sibling is not None and not sibling.is_element_node:
+        sibling = sibling.next if forward else sibling.prev
+    return sibling
+
+
+def _is_alias(dt: LexborNode) -> bool:
+    """A term right after another: an alias, already part of that term's heading."""
+    before = _element_sibling(dt, forward=False)
+    return before is not None and before.tag == "dt"
+
+
+def _term(dt: LexborNode) -> str:
+    """The heading a term gives its definition: its text and its aliases', " / " between."""
+    names = []
+    node: LexborNode | None = dt
+    while node is not None and node.tag == "dt":
+        name = _clean(node)
+        if name:
+            names.append(name)
+        node = _element_sibling(node, forward=True)
+    return " / ".join(names)

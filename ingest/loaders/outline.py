@@ -1,6 +1,7 @@
 """Blocks from an outline of headings and paragraphs: the shared back half of HTML and DOCX.
 
-Those loaders reduce a file to a sequence of `Heading`s and paragraph strings; this module
+Those loaders reduce a file to a sequence of `Heading`s, paragraph strings and `SectionEnd`s
+(where a run of sections closes without a next heading, as a definition list's); this module
 lays them out as one text (paragraphs and headings joined by blank lines; a blank line inside
 a paragraph becomes a line break) and cuts it into blocks, one section (the paragraphs under
 one heading path) at a time.
@@ -14,10 +15,25 @@ from ingest.blocks import PARAGRAPH_BREAK, Block, TextJoiner, bounded_blocks
 
 @dataclass(frozen=True, slots=True)
 class Heading:
-    """A heading of `level` 0 (a document title), 1 (top) to 6."""
+    """A heading of `level` 0 (a document title), 1 (top) to 6, or deeper: TERM_LEVEL and
+    below for the terms of definition lists, which head their definitions."""
 
     level: int
     text: str
+
+
+TERM_LEVEL = 7
+"""The level of a definition list's terms (a list nested in a definition: one deeper)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SectionEnd:
+    """The end of the sections opened by headings of `level` or deeper (e.g. at the end of a
+    definition list, the text after it belongs to the section the list is in)."""
+
+    level: int
+    text = ""
+    """Outline items all have a text; an end adds none."""
 
 
 class HeadingPath:
@@ -32,12 +48,17 @@ class HeadingPath:
             self._stack.pop()
         self._stack.append(heading)
 
+    def close(self, level: int) -> None:
+        """Close every open heading of `level` or deeper."""
+        while self._stack and self._stack[-1].level >= level:
+            self._stack.pop()
+
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(h.text for h in self._stack)
 
 
-def outline_blocks(items: Iterable[Heading | str]) -> Iterator[Block]:
+def outline_blocks(items: Iterable[Heading | SectionEnd | str]) -> Iterator[Block]:
     """Lay out headings and paragraphs (blank paragraphs dropped) and yield section blocks."""
     joiner = TextJoiner()
     headings = HeadingPath()
@@ -46,6 +67,11 @@ def outline_blocks(items: Iterable[Heading | str]) -> Iterator[Block]:
     paragraph = 1
     first_paragraph = 1
     for item in items:
+        if isinstance(item, SectionEnd):
+            yield from _section(section, section_start, first_paragraph, headings.path)
+            headings.close(item.level)
+            section = []
+            continue
         text = item.text if isinstance(item, Heading) else item
         text = PARAGRAPH_BREAK.sub("\n", text.strip())
         if not text:

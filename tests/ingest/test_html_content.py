@@ -37,7 +37,8 @@ def test_role_main_page_without_sidebars_permalinks_or_footer_keeps_footnotes(tm
     </body></html>""")
     assert doc.title == "Setup — Tool docs"
     assert blocks == [
-        (("Setup",), "Install the tool1, see Usage.\n\nmax_workers\n\nHow many workers run."),
+        (("Setup",), "Install the tool1, see Usage."),
+        (("Setup", "max_workers"), "How many workers run."),
         (("Setup", "Usage"), "Run it.\n\n1\n\nFrom the package index."),
     ]
     for chrome in ("Home", "next", "Table of contents", "©", "¶"):
@@ -139,3 +140,104 @@ def test_an_articles_own_header_and_footnotes_stay(tmp_path):
       <aside>Popular posts</aside></body>""")
     assert blocks == [(("Report",), "By Ada, May 2024\n\nFindings.\n\nNote: figures are rounded."
                                      "\n\nFiled under research.")]
+
+
+def test_glossary_terms_head_their_definitions_aliases_together(tmp_path):
+    """A glossary: one heading, then terms (some with aliases) each defined in a `<dd>`.
+    Each definition is a block of its own whose heading path names its term; the text after
+    the list is back under the page's heading."""
+    _, blocks = blocks_of(tmp_path, """<html><head><title>Glossary</title></head><body>
+      <div role="main"><h1>Glossary<a class="headerlink" href="#g">¶</a></h1>
+      <p>Terms used in this documentation.</p>
+      <dl class="glossary">
+        <dt id="term-bound">bound parameter<a class="headerlink" href="#term-bound">¶</a></dt>
+        <dt id="term-bind">bind parameter<a class="headerlink" href="#term-bind">¶</a></dt>
+        <dd><p>Values passed to the driver apart from the SQL string.</p>
+            <p>See also <a href="#term-dbapi">DBAPI</a>.</p></dd>
+        <dt id="term-eager">eager loading</dt>
+        <dd><p>Loading related rows in the same query.</p></dd>
+        <dt id="term-identity">identity map</dt><dd>A mapping of keys to objects.</dd>
+      </dl>
+      <p>Missing a term? Ask.</p></div></body></html>""")
+    assert blocks == [
+        (("Glossary",), "Terms used in this documentation."),
+        (("Glossary", "bound parameter / bind parameter"),
+         "Values passed to the driver apart from the SQL string.\n\nSee also DBAPI."),
+        (("Glossary", "eager loading"), "Loading related rows in the same query."),
+        (("Glossary", "identity map"), "A mapping of keys to objects."),
+        (("Glossary",), "Missing a term? Ask."),
+    ]
+
+
+def test_api_entries_head_their_docs_nested_in_their_class_field_lists_stay(tmp_path):
+    """Sphinx API docs: a class's `<dl>` holds its description and its methods' `<dl>`s, the
+    signature in each `<dt>`. A method's docs are headed by the class and the method; the
+    field list inside them ("Parameters") stays in the method's text."""
+    _, blocks = blocks_of(tmp_path, """<html><head><title>Engines</title></head><body>
+      <div role="main"><section><h1>Engines</h1><section><h2>API</h2>
+      <dl class="py class">
+        <dt class="sig sig-object py" id="pkg.Engine"><em>class </em>
+          <span class="sig-prename">pkg.</span><span class="sig-name">Engine</span>(<em>pool</em>)
+          <a class="headerlink" href="#pkg.Engine">¶</a></dt>
+        <dd><p>Connects a pool and a dialect.</p>
+          <dl class="py method">
+            <dt class="sig sig-object py" id="pkg.Engine.dispose">
+              <span>dispose</span>(<em>close=True</em>)</dt>
+            <dd><p>Dispose of the connection pool.</p>
+              <dl class="field-list simple"><dt class="field-odd">Parameters</dt>
+                <dd class="field-odd">
+                  <p><strong>close</strong> – close checked-in connections.</p></dd>
+              </dl>
+              <p>Added in 1.4.</p></dd>
+          </dl>
+          <dl class="py attribute">
+            <dt class="sig sig-object py" id="pkg.Engine.name"><span>name</span></dt>
+            <dd><p>The dialect's name.</p></dd>
+          </dl>
+          <p>Engines are thread safe.</p>
+        </dd>
+      </dl>
+      <dl class="py function"><dt id="pkg.create_engine">pkg.create_engine(<em>url</em>)</dt>
+        <dd><p>Create an Engine.</p></dd></dl>
+      <p>See also pools.</p></section></section></div></body></html>""")
+    engine = "class pkg.Engine(pool)"
+    assert blocks == [
+        (("Engines", "API", engine), "Connects a pool and a dialect."),
+        (("Engines", "API", engine, "dispose(close=True)"),
+         "Dispose of the connection pool.\n\nParameters\n\nclose – close checked-in "
+         "connections.\n\nAdded in 1.4."),
+        (("Engines", "API", engine, "name"), "The dialect's name."),
+        (("Engines", "API", engine), "Engines are thread safe."),
+        (("Engines", "API", "pkg.create_engine(url)"), "Create an Engine."),
+        (("Engines", "API"), "See also pools."),
+    ]
+
+
+GLOSSARY = """<html><head><title>Glossary</title></head><body><div role="main">
+  <h1>Glossary</h1><dl class="glossary">
+  <dt>lazy loading</dt><dt>lazy load</dt>
+  <dd><p>Related rows are fetched from the database the first time the attribute that
+      holds them is read, not when the object itself is fetched.</p></dd>
+  <dt>identity map</dt>
+  <dd><p>Each session keeps one object per primary key, so two queries for the same row
+      return the very same object.</p></dd>
+  <dt>isolation</dt>
+  <dd><p>How much one transaction sees of the uncommitted work of others running at the
+      same time.</p></dd>
+  </dl></div></body></html>"""
+
+
+def test_each_glossary_definition_is_a_chunk_found_by_its_term(ingestor, collection, docs):
+    """Through the pipeline: one chunk per definition, its heading path naming the term
+    (the text never does), and a text search for the term finds its definition first."""
+    (docs / "glossary.html").write_text(GLOSSARY, encoding="utf-8")
+    ingestor.ingest([docs])
+    stored = sorted(collection.get(where={}, limit=None), key=lambda r: r.payload["start"])
+    assert [(r.payload["heading_path"], r.payload["text"].split()[0]) for r in stored] == [
+        (["Glossary", "lazy loading / lazy load"], "Related"),
+        (["Glossary", "identity map"], "Each"),
+        (["Glossary", "isolation"], "How"),
+    ]
+    for term, first in (("identity map", "Each"), ("lazy load", "Related")):
+        hit = collection.search(text=term, k=1, mode="text")[0]
+        assert hit.payload["text"].startswith(first)
