@@ -36,7 +36,7 @@ from vectorstore.metrics import METRICS
 from vectorstore.search import Hit, plan_search
 from vectorstore.text.analyzer import Analyzer
 from vectorstore.text.postings import QueryTerms
-from vectorstore.text.search import TextStats, coverage, idf
+from vectorstore.text.search import TextStats, coverage, weights
 from vectorstore.validate import (
     check_delete,
     check_ids,
@@ -220,8 +220,8 @@ class DistributedCollection:
         fuses one collection's (`vectorstore.fusion.fuse`; text coverage from the summed
         statistics)."""
         keys = {h.id: n for n, h in enumerate(itertools.chain(vector, text))}
-        weights = idf(stats.rows, stats.doc_freq) * terms.counts
-        covered = coverage(text[0].score, weights, self.config.text.k1) if text else 0.0
+        covered = coverage(text[0].score, weights(stats, terms),
+                           self.config.text.k1) if text else 0.0
 
         def ranked(hits: list[Hit], **how: Any) -> Ranked:
             return Ranked(np.array([keys[h.id] for h in hits], dtype=np.int64),

@@ -41,6 +41,7 @@ from .metrics import METRICS
 from .payloads import PayloadIndex
 from .segment import GrowingView, SealedSegment
 from .text.analyzer import Analyzer
+from .text.postings import load_kernels
 from .validate import check_payload
 from .wal import WriteAheadLog
 
@@ -76,6 +77,8 @@ class Collection(Writes, Reads, Segments):
         self._index = PayloadIndex()
         self._ids = IdMap()
         self._analyzer = None if self.config.text is None else Analyzer(self.config.text)
+        if self._analyzer is not None:
+            load_kernels(self._analyzer)
         self._sealed = tuple(SealedSegment(directory / "segments" / name, self.metric,
                                            self.config.index, self._analyzer is not None)
                              for name in manifest.segments)

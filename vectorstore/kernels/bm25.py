@@ -23,6 +23,8 @@ FNV_OFFSET = np.uint64(14695981039346656037)
 FNV_PRIME = np.uint64(1099511628211)
 SCAN_BLOCK = 64
 """Rows per block of a dense top-k scan (`inverted_topk`): measured best of 16 to 256."""
+SAMPLE_ROWS = 8192
+"""Rows sampled to guess a dense scan's starting cut (`_dense_top`)."""
 
 
 @njit(cache=True, nogil=True)
@@ -42,14 +44,14 @@ def hash_terms(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def lookup_terms(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
                  term_starts: np.ndarray, q_hashes: np.ndarray, q_offsets: np.ndarray,
-                 q_blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 q_blob: np.ndarray) -> np.ndarray:
     """The postings range of each query term in a sealed dictionary ordered by hash
     (`hashes`, with the terms' UTF-8 bytes `blob[offsets[t]:offsets[t + 1]]`): binary
     search on the hash, then a byte comparison, walking past colliding terms.
-    Returns (starts, ends) int64 (m,); empty ranges for absent terms."""
+    Returns `ranges` int64 (2, m): term j's postings are ranges[0, j]:ranges[1, j],
+    empty for an absent term."""
     m = q_hashes.shape[0]
-    starts = np.zeros(m, dtype=np.int64)
-    ends = np.zeros(m, dtype=np.int64)
+    ranges = np.zeros((2, m), dtype=np.int64)
     for j in range(m):
         t = np.searchsorted(hashes, q_hashes[j])
         while t < hashes.shape[0] and hashes[t] == q_hashes[j]:
@@ -60,22 +62,32 @@ def lookup_terms(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
                 same = blob[offsets[t] + p] == q_blob[q_offsets[j] + p]
                 p += 1
             if same:
-                starts[j] = term_starts[t]
-                ends[j] = term_starts[t + 1]
+                ranges[0, j] = term_starts[t]
+                ranges[1, j] = term_starts[t + 1]
                 break
             t += 1
-    return starts, ends
+    return ranges
 
 
 @njit(cache=True, nogil=True)
-def count_allowed(docs: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                  mask: np.ndarray) -> np.ndarray:
-    """For each range `docs[starts[j]:ends[j]]`, how many rows have `mask[row] != 0`:
-    a term's document frequency among live rows. int64 (m,)."""
-    out = np.zeros(starts.shape[0], dtype=np.int64)
-    for j in range(starts.shape[0]):
+def term_weights(n_rows: float, doc_freq: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each query term's weight: Lucene's idf, ln(1 + (N - df + 0.5) / (df + 0.5)), times
+    its count in the query. float64 (m,)."""
+    out = np.empty(doc_freq.shape[0], dtype=np.float64)
+    for j in range(doc_freq.shape[0]):
+        df = np.float64(doc_freq[j])
+        out[j] = np.log1p((n_rows - df + 0.5) / (df + 0.5)) * counts[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def count_allowed(docs: np.ndarray, ranges: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each range `docs[ranges[0, j]:ranges[1, j]]`, how many rows have
+    `mask[row] != 0`: a term's document frequency among live rows. int64 (m,)."""
+    out = np.zeros(ranges.shape[1], dtype=np.int64)
+    for j in range(ranges.shape[1]):
         c = 0
-        for p in range(starts[j], ends[j]):
+        for p in range(ranges[0, j], ranges[1, j]):
             if mask[docs[p]] != 0:
                 c += 1
         out[j] = c
@@ -139,6 +151,22 @@ def _keep_best(dist: np.ndarray, idx: np.ndarray, score: float, row: int, cut: f
 
 
 @njit(cache=True, nogil=True)
+def _sorted_heap(dist: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The heap sorted best first, rows ascending among equal scores (the heap's layout,
+    which depends on the order rows were pushed in, does not show)."""
+    heap_sort(dist, idx)
+    i = 0
+    while i < dist.shape[0]:
+        j = i + 1
+        while j < dist.shape[0] and dist[j] == dist[i]:
+            j += 1
+        if j - i > 1:
+            idx[i:j] = np.sort(idx[i:j])
+        i = j
+    return idx, dist
+
+
+@njit(cache=True, nogil=True)
 def posting_impacts(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, k1: float,
                     b: float, avgdl: float) -> np.ndarray:
     """Each posting's tf / (tf + k1 * (1 - b + b * len / avgdl)): float32 (P,). A query
@@ -154,92 +182,134 @@ def posting_impacts(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, k1: 
 
 @njit(cache=True, nogil=True, inline="always")
 def _impact(p: int, row: int, tfs: np.ndarray, lengths: np.ndarray, norm_a: float,
-            norm_b: float, impacts: np.ndarray, use_impacts: bool) -> float:
+            norm_b: float, impacts: np.ndarray) -> float:
     """Posting p's tf / (tf + k1 * (1 - b + b * len / avgdl)): kept, or computed."""
-    if use_impacts:
+    if impacts.shape[0]:
         return impacts[p]
     tf = tfs[p]
     return tf / (tf + norm_a + norm_b * lengths[row])
 
 
 @njit(cache=True, nogil=True)
-def inverted_topk(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
-                  ends: np.ndarray, weights: np.ndarray, k1: float, b: float, avgdl: float,
-                  impacts: np.ndarray, use_impacts: bool, mask: np.ndarray, use_mask: bool,
-                  k: int) -> tuple[np.ndarray, np.ndarray]:
+def inverted_topk(docs: np.ndarray, tfs: np.ndarray, lengths: np.ndarray, ranges: np.ndarray,
+                  weights: np.ndarray, k1: float, b: float, avgdl: float, impacts: np.ndarray,
+                  mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k rows of a sealed segment for the query terms whose postings are the ranges
-    starts[j]:ends[j] (float64 weights[j]), among rows with mask[row] != 0 when use_mask.
-    With use_impacts, `impacts` holds `posting_impacts` for these k1, b and avgdl.
+    ranges[0, j]:ranges[1, j] (`lookup_terms`; float64 weights[j]), among rows with
+    mask[row] != 0 (an empty `mask`: every row). A non-empty `impacts` holds
+    `posting_impacts` for these k1, b and avgdl.
 
     Term at a time into a dense accumulator. When the postings are few next to the rows,
-    the rows they touch are listed and only those ranked; otherwise every row is
-    scanned, in blocks of SCAN_BLOCK skipped whole when none beats the cut, which rises
-    as the heap fills (no branch on untouched rows).
-    Returns (rows int64 (k,), -score float32 (k,)), best first, padded -1 / +inf.
+    the rows they touch are listed and only those ranked; otherwise the rows are ranked
+    by `_dense_top`.
+    Returns (rows int64 (k,), -score float32 (k,)), best first (rows ascending among
+    equal scores), padded -1 / +inf.
     """
     n = lengths.shape[0]
     acc = np.zeros(n, dtype=np.float32)
     total = 0
-    for j in range(starts.shape[0]):
-        total += ends[j] - starts[j]
+    for j in range(ranges.shape[1]):
+        total += ranges[1, j] - ranges[0, j]
     sparse = total * 8 < n
     touched = np.empty(total if sparse else 0, dtype=np.int32)
     n_touched = 0
     norm_a = k1 * (1.0 - b)
     norm_b = k1 * b / avgdl
-    for j in range(starts.shape[0]):
+    use_impacts = impacts.shape[0] > 0
+    for j in range(ranges.shape[1]):
         w = np.float32(weights[j])  # float32 throughout: the sum is kept in float32
         if sparse:
-            for p in range(starts[j], ends[j]):
+            for p in range(ranges[0, j], ranges[1, j]):
                 row = docs[p]
                 if acc[row] == 0.0:
                     touched[n_touched] = row
                     n_touched += 1
-                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts,
-                                        use_impacts)
+                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts)
         elif use_impacts:  # the common case, kept a plain loop for the compiler
-            for p in range(starts[j], ends[j]):
+            for p in range(ranges[0, j], ranges[1, j]):
                 acc[docs[p]] += w * impacts[p]
         else:
-            for p in range(starts[j], ends[j]):
+            for p in range(ranges[0, j], ranges[1, j]):
                 row = docs[p]
-                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts, False)
+                acc[row] += w * _impact(p, row, tfs, lengths, norm_a, norm_b, impacts)
     dist = np.full(k, np.inf, dtype=np.float32)
     idx = np.full(k, -1, dtype=np.int64)
-    cut = np.float32(0.0)
+    use_mask = mask.shape[0] > 0
     if sparse:
+        cut = np.float32(0.0)
         for i in range(n_touched):
             row = touched[i]
             score = acc[row]
             if score > cut and (not use_mask or mask[row] != 0):
                 cut = _keep_best(dist, idx, score, row, cut)
     else:
-        # Scores are >= 0, so their bits order as they do: a block whose bits are all at
-        # or below the cut's is skipped by a comparison the compiler vectorises, and
-        # only the few blocks holding a better row are walked one row at a time.
-        bits = acc.view(np.int32)
-        cut_float = np.zeros(1, dtype=np.float32)
-        cut_int = cut_float.view(np.int32)
-        cut_bits = cut_int[0]
-        full = n - n % SCAN_BLOCK
-        for start in range(0, full, SCAN_BLOCK):
-            above = 0
-            for row in range(start, start + SCAN_BLOCK):
-                above += bits[row] > cut_bits
-            if above == 0:
-                continue
-            for row in range(start, start + SCAN_BLOCK):
-                score = acc[row]
-                if score > cut and (not use_mask or mask[row] != 0):
-                    cut = _keep_best(dist, idx, score, row, cut)
-            cut_float[0] = cut
-            cut_bits = cut_int[0]
-        for row in range(full, n):
+        _dense_top(acc, mask, use_mask, dist, idx)
+    return _sorted_heap(dist, idx)
+
+
+@njit(cache=True, nogil=True)
+def _dense_top(acc: np.ndarray, mask: np.ndarray, use_mask: bool, dist: np.ndarray,
+               idx: np.ndarray) -> None:
+    """Push the k best allowed rows of a dense accumulator into the heap (dist, idx),
+    walking rows in ascending order as a scan of every row would.
+
+    The scan skips blocks of SCAN_BLOCK rows with no score above the cut (scores are
+    >= 0, so their bits order as they do: a comparison the compiler vectorises). The cut
+    starts at a floor guessed from a sample of SAMPLE_ROWS rows (the score that about
+    twice k rows would beat, were the sample typical) instead of rising slowly as the
+    heap fills; if fewer than k rows reach it, the guess was too high and the scan
+    starts again from a floor of 0, so the top k are exact either way."""
+    n = acc.shape[0]
+    k = dist.shape[0]
+    floor = np.float32(0.0)
+    step = n // SAMPLE_ROWS
+    if step > 1:
+        take = (2 * k) // step + 1
+        s_dist = np.full(take, np.inf, dtype=np.float32)
+        s_idx = np.full(take, -1, dtype=np.int64)
+        for row in range(0, n, step):
+            if -acc[row] < s_dist[0] and (not use_mask or mask[row] != 0):
+                heap_push(s_dist, s_idx, -acc[row], row)
+        if s_idx[0] >= 0:
+            floor = -s_dist[0]
+    if not _scan_from(acc, mask, use_mask, dist, idx, floor) and floor > 0:
+        dist[:] = np.inf
+        idx[:] = -1
+        _scan_from(acc, mask, use_mask, dist, idx, np.float32(0.0))
+
+
+@njit(cache=True, nogil=True)
+def _scan_from(acc: np.ndarray, mask: np.ndarray, use_mask: bool, dist: np.ndarray,
+               idx: np.ndarray, floor: np.float32) -> bool:
+    """`_dense_top`'s scan of the rows scoring `floor` or more (every row above 0 for a
+    floor of 0); whether the heap is full."""
+    n = acc.shape[0]
+    bits = acc.view(np.int32)
+    cut_float = np.zeros(1, dtype=np.float32)
+    cut_int = cut_float.view(np.int32)
+    cut_float[0] = floor
+    if floor > 0:
+        cut_int[0] -= 1  # the float just below the floor: rows at the floor count
+    cut = cut_float[0]
+    cut_bits = cut_int[0]
+    full = n - n % SCAN_BLOCK
+    for start in range(0, full, SCAN_BLOCK):
+        above = 0
+        for row in range(start, start + SCAN_BLOCK):
+            above += bits[row] > cut_bits
+        if above == 0:
+            continue
+        for row in range(start, start + SCAN_BLOCK):
             score = acc[row]
             if score > cut and (not use_mask or mask[row] != 0):
                 cut = _keep_best(dist, idx, score, row, cut)
-    heap_sort(dist, idx)
-    return idx, dist
+        cut_float[0] = cut
+        cut_bits = cut_int[0]
+    for row in range(full, n):
+        score = acc[row]
+        if score > cut and (not use_mask or mask[row] != 0):
+            cut = _keep_best(dist, idx, score, row, cut)
+    return idx[0] >= 0
 
 
 @njit(cache=True, nogil=True)
@@ -283,5 +353,4 @@ def forward_topk(row_start: np.ndarray, terms: np.ndarray, tfs: np.ndarray,
                 score += weights[s] * tf / (tf + norm)
         if score > cut:
             cut = _keep_best(dist, idx, score, row, cut)
-    heap_sort(dist, idx)
-    return idx, dist
+    return _sorted_heap(dist, idx)

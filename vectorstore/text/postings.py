@@ -152,32 +152,29 @@ class SealedPostings:
         self._impacts = (key, impacts)
         return impacts
 
-    def resolve(self, query: QueryTerms) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, ends) int64 (m,) of each query term's postings; empty when absent."""
+    def resolve(self, query: QueryTerms) -> np.ndarray:
+        """ranges int64 (2, m): query term j's postings are ranges[0, j]:ranges[1, j],
+        empty when the term is absent."""
         return lookup_terms(self.hashes, self.terms.offsets, self.terms.blob, self.starts,
                             query.hashes, query.offsets, query.blob)
 
-    def doc_freq(self, resolved: tuple[np.ndarray, np.ndarray], live: np.ndarray | None,
-                 m: int) -> np.ndarray:
+    def doc_freq(self, ranges: np.ndarray, live: np.ndarray | None, m: int) -> np.ndarray:
         """Each query term's number of rows among `live` (None: every row)."""
-        starts, ends = resolved
         if live is None:
-            return ends - starts
-        return count_allowed(self.docs, starts, ends, live)
+            return ranges[1] - ranges[0]
+        return count_allowed(self.docs, ranges, live)
 
-    def top_k(self, resolved: tuple[np.ndarray, np.ndarray], weights: np.ndarray, k: int,
+    def top_k(self, ranges: np.ndarray, weights: np.ndarray, k: int,
               allowed: np.ndarray | None, k1: float, b: float,
               avgdl: float) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows among `allowed` (None: every row): (rows, -score) as the kernel."""
-        starts, ends = resolved
-        if not (ends > starts).any():
+        if not (ranges[1] > ranges[0]).any():
             return _empty(k)
-        mask, use_mask = _mask(allowed)
         k1, b, avgdl = float(k1), float(b), float(avgdl)
         impacts = self._impacts_for(k1, b, avgdl)
-        return inverted_topk(self.docs, self.tfs, self.lengths, starts, ends, weights, k1, b,
-                             avgdl, EMPTY_F32 if impacts is None else impacts,
-                             impacts is not None, mask, use_mask, k)
+        return inverted_topk(self.docs, self.tfs, self.lengths, ranges, weights, k1, b, avgdl,
+                             EMPTY_F32 if impacts is None else impacts,
+                             EMPTY_MASK if allowed is None else allowed, k)
 
     def term_list(self) -> list[bytes]:
         blob = self.terms.blob.tobytes()
@@ -321,6 +318,14 @@ class GrowingPostings:
         return GrowingPostingsView(self._row_start[:n + 1], self._terms[:p], self._tfs[:p],
                                    self._lengths[:n], self._runs.vocab, self._runs.names,
                                    len(self._runs.names))
+
+
+def load_kernels(analyzer: Analyzer) -> None:
+    """Load the append path's numba kernel (`sum_rows`: from numba's on-disk cache, about
+    a second the first time in a process) by appending an empty document to a throwaway
+    index. A collection with a text index calls it as it opens, so that its first write
+    does not pay for it while holding the writer lock."""
+    GrowingPostings(analyzer, capacity=1).append([{}])
 
 
 def _grown(array: np.ndarray, size: int, keep: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..config import TextConfig
+from ..kernels.bm25 import term_weights
 from .postings import QueryTerms
 
 
@@ -72,10 +73,10 @@ def statistics(snap: Any, query: QueryTerms, resolved: list | None = None) -> Te
                      np.zeros(len(query), dtype=np.int64) if doc_freq is None else doc_freq)
 
 
-def idf(n_rows: int, doc_freq: np.ndarray) -> np.ndarray:
-    """Lucene's BM25 idf of each term: float64."""
-    df = doc_freq.astype(np.float64)
-    return np.log1p((n_rows - df + 0.5) / (df + 0.5))
+def weights(stats: TextStats, query: QueryTerms) -> np.ndarray:
+    """Each query term's weight in the scores: Lucene's BM25 idf under `stats` times the
+    term's count in the query. float64."""
+    return term_weights(float(stats.rows), stats.doc_freq, query.counts)
 
 
 def coverage(top_score: float, weights: np.ndarray, k1: float) -> float:
@@ -100,13 +101,13 @@ def segment_topk(snap: Any, query: QueryTerms, config: TextConfig, k: int,
         stats = statistics(snap, query, resolved)
     if stats.rows == 0 or stats.length <= 0:
         return [], np.zeros(len(query))
-    weights = idf(stats.rows, stats.doc_freq) * query.counts
+    scales = weights(stats, query)
     avgdl = stats.length / stats.rows
     found = []
     for pos, (seg, res, mask) in enumerate(zip(segments, resolved, masks, strict=True)):
         if res is None or (mask is not None and not mask.any()):
             continue
-        rows, dist = seg.text.top_k(res, weights, k, mask, config.k1, config.b, avgdl)
+        rows, dist = seg.text.top_k(res, scales, k, mask, config.k1, config.b, avgdl)
         if rows[0] >= 0:
             found.append((pos, rows, dist))
-    return found, weights
+    return found, scales
