@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import finite_number, from_dict
 from .errors import InvalidQuery
-from .kernels.fusion import fuse_top_k
+from .kernels.fusion import fuse_rankings
 
 METHODS = ("rrf", "blend")
 
@@ -100,27 +100,13 @@ class Fused(NamedTuple):
     text_pos: np.ndarray
 
 
-def _normalised(ranked: Ranked) -> np.ndarray:
-    scores = ranked.scores.astype(np.float64)
-    if scores.size == 0:
-        return scores
-    low, high = scores.min(), scores.max()
-    if high == low:
-        return np.ones_like(scores)
-    scaled = (scores - low) / (high - low)
-    return scaled if ranked.higher_is_better else 1.0 - scaled
-
-
-def _contributions(ranked: Ranked, weight: float, fusion: Fusion) -> np.ndarray:
-    if fusion.coverage:
-        weight *= ranked.coverage
-    if fusion.method == "rrf":
-        return weight / (fusion.rrf_k + np.arange(1, ranked.keys.size + 1, dtype=np.float64))
-    return weight * _normalised(ranked)
-
-
 def fuse(vector: Ranked, text: Ranked, fusion: Fusion, k: int) -> Fused:
     """The top k of the two rankings fused by `fusion`. Ties go to the candidate with the
     better rank in either list, then the smaller key, so the order is deterministic."""
-    return Fused(*fuse_top_k(vector.keys, _contributions(vector, fusion.vector_weight, fusion),
-                             text.keys, _contributions(text, fusion.text_weight, fusion), k))
+    def weight(ranked: Ranked, weight: float) -> float:
+        return float(weight * ranked.coverage if fusion.coverage else weight)
+
+    return Fused(*fuse_rankings(
+        vector.keys, vector.scores, weight(vector, fusion.vector_weight),
+        vector.higher_is_better, text.keys, text.scores, weight(text, fusion.text_weight),
+        text.higher_is_better, fusion.method == "rrf", float(fusion.rrf_k), k))

@@ -1,12 +1,53 @@
-"""Fusing two rankings into one top k (`fusion.py` computes each candidate's
-contributions; this kernel merges the lists and picks the best).
+"""Fusing two rankings into one top k (`fusion.py` says how; these kernels weigh each
+candidate, merge the lists and pick the best).
 
 A hybrid search fuses about a hundred candidates per query; done with numpy that is a
-dozen small array operations, which cost more than the work. Here it is one pass.
+few dozen small array operations, which cost more than the work. Here it is one call.
 """
 
 import numpy as np
 from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def gains(scores: np.ndarray, weight: float, rrf: bool, rrf_k: float,
+          higher_is_better: bool) -> np.ndarray:
+    """What each candidate of a ranking (best first) brings to its fused score, float64:
+    by reciprocal rank, weight / (rrf_k + rank) with ranks from 1; else its score
+    min-max normalised over the ranking (1 = its best; all 1 when they are equal) times
+    the weight."""
+    n = scores.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    if rrf:
+        for i in range(n):
+            out[i] = weight / (rrf_k + np.float64(i + 1))
+        return out
+    if n == 0:
+        return out
+    low = high = np.float64(scores[0])
+    for i in range(1, n):
+        low = min(low, np.float64(scores[i]))
+        high = max(high, np.float64(scores[i]))
+    for i in range(n):
+        if high == low:
+            scaled = 1.0
+        else:
+            scaled = (np.float64(scores[i]) - low) / (high - low)
+            if not higher_is_better:
+                scaled = 1.0 - scaled
+        out[i] = weight * scaled
+    return out
+
+
+@njit(cache=True, nogil=True)
+def fuse_rankings(keys_a: np.ndarray, scores_a: np.ndarray, weight_a: float,
+                  higher_a: bool, keys_b: np.ndarray, scores_b: np.ndarray,
+                  weight_b: float, higher_b: bool, rrf: bool, rrf_k: float, k: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`fuse_top_k` of two rankings weighed by `gains` (each with its weight and score
+    direction): the whole fusion of a hybrid search in one call."""
+    return fuse_top_k(keys_a, gains(scores_a, weight_a, rrf, rrf_k, higher_a),
+                      keys_b, gains(scores_b, weight_b, rrf, rrf_k, higher_b), k)
 
 
 @njit(cache=True, nogil=True)
