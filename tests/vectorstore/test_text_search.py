@@ -3,6 +3,8 @@ growing, sealed, merged and reopened segments; deletes out of the statistics; fi
 collections made before text indexes; bad requests refused with nothing changed."""
 
 import json
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -253,3 +255,18 @@ def test_damaged_postings_are_refused_on_open(tmp_path):
     (segment / "text_tf.arr").write_bytes(bytes(data))
     with Database(tmp_path) as db, pytest.raises(CorruptFile, match="text_tf.arr"):
         db.get_collection("c")
+
+
+def test_opening_a_text_collection_loads_the_append_kernel(tmp_path):
+    """In a fresh process, opening a collection with a text index loads the append path's
+    numba kernel, so the first write does not load it while holding the writer lock."""
+    script = (
+        "import sys; from pathlib import Path; from vectorstore import Database; "
+        "from vectorstore.kernels.bm25 import sum_rows; "
+        "db = Database(Path(sys.argv[1])); "
+        "col = db.create_collection('docs', dim=4, text=True); "
+        "print(len(sum_rows.signatures)); db.close()"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert int(done.stdout.strip()) >= 1

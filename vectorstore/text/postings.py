@@ -322,10 +322,11 @@ class GrowingPostings:
 
 def load_kernels(analyzer: Analyzer) -> None:
     """Load the append path's numba kernel (`sum_rows`: from numba's on-disk cache, about
-    a second the first time in a process) by appending an empty document to a throwaway
-    index. A collection with a text index calls it as it opens, so that its first write
-    does not pay for it while holding the writer lock."""
-    GrowingPostings(analyzer, capacity=1).append([{}])
+    a second the first time in a process) by appending a document whose first indexed
+    field is empty to a throwaway index. A collection with a text index calls it as it
+    opens, so that its first write does not pay for it while holding the writer lock."""
+    field = analyzer.config.fields[0][0]
+    GrowingPostings(analyzer, capacity=1).append([{field.split(".")[0]: ""}])
 
 
 def _grown(array: np.ndarray, size: int, keep: int) -> np.ndarray:
