@@ -243,7 +243,7 @@ def _outline(root: LexborNode | None) -> Iterator[Heading | SectionEnd | str]:
             words.append(node.text_content or "")
         elif node.tag in _HEADINGS:
             yield Heading(_HEADINGS[node.tag], _SPACES.sub(" ", node.text()))
-        elif node.tag == "dt" and _is_definition_list(node.parent):
+        elif node.tag == "dt" and _is_definition_list(_list_of(node)):
             if not _is_alias(node):
                 yield Heading(TERM_LEVEL + lists - 1, _term(node))
         elif node.tag == "pre":
@@ -264,6 +264,13 @@ def _is_definition_list(node: LexborNode | None) -> bool:
     """A `<dl>` whose terms name subjects (not a field list)."""
     return node is not None and node.tag == "dl" and \
         _FIELD_LIST not in (node.attributes.get("class") or "").split()
+
+
+def _list_of(dt: LexborNode) -> LexborNode | None:
+    """The list a term belongs to: its parent, or its grandparent when the parent is a
+    `<div>` grouping the term with its definitions (as HTML allows)."""
+    parent = dt.parent
+    return parent.parent if parent is not None and parent.tag == "div" else parent
 
 
 def _element_sibling(node: LexborNode, forward: bool) -> LexborNode | None:

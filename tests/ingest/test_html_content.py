@@ -143,9 +143,10 @@ def test_an_articles_own_header_and_footnotes_stay(tmp_path):
 
 
 def test_glossary_terms_head_their_definitions_aliases_together(tmp_path):
-    """A glossary: one heading, then terms (some with aliases) each defined in a `<dd>`.
-    Each definition is a block of its own whose heading path names its term; the text after
-    the list is back under the page's heading."""
+    """A glossary: one heading, then terms (some with aliases; one grouped with its
+    definition in a `<div>`, as HTML allows) each defined in a `<dd>`. Each definition is
+    a block of its own whose heading path names its term; the text after the list is back
+    under the page's heading."""
     _, blocks = blocks_of(tmp_path, """<html><head><title>Glossary</title></head><body>
       <div role="main"><h1>Glossary<a class="headerlink" href="#g">¶</a></h1>
       <p>Terms used in this documentation.</p>
@@ -156,7 +157,8 @@ def test_glossary_terms_head_their_definitions_aliases_together(tmp_path):
             <p>See also <a href="#term-dbapi">DBAPI</a>.</p></dd>
         <dt id="term-eager">eager loading</dt>
         <dd><p>Loading related rows in the same query.</p></dd>
-        <dt id="term-identity">identity map</dt><dd>A mapping of keys to objects.</dd>
+        <div><dt id="term-identity">identity map</dt><dd>A mapping of keys to objects.</dd>
+        </div>
       </dl>
       <p>Missing a term? Ask.</p></div></body></html>""")
     assert blocks == [
