@@ -92,8 +92,8 @@ class Collection(Writes, Reads, Segments):
         self._wal = WriteAheadLog(directory / "wal", self.config.wal_file_bytes)
         self._replay(manifest.checkpoint_seq)
         self._grouped = group_commit
-        self._syncs = SyncQueue(self._write_lock, self._wal.sync, self._captured,
-                                self._publish_durable, self._recover)
+        self._syncs = SyncQueue(self._write_lock, self._wal.sync, self._publish_durable,
+                                self._recover)
         self._maintenance = Maintenance(self.config.name, self._maintain)
         with self._write_lock:
             self._maybe_freeze()

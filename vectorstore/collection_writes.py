@@ -8,7 +8,7 @@ the same staging, quarantining records that cannot apply.
 import errno
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pyroaring import BitMap
@@ -22,7 +22,7 @@ from .errors import (
 )
 from .idmap import IdView
 from .maintenance import describe
-from .segment import GrowingView
+from .segment import GrowingSegment, GrowingView
 from .snapshot import Snapshot
 from .validate import (
     check_delete,
@@ -74,12 +74,13 @@ class _Staged:
     result: Any
 
 
-@dataclass(frozen=True)
-class _Written:
-    """The writer's state after the batches an fsync covers (`_captured`): what
-    publishing them shows."""
+class _Written(NamedTuple):
+    """The writer's state just after a batch (`_captured` as it is registered for
+    group commit): what publishing it, with the batches before it, shows. The growing
+    segment's view is built only when published (once per fsync, not per batch)."""
 
-    growing: GrowingView
+    growing: GrowingSegment
+    length: int
     ids: IdView
     row_limit: int
 
@@ -220,7 +221,8 @@ class Writes:
             self._write_error = describe(exc)
             request.finish(error=_write_failed(exc))
             return None
-        pending = Pending(request, seq, seq, size_before, _Staged(undo, result))
+        pending = Pending(request, seq, seq, size_before, _Staged(undo, result),
+                          self._captured())
         self._syncs.add(pending)
         self._maybe_freeze()
         return pending
@@ -228,7 +230,8 @@ class Writes:
     def _captured(self) -> _Written:
         """The writer's state now (writer lock held), to publish once the batches
         written so far are durable."""
-        return _Written(self._growing.view(), self._ids.view(), self._next_rowid)
+        return _Written(self._growing, self._growing.length, self._ids.view(),
+                        self._next_rowid)
 
     def _publish_durable(self, batches: list[Pending], state: _Written) -> None:
         """Show batches now durable, as of `state`, and answer their writers (called in
@@ -238,7 +241,8 @@ class Writes:
             for pending in batches:
                 if pending.state.undo.dead:
                     dead = dead | pending.state.undo.dead
-            self._committed = _Committed(state.growing, state.ids, state.row_limit, dead)
+            self._committed = _Committed(state.growing.view(state.length), state.ids,
+                                         state.row_limit, dead)
             self._publish()
         self._write_error = None
         for pending in batches:

@@ -120,10 +120,13 @@ class GrowingSegment:
         if self._text is not None:
             self._text.truncate(length)
 
-    def view(self) -> GrowingView:
-        n = self.length
+    def view(self, length: int | None = None) -> GrowingView:
+        """A view of the first `length` rows (all by default). Rows once appended stay
+        as they are until truncated away, so a view of an earlier length can be built
+        later, from another thread, while the writer appends."""
+        n = self.length if length is None else length
         return GrowingView(self._vectors[:n], self._rowids[:n], self._ids, self._payloads,
-                           self.metric, None if self._text is None else self._text.view())
+                           self.metric, None if self._text is None else self._text.view(n))
 
 
 class SealedSegment:

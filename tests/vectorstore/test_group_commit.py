@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from vectorstore import Database, commit
+from vectorstore import Database
 from vectorstore.commit import Pending, Request, SyncQueue
 from vectorstore.errors import WriteFailed
 
@@ -156,15 +156,13 @@ def test_writes_from_many_threads_all_land(tmp_path):
         assert col.count() == 800 and col.count({"t": 3}) == 100
 
 
-def test_a_writer_answered_while_it_gathers_runs_no_fsync_after_the_drain(monkeypatch):
+def test_a_writer_answered_before_it_leads_runs_no_fsync_after_the_drain():
     """#12 (`WAL fsync failed (OSError: [Errno 9] Bad file descriptor)` -> 503 in the soak):
-    a writer waiting for others to join its group is answered meanwhile by a drain, whose
-    thread (a writer freezing the growing segment) then rotates the WAL, closing the file.
-    The waiter must not go on to fsync: the closed descriptor failed it, and the failure
-    rolled back other writers' batches. Interleaved deterministically: the gathering
-    writer's wait lets the drain and the close run."""
-    monkeypatch.setattr(commit, "MAX_DELAY", 10.0)  # a gather waits until woken
-    closed, gathering = threading.Event(), threading.Event()
+    a writer due to run the next fsync is answered before it gets to by a drain, whose
+    thread (a writer freezing the growing segment) then rotates the WAL, closing the
+    file. The writer must not go on to fsync: the closed descriptor failed it, and the
+    failure rolled back other writers' batches. Interleaved deterministically."""
+    closed = threading.Event()
     late_syncs: list[str] = []
     recovered: list[OSError] = []
 
@@ -173,35 +171,57 @@ def test_a_writer_answered_while_it_gathers_runs_no_fsync_after_the_drain(monkey
             late_syncs.append(threading.current_thread().name)
             raise OSError(errno.EBADF, "Bad file descriptor")
 
-    class Interleaved(threading.Condition):
-        def wait(self, timeout=None):
-            if threading.current_thread().name == "gatherer" and not gathering.is_set():
-                gathering.set()  # the condition is released: the drain runs now
-                return super().wait_for(closed.is_set)
-            return super().wait(timeout)
-
-    lock = threading.Lock()
     def publish(batches: list[Pending], state: object) -> None:
         for pending in batches:
             pending.request.finish("published")
 
-    queue = SyncQueue(lock, sync, lambda: None, publish, recovered.append)
-    queue._joined = Interleaved(queue._mutex)  # what a gathering writer waits on
-    queue._covered, queue._sync_seconds = [{-1}, {-2}], 60.0  # two writers to wait for
+    lock = threading.Lock()
+    queue = SyncQueue(lock, sync, publish, recovered.append)
     pending = Pending(Request("batch"), 1, 1, 0, None)
     with lock:
-        queue.add(pending)
-    gatherer = threading.Thread(target=queue.wait, args=(pending,), name="gatherer")
-    gatherer.start()
-    assert gathering.wait(30), "the writer never waited to gather a group"
-    with lock:
-        queue.drain()  # answers the gathering writer's batch
+        queue.add(pending)  # no fsync runs: its writer is to lead the next one
+        queue.drain()  # ...but a drain answers its batch first
         closed.set()  # ...and the WAL file is rotated away
-        queue.notify()
-    gatherer.join(30)
-    assert not gatherer.is_alive()
+    queue.wait(pending)  # the writer gets here only now
     assert (pending.request.result, pending.request.error) == ("published", None)
     assert late_syncs == [] and recovered == []
+
+
+def test_the_next_fsync_is_handed_to_a_waiting_writer():
+    """A writer whose fsync returns with another batch left uncovered hands the next
+    fsync to that batch's writer, which runs it: both are answered, two fsyncs."""
+    first_syncing, release_first = threading.Event(), threading.Event()
+    syncs: list[str] = []
+    lock = threading.Lock()
+    queue: SyncQueue
+
+    def sync() -> None:
+        syncs.append(threading.current_thread().name)
+        if len(syncs) == 1:
+            first_syncing.set()
+            assert release_first.wait(30)
+
+    def publish(batches: list[Pending], state: object) -> None:
+        for pending in batches:
+            pending.request.finish(state)
+
+    queue = SyncQueue(lock, sync, publish, lambda exc: None)
+    first, second = (Pending(Request(i), i, i, 0, None, after=f"after {i}") for i in (1, 2))
+    with lock:
+        queue.add(first)
+    leader = threading.Thread(target=queue.wait, args=(first,), name="first")
+    leader.start()
+    assert first_syncing.wait(30)
+    with lock:
+        queue.add(second)  # written while the first fsync runs: not covered by it
+    follower = threading.Thread(target=queue.wait, args=(second,), name="second")
+    follower.start()
+    release_first.set()
+    leader.join(30)
+    follower.join(30)
+    assert not leader.is_alive() and not follower.is_alive()
+    assert syncs == ["first", "second"]
+    assert (first.request.result, second.request.result) == ("after 1", "after 2")
 
 
 def test_writers_racing_wal_rotations_all_land(tmp_path, monkeypatch):

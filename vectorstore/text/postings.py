@@ -312,8 +312,9 @@ class GrowingPostings:
             self._terms = _grown(self._terms, size, p)
             self._tfs = _grown(self._tfs, size, p)
 
-    def view(self) -> GrowingPostingsView:
-        n = self.rows
+    def view(self, rows: int | None = None) -> GrowingPostingsView:
+        """A view of the first `rows` rows (all by default); see `GrowingSegment.view`."""
+        n = self.rows if rows is None else rows
         p = int(self._row_start[n])
         return GrowingPostingsView(self._row_start[:n + 1], self._terms[:p], self._tfs[:p],
                                    self._lengths[:n], self._runs.vocab, self._runs.names,
