@@ -201,9 +201,10 @@ class Writes:
             if op is None:
                 request.finish(result)
                 return None
-            data = records.encode(op)
-            if len(data) >= MAX_RECORD:
-                raise InvalidInput(f"batch is {len(data)} bytes in the WAL; at most "
+            parts = records.encode(op)
+            size = sum(map(len, parts))
+            if size >= MAX_RECORD:
+                raise InvalidInput(f"batch is {size} bytes in the WAL; at most "
                                    f"{MAX_RECORD - 1}: split it")
             if self._wal.needs_rotation:
                 self._syncs.drain()  # a file is fsynced whole before the next one starts
@@ -213,7 +214,7 @@ class Writes:
             return None
         size_before = self._wal.size
         try:
-            seq = self._wal.write([data])
+            seq = self._wal.write([parts])
         except BaseException as exc:
             self._undo(undo)
             if not isinstance(exc, OSError):

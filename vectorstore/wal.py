@@ -12,7 +12,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import CorruptLog
@@ -24,6 +24,7 @@ FILE_HEADER = struct.Struct("<8sHHQ")
 FILE_HEADER_SIZE = FILE_HEADER.size + 4
 RECORD_HEADER = struct.Struct("<IQI")
 MAX_RECORD = 1 << 31
+Buffer = bytes | memoryview
 
 
 def _file_header(first_seq: int) -> bytes:
@@ -31,8 +32,12 @@ def _file_header(first_seq: int) -> bytes:
     return head + struct.pack("<I", zlib.crc32(head))
 
 
-def _record_crc(seq: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(struct.pack("<Q", seq)))
+def _record_crc(seq: int, parts: Sequence[Buffer]) -> int:
+    """CRC32 of the sequence number and a record's bytes (given in parts)."""
+    crc = zlib.crc32(struct.pack("<Q", seq))
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    return crc
 
 
 def _log_files(directory: Path) -> list[Path]:
@@ -73,7 +78,7 @@ def _scan_file(path: Path, is_last: bool, expected_first: int | None) -> _Scan:
         if end > len(data):
             return _torn_or_corrupt(path, is_last, offset, records, "truncated record")
         payload = data[end_of_header:end]
-        if crc != _record_crc(seq, payload) or seq != seq_expected:
+        if crc != _record_crc(seq, (payload,)) or seq != seq_expected:
             if is_last and end == len(data):
                 return _Scan(records, offset, torn=True)
             raise CorruptLog(f"{path}: corrupt record at offset {offset} "
@@ -145,35 +150,36 @@ class WriteAheadLog:
 
     def append(self, payload: bytes) -> int:
         """Append one record and fsync it; return its sequence number."""
-        seq = self.write([payload])
+        seq = self.write([[payload]])
         self.sync()
         return seq
 
-    def write(self, payloads: list[bytes]) -> int:
-        """Append records with consecutive sequence numbers, without fsync (see
-        `sync`); return the first one's number. All or none: on an OSError the file is
-        cut back to where it was and the error raised."""
-        for payload in payloads:
-            if len(payload) >= MAX_RECORD:
-                raise ValueError(f"WAL record of {len(payload)} bytes exceeds {MAX_RECORD}")
+    def write(self, records: list[Sequence[Buffer]]) -> int:
+        """Append records (each given as the parts of its bytes, which are written as
+        they are: no copy joins them) with consecutive sequence numbers, without fsync
+        (see `sync`); return the first one's number. All or none: on an OSError the file
+        is cut back to where it was and the error raised."""
+        sizes = [sum(map(len, parts)) for parts in records]
+        for size in sizes:
+            if size >= MAX_RECORD:
+                raise ValueError(f"WAL record of {size} bytes exceeds {MAX_RECORD}")
         if self._broken is not None:
             raise OSError(self._broken.errno, "the WAL could not be cut back after an I/O "
                           f"error ({self._broken}); reopen the collection")
         if self.needs_rotation:
             self.rotate()
         first = self.next_seq
-        frames = []
-        for seq, payload in enumerate(payloads, first):
-            frames.append(RECORD_HEADER.pack(len(payload), seq, _record_crc(seq, payload)))
-            frames.append(payload)
-        data = b"".join(frames)
+        frames: list[Buffer] = []
+        for seq, (parts, size) in enumerate(zip(records, sizes, strict=True), first):
+            frames.append(RECORD_HEADER.pack(size, seq, _record_crc(seq, parts)))
+            frames += parts
         try:
-            _write_all(self._fd, data)
+            _write_all(self._fd, frames)
         except OSError:
             self.cut_back(self._size, first)
             raise
-        self._size += len(data)
-        self.next_seq = first + len(payloads)
+        self._size += sum(sizes) + RECORD_HEADER.size * len(records)
+        self.next_seq = first + len(records)
         return first
 
     @property
@@ -212,7 +218,7 @@ class WriteAheadLog:
         path = self.directory / f"{self.next_seq:020d}.wal"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            _write_all(fd, _file_header(self.next_seq))
+            _write_all(fd, [_file_header(self.next_seq)])
             os.fsync(fd)
             fsync_dir(self.directory)
         except OSError:
@@ -252,7 +258,14 @@ class WriteAheadLog:
             os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _write_all(fd: int, buffers: list[Buffer]) -> None:
+    """Write `buffers` in order: one writev, and what a short write left, joined."""
+    written = os.writev(fd, buffers) if len(buffers) <= _IOV_MAX else 0
+    if written == sum(map(len, buffers)):
+        return
+    rest = memoryview(b"".join(buffers))[written:]
+    while rest:
+        rest = rest[os.write(fd, rest):]
+
+
+_IOV_MAX = 1024
