@@ -95,9 +95,9 @@ class _Numeric:
         self.rows: list[int] = []
         self.sorted: tuple[np.ndarray, np.ndarray] | None = None
 
-    def extend(self, value: float, rows: list[int]) -> None:
-        self.values.extend([value] * len(rows))
-        self.rows.extend(rows)
+    def extend(self, values: list[float], rows: list[int]) -> None:
+        self.values += values
+        self.rows += rows
         self.sorted = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -129,26 +129,48 @@ class PayloadIndex:
         """Index the payloads of rows first_row, first_row + 1, ... Every key is computed
         before anything is changed, so a value the index cannot take leaves the index
         as it was. Rows are grouped by path and by key first, so each bitmap is updated
-        once per batch (a batch's rows mostly share their paths and many values)."""
+        once per batch (a batch's rows mostly share their paths and many values), and
+        each path's numbers are appended to its range index in one step."""
         present: dict[str, list[int]] = {}
-        equal: dict[tuple[str, tuple], list[int]] = {}
+        equal: dict[str, dict[tuple, list[int]]] = {}
         for row, payload in enumerate(payloads, first_row):
             for path, key in _keys(payload):
-                present.setdefault(path, []).append(row)
+                rows = present.get(path)
+                if rows is None:
+                    present[path] = [row]
+                    bucket = equal[path] = {}
+                else:
+                    rows.append(row)
+                    bucket = equal[path]
                 if key is not None:
-                    equal.setdefault((path, key), []).append(row)
+                    rows = bucket.get(key)
+                    if rows is None:
+                        bucket[key] = [row]
+                    else:
+                        rows.append(row)
         with self.lock:
             self.universe.add_range(first_row, first_row + len(payloads))
             for path, rows in present.items():
                 self.present[path].update(rows)
-            for (path, key), rows in equal.items():
-                bucket = self.equal[path]
-                if key in bucket:
-                    bucket[key].update(rows)
-                else:
-                    bucket[key] = BitMap(rows)
-                if key[0] == "n" and math.isfinite(key[1]):
-                    self.numeric[path].extend(key[1], rows)
+                if equal[path]:
+                    self._add_values(path, equal[path])
+
+    def _add_values(self, path: str, keyed: dict[tuple, list[int]]) -> None:
+        """Add rows by value of one path to its equality and range indexes (lock held)."""
+        bucket = self.equal[path]
+        values: list[float] = []
+        numbered: list[int] = []
+        for key, rows in keyed.items():
+            bitmap = bucket.get(key)
+            if bitmap is None:
+                bucket[key] = BitMap(rows)
+            else:
+                bitmap.update(rows)
+            if key[0] == "n" and math.isfinite(key[1]):
+                values += [key[1]] * len(rows)
+                numbered += rows
+        if values:
+            self.numeric[path].extend(values, numbered)
 
     def drop_rows(self, rows: BitMap) -> None:
         """Forget `rows` entirely (after compaction removed them from disk)."""
