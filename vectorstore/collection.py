@@ -29,7 +29,7 @@ from pyroaring import BitMap
 from .collection_reads import MAX_K, Reads, Record
 from .collection_segments import Segments
 from .collection_writes import Writes
-from .commit import SyncQueue
+from .commit import SyncQueue, WriteQueue
 from .config import CollectionConfig
 from .errors import CollectionNotFound, CollectionSuperseded, StoreClosed
 from .idmap import IdMap
@@ -52,7 +52,9 @@ class Collection(Writes, Reads, Segments):
     """Records of one fixed dimension and metric; open it through `Database`.
 
     Locks, always taken in this order:
-    - `_write_lock`: one writer at a time (the group-commit leader, freezes, close);
+    - `_write_lock`: one writer at a time (the writer writing the queued requests, an
+      fsync's recovery, freezes, close); the write queue's mutex is held only to queue
+      or take requests;
     - `_maintenance_lock`: one seal, compaction or manifest write at a time;
     - `_state_lock`: swaps of the segment lists, tombstones, committed state and the
       published snapshot (held briefly, never around I/O);
@@ -94,6 +96,7 @@ class Collection(Writes, Reads, Segments):
         self._grouped = group_commit
         self._syncs = SyncQueue(self._write_lock, self._wal.sync, self._publish_durable,
                                 self._recover)
+        self._queued = WriteQueue(self._write_lock, self._write, self._syncs.wake)
         self._maintenance = Maintenance(self.config.name, self._maintain)
         with self._write_lock:
             self._maybe_freeze()

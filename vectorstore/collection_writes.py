@@ -177,15 +177,17 @@ class Writes:
 
     def _submit(self, work: _Upsert | _Delete) -> Any:
         """Stage and log `work` under the writer lock, then wait until it is durable
-        (group commit: `commit.py`); its result, or its error raised here."""
+        (group commit: `commit.py`; the writer holding the lock writes the requests
+        queued for it); its result, or its error raised here."""
         self._check_open()
         request = Request(work)
-        with self._write_lock:
-            pending = self._write(request)
-            if pending is not None and not self._grouped:
-                self._syncs.drain()  # one fsync per batch, inside the lock
-        if pending is not None:
-            self._syncs.wait(pending)
+        if self._grouped:
+            self._queued.submit(request)
+        else:
+            with self._write_lock:
+                if self._write(request) is not None:
+                    self._syncs.drain()  # one fsync per batch, inside the lock
+        self._syncs.wait(request)
         if request.error is not None:
             raise request.error
         return request.result

@@ -29,15 +29,18 @@ from typing import Any
 
 
 class Request:
-    """One writer's request: `work` for the committer; `result` or `error` once done."""
+    """One writer's request: `work` for the committer; `result` or `error` once done;
+    the lock its writer sleeps on (held until the writer is to wake)."""
 
-    __slots__ = ("work", "done", "result", "error")
+    __slots__ = ("work", "done", "result", "error", "wake")
 
     def __init__(self, work: Any) -> None:
         self.work = work
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         self.result, self.error, self.done = result, error, True
@@ -45,11 +48,10 @@ class Request:
 
 class Pending:
     """A batch written to the WAL but not yet known durable: its last sequence number,
-    where the log ended before it, what undoing or answering it needs (`state`), the
-    writer's state after it (`after`: what publishing it shows), and the lock its
-    writer sleeps on (held until the writer is to wake)."""
+    where the log ended before it, what undoing or answering it needs (`state`), and the
+    writer's state after it (`after`: what publishing it shows)."""
 
-    __slots__ = ("request", "seq", "first_seq", "size_before", "state", "after", "wake")
+    __slots__ = ("request", "seq", "first_seq", "size_before", "state", "after")
 
     def __init__(self, request: Request, first_seq: int, seq: int, size_before: int,
                  state: Any, after: Any = None) -> None:
@@ -59,8 +61,6 @@ class Pending:
         self.size_before = size_before
         self.state = state
         self.after = after
-        self.wake = threading.Lock()
-        self.wake.acquire()
 
 
 class SyncQueue:
@@ -100,19 +100,28 @@ class SyncQueue:
             self._pending.append(pending)
             if self._leader is None and not self._syncing:
                 self._leader = pending
+                _signal(pending.request)
 
-    def wait(self, pending: Pending) -> None:
-        """Return once `pending` is durable and published, or failed (writer lock not
-        held); run the fsync this writer is handed meanwhile, if any."""
+    def wake(self, request: Request) -> None:
+        """Wake the writer of a request answered without a batch to wait for (a no-op,
+        or an error before the WAL)."""
+        with self._mutex:
+            _signal(request)
+
+    def wait(self, request: Request) -> None:
+        """Return once `request` is answered: its batch durable and published, or
+        failed (writer lock not held); run the fsync this writer is handed meanwhile."""
         while True:
             with self._mutex:
-                if pending.request.done:
+                if request.done:
                     return
                 claimed = None
-                if self._leader is pending and not self._syncing and self._failure is None:
+                leader = self._leader
+                if (leader is not None and leader.request is request and not self._syncing
+                        and self._failure is None):
                     claimed = self._claim()
             if claimed is None:
-                pending.wake.acquire()  # until answered, or handed the next fsync
+                request.wake.acquire()  # until answered, or handed the next fsync
             else:
                 self._sync_to(claimed, locked=False)
 
@@ -166,7 +175,7 @@ class SyncQueue:
                 if batches:
                     self._publish(batches, batches[-1].after)
                 for pending in batches:
-                    _signal(pending)
+                    _signal(pending.request)
                 self._hand_on()
             self._done.notify_all()
 
@@ -178,7 +187,7 @@ class SyncQueue:
         if self._pending and self._failure is None:
             if self._leader is None:
                 self._leader = self._pending[0]
-            _signal(self._leader)
+            _signal(self._leader.request)
 
     def take_failed(self) -> list[Pending]:
         """In `recover` (writer lock held): every batch not known durable, oldest first,
@@ -198,14 +207,61 @@ class SyncQueue:
         answered them), and hand on the next fsync if batches wait for one."""
         with self._mutex:
             for pending in self._victims:
-                _signal(pending)
+                _signal(pending.request)
             self._victims = []
             self._hand_on()
             self._done.notify_all()
 
 
-def _signal(pending: Pending) -> None:
-    """Wake `pending`'s writer (mutex held). At most one wake-up is outstanding: the
+def _signal(request: Request) -> None:
+    """Wake `request`'s writer (mutex held). At most one wake-up is outstanding: the
     writer, once awake, looks at the queue again before sleeping on the lock anew."""
-    if pending.wake.locked():
-        pending.wake.release()
+    if request.wake.locked():
+        request.wake.release()
+
+
+class WriteQueue:
+    """Requests waiting for the writer lock, written by whichever writer holds it.
+
+    A writer queues its request; if no writer is writing, it takes the writer lock and
+    writes every queued request (its own and those queued meanwhile) until none is
+    left. The others never wait for the lock: they sleep once, until their request is
+    answered (or they are handed an fsync), instead of once for the lock and once for
+    the fsync. `write(request)` stages and logs one request (writer lock held),
+    returning its pending batch, or None when it answered the request at once; then
+    `wake(request)` wakes its writer.
+    """
+
+    def __init__(self, lock: threading.Lock, write: Callable[[Request], Pending | None],
+                 wake: Callable[[Request], None]) -> None:
+        self._lock = lock
+        self._write = write
+        self._wake = wake
+        self._mutex = threading.Lock()
+        self._queue: list[Request] = []
+        self._writing = False
+
+    def submit(self, request: Request) -> None:
+        """Queue `request`; write the queue if no writer is writing it. The request may
+        not be written yet on return: wait for it (`SyncQueue.wait`)."""
+        with self._mutex:
+            self._queue.append(request)
+            if self._writing:
+                return
+            self._writing = True
+        with self._lock:
+            while True:
+                with self._mutex:
+                    queued, self._queue = self._queue, []
+                    if not queued:
+                        self._writing = False
+                        return
+                for each in queued:
+                    try:
+                        answered = self._write(each) is None
+                    except BaseException as exc:  # raised in the request's own thread
+                        answered = not each.done
+                        if answered:
+                            each.finish(error=exc)
+                    if answered:
+                        self._wake(each)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from vectorstore import Database
+from vectorstore import Database, commit
 from vectorstore.commit import Pending, Request, SyncQueue
 from vectorstore.errors import WriteFailed
 
@@ -182,7 +182,7 @@ def test_a_writer_answered_before_it_leads_runs_no_fsync_after_the_drain():
         queue.add(pending)  # no fsync runs: its writer is to lead the next one
         queue.drain()  # ...but a drain answers its batch first
         closed.set()  # ...and the WAL file is rotated away
-    queue.wait(pending)  # the writer gets here only now
+    queue.wait(pending.request)  # the writer gets here only now
     assert (pending.request.result, pending.request.error) == ("published", None)
     assert late_syncs == [] and recovered == []
 
@@ -209,12 +209,12 @@ def test_the_next_fsync_is_handed_to_a_waiting_writer():
     first, second = (Pending(Request(i), i, i, 0, None, after=f"after {i}") for i in (1, 2))
     with lock:
         queue.add(first)
-    leader = threading.Thread(target=queue.wait, args=(first,), name="first")
+    leader = threading.Thread(target=queue.wait, args=(first.request,), name="first")
     leader.start()
     assert first_syncing.wait(30)
     with lock:
         queue.add(second)  # written while the first fsync runs: not covered by it
-    follower = threading.Thread(target=queue.wait, args=(second,), name="second")
+    follower = threading.Thread(target=queue.wait, args=(second.request,), name="second")
     follower.start()
     release_first.set()
     leader.join(30)
@@ -261,3 +261,37 @@ def test_writers_racing_wal_rotations_all_land(tmp_path, monkeypatch):
         monkeypatch.undo()
         assert failures == [] and col.health().status == "ok"
         assert col.count() == 800
+
+
+def test_requests_queued_meanwhile_are_written_by_the_writer_holding_the_lock():
+    """Writers that find another writing queue their request and return at once (to
+    sleep until answered); the writer holding the lock writes them, in order. A write
+    that raises answers that request alone, with the error, and wakes its writer."""
+    writing, go_on = threading.Event(), threading.Event()
+    written: list[tuple[str, int]] = []
+    woken: list[int] = []
+
+    def write(request: Request) -> Pending | None:
+        written.append((threading.current_thread().name, request.work))
+        if request.work == 1:
+            writing.set()
+            assert go_on.wait(30)
+        if request.work == 3:
+            raise RuntimeError("cannot stage")
+        return Pending(request, request.work, request.work, 0, None)
+
+    queue = commit.WriteQueue(threading.Lock(), write, lambda r: woken.append(r.work))
+    requests = {i: Request(i) for i in range(1, 5)}
+    first = threading.Thread(target=queue.submit, args=(requests[1],), name="first")
+    first.start()
+    assert writing.wait(30)
+    for i in (2, 3, 4):
+        others = threading.Thread(target=queue.submit, args=(requests[i],), name=f"w{i}")
+        others.start()
+        others.join(30)
+        assert not others.is_alive(), "a queued writer waited for the lock"
+    go_on.set()
+    first.join(30)
+    assert written == [("first", 1), ("first", 2), ("first", 3), ("first", 4)]
+    assert woken == [3] and isinstance(requests[3].error, RuntimeError)
+    assert not any(requests[i].done for i in (1, 2, 4))
