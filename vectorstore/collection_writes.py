@@ -7,7 +7,7 @@ the same staging, quarantining records that cannot apply.
 
 import errno
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,9 +36,10 @@ from .wal import MAX_RECORD
 log = logging.getLogger("vectorstore.collection")
 
 
-@dataclass(frozen=True)
-class _Upsert:
-    """A checked upsert waiting for group commit (vectors prepared by the metric)."""
+class _Upsert(NamedTuple):
+    """A checked upsert waiting for group commit (vectors prepared by the metric). The
+    per-write records here are named tuples: a frozen dataclass costs ~4x more to
+    build, a few microseconds per write in all."""
 
     ids: list[str]
     vectors: np.ndarray
@@ -47,8 +48,7 @@ class _Upsert:
     delete: list[str]
 
 
-@dataclass(frozen=True)
-class _Delete:
+class _Delete(NamedTuple):
     """A checked delete waiting for group commit: by ids, or by a validated filter."""
 
     ids: list[str] | None
@@ -66,8 +66,7 @@ class _Undo:
     dead: BitMap = field(default_factory=BitMap)
 
 
-@dataclass(frozen=True)
-class _Staged:
+class _Staged(NamedTuple):
     """A batch logged but not yet durable: how to undo it, and its writer's answer."""
 
     undo: _Undo
@@ -137,8 +136,9 @@ class Writes:
             return records.Delete(check_ids(op.ids, "delete", unique=False))
         ids = check_ids(op.ids)
         vectors = check_vectors(op.vectors, len(ids), self.dim, self.metric, "vectors")
-        return replace(op, ids=ids, vectors=vectors, payloads=check_payloads(op.objects, len(ids)),
-                       deletes=check_ids(op.deletes, "delete", unique=False))
+        return op._replace(ids=ids, vectors=vectors,
+                           payloads=check_payloads(op.objects, len(ids)),
+                           deletes=check_ids(op.deletes, "delete", unique=False))
 
     def _quarantine(self, seq: int, payload: bytes, reason: str) -> None:
         self._quarantined += 1

@@ -11,8 +11,7 @@ acknowledged.
 
 import json
 import struct
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -22,8 +21,10 @@ from .errors import CorruptLog
 UPSERT_HEAD = struct.Struct("<cIIQI")
 
 
-@dataclass(frozen=True)
-class Upsert:
+class Upsert(NamedTuple):
+    """An upsert batch as logged (a named tuple: built for every write, and a frozen
+    dataclass costs ~4x more to build)."""
+
     first_rowid: int
     ids: list[str]
     vectors: np.ndarray
@@ -31,11 +32,13 @@ class Upsert:
     """Each payload's canonical JSON (`validate.encode_payload`)."""
     objects: list[dict[str, Any]]
     """The same payloads as objects, for the payload index."""
-    deletes: list[str] = field(default_factory=list)
+    deletes: list[str]
+    """Ids the same atomic batch removes."""
 
 
-@dataclass(frozen=True)
-class Delete:
+class Delete(NamedTuple):
+    """A delete batch as logged."""
+
     ids: list[str]
 
 
