@@ -275,7 +275,7 @@ class GrowingPostings:
         """Analyse and add one row per payload. A batch where no payload has a key an
         indexed field lives under (payloads of metadata only) adds empty rows at once:
         analysing it would cost ~30 us of array calls for nothing."""
-        if all(self._roots.isdisjoint(payload) for payload in payloads):
+        if all(map(self._roots.isdisjoint, payloads)):
             self._append_empty(len(payloads))
             return
         row_start, ids, freqs, lengths = self._runs.rows(payloads)
