@@ -11,12 +11,16 @@ naming the file and offset, because skipping it would silently lose acknowledged
 import os
 import struct
 import threading
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import CorruptLog
 from .fsutil import file_bytes, fsync_dir
+
+try:  # the same CRC-32 as zlib's, ~15x faster (ISA-L, SIMD): ~4 us less per 15 KB record
+    from isal.isal_zlib import crc32
+except ImportError:  # an environment installed before isal was a dependency
+    from zlib import crc32
 
 MAGIC = b"SLWAL\x00\x00\x00"
 VERSION = 1
@@ -29,14 +33,14 @@ Buffer = bytes | memoryview
 
 def _file_header(first_seq: int) -> bytes:
     head = FILE_HEADER.pack(MAGIC, VERSION, 0, first_seq)
-    return head + struct.pack("<I", zlib.crc32(head))
+    return head + struct.pack("<I", crc32(head))
 
 
 def _record_crc(seq: int, parts: Sequence[Buffer]) -> int:
     """CRC32 of the sequence number and a record's bytes (given in parts)."""
-    crc = zlib.crc32(struct.pack("<Q", seq))
+    crc = crc32(struct.pack("<Q", seq))
     for part in parts:
-        crc = zlib.crc32(part, crc)
+        crc = crc32(part, crc)
     return crc
 
 
@@ -61,7 +65,7 @@ def _scan_file(path: Path, is_last: bool, expected_first: int | None) -> _Scan:
         raise CorruptLog(f"{path}: truncated file header at offset 0")
     magic, version, _, first_seq = FILE_HEADER.unpack_from(data, 0)
     (crc,) = struct.unpack_from("<I", data, FILE_HEADER.size)
-    if magic != MAGIC or crc != zlib.crc32(data[:FILE_HEADER.size]):
+    if magic != MAGIC or crc != crc32(data[:FILE_HEADER.size]):
         raise CorruptLog(f"{path}: bad file header at offset 0")
     if version != VERSION:
         raise CorruptLog(f"{path}: unsupported WAL version {version}")

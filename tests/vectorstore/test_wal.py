@@ -1,12 +1,15 @@
 """The write-ahead log: torn tails are dropped, corruption in the middle is refused."""
 
 import os
+import struct
 import threading
+import zlib
 
 import numpy as np
 import pytest
 
 from vectorstore import Database
+from vectorstore import wal as wal_module
 from vectorstore.errors import CorruptLog
 from vectorstore.wal import WriteAheadLog
 
@@ -144,3 +147,13 @@ def test_a_sync_in_flight_keeps_its_file_open_through_rotate_and_close(
     assert seen == [True]
     monkeypatch.undo()
     wal.close()
+
+
+def test_record_checksum_is_zlib_crc32_of_seq_and_bytes():
+    """The file format: whichever implementation computes it (isal's or zlib's), a
+    record's CRC is zlib's CRC-32 of its sequence number and bytes, however they are
+    split into parts, so logs written by either read back with either."""
+    data = os.urandom(15_600)
+    expected = zlib.crc32(data, zlib.crc32(struct.pack("<Q", 7)))
+    assert wal_module._record_crc(7, [data]) == expected
+    assert wal_module._record_crc(7, [data[:10], memoryview(data)[10:]]) == expected
