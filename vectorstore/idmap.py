@@ -9,7 +9,8 @@ before it (-1: none since the base), `latest` each changed id's last change. A v
 the four references and the log length of its moment: it copies nothing. A view's
 lookup takes the id's last change and walks `prev` back past changes newer than the
 view (rare: only ids changed after it was taken); the writer only appends to the log
-and sets `latest` entries (single dict and list operations, atomic for readers).
+and then points `latest` at the new entry (single dict and list operations, atomic
+for readers, in that order so a reader never follows `latest` past the log's end).
 Once the log outgrows a quarter of the base they are folded into a new base and a new
 log (the old ones stay with the views holding them): about five entry copies per
 change.
@@ -93,9 +94,9 @@ class IdMap:
             olds.append(old)
             if old is None and row is None:
                 continue
-            latest[rid] = len(log)
-            log.append(row)
+            log.append(row)  # the entry first: a view may follow `latest` to it at once
             prev.append(-1 if before is None else before)
+            latest[rid] = len(log) - 1
             count += (row is not None) - (old is not None)
         self._count = count
         if len(log) > max(_FOLD_MIN, len(base) // _FOLD_SHARE):
