@@ -1,6 +1,9 @@
 """The id map against a dict: every view answers as the map did when it was taken,
 however many changes, folds and views came after."""
 
+import sys
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -50,3 +53,37 @@ def check_views(loaded, batches):
 def test_set_is_set_many_of_one():
     ids = IdMap()
     assert ids.set("a", 1) is None and ids.set("a", None) == 1 and "a" not in ids
+
+
+def test_a_view_read_while_the_writer_changes_its_ids():
+    """Readers look ids up in their views while the writer changes the same ids (and
+    folds them into new bases): a view must answer as of its moment throughout, never
+    fail, never see a base changed under it. Thread
+    switches are forced as often as the interpreter allows, for a bounded count of
+    changes."""
+    ids = IdMap()
+    ids.load([("a", 0), ("b", 1)])
+    view = ids.view()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                assert (view.get("a"), view.get("b"), len(view)) == (0, 1, 2)
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                errors.append(exc)
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=read)
+    try:
+        reader.start()
+        for i in range(20_000):
+            ids.set_many(["a", "b"], [i + 2, i + 3])
+    finally:
+        stop.set()
+        reader.join(30)
+        sys.setswitchinterval(interval)
+    assert errors == []
