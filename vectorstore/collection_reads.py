@@ -15,7 +15,7 @@ from .errors import (
 )
 from .filters import compile_filter
 from .payloads import key_value
-from .search import Hit, check_fields, plan_search, run_search
+from .search import Hit, check_fields, nearest, plan_search, run_search
 from .snapshot import Snapshot, rows_array
 from .text.search import TextStats, statistics
 from .validate import check_ids, prepare_queries
@@ -75,6 +75,12 @@ class Reads:
         if params is not None and not isinstance(params, dict):
             raise InvalidInput("params must be an object")
         fields = check_fields(payload)
+        if (text is None and text_stats is None and fusion is None and mode in (None, "vector")
+                and np.ndim(vector) == 1):  # one query vector, the usual call: `nearest`
+            query = prepare_queries(vector, self.dim, self.metric)
+            snap = self._snap()
+            return nearest(snap, query, int(k), snap.masks(self._allowed(snap, where)),
+                           params or {}, self.metric, fields)
         queries = None if vector is None else prepare_queries(vector, self.dim, self.metric)
         snap = self._snap()
         plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, snap.analyzer)

@@ -62,8 +62,10 @@ class HnswIndex:
         self.graph = graph
         meta = graph["meta"]
         self.entry, self.top = int(meta[3]), int(meta[4])
-        self.arrays = {name: readonly(graph[name]) for name in FILES[:3]}
+        self.links = tuple(readonly(graph[name]) for name in FILES[:3])
+        """(links0, upper, upper_start), read-only, as the kernels take them."""
         self.visited = VisitedPool(self.vectors.shape[0])
+        self._float_space = FloatSpace(self.vectors, metric.kernel)
 
     @classmethod
     def build(cls, vectors: np.ndarray, metric: Metric, config: HnswConfig) -> Self:
@@ -107,7 +109,7 @@ class HnswIndex:
         return type(self)(vectors, self.metric, self.config, graph)
 
     def _space(self) -> FloatSpace:
-        return FloatSpace(self.vectors, self.metric.kernel)
+        return self._float_space
 
     def walk(self, space: Any, queries: Any, ef: int, allowed: np.ndarray | None,
              rows: np.ndarray, dist: np.ndarray) -> None:
@@ -116,15 +118,20 @@ class HnswIndex:
         One query runs on the calling thread: capping numba's threads and launching a
         one-chunk parallel kernel cost ~8 us per call, a tenth of a search."""
         mask = NO_MASK if allowed is None else readonly(allowed)
-        args = (self.arrays["links0"], self.arrays["upper"], self.arrays["upper_start"],
-                self.entry, self.top, ef, mask, allowed is not None)
+        links0, upper, upper_start = self.links
         nq = rows.shape[0]
-        with self.visited.take() as (visited, tags):
+        visited, tags = block = self.visited.acquire()
+        try:
             if nq == 1:
-                search_range(space, queries, *args, visited, tags, 0, 0, nq, rows, dist)
+                search_range(space, queries, links0, upper, upper_start, self.entry, self.top,
+                             ef, mask, allowed is not None, visited, tags, 0, 0, 1, rows, dist)
                 return
             with kernel_threads(nq) as chunks:
-                search_batch(space, queries, *args, visited, tags, chunks, rows, dist)
+                search_batch(space, queries, links0, upper, upper_start, self.entry,
+                             self.top, ef, mask, allowed is not None, visited, tags, chunks,
+                             rows, dist)
+        finally:
+            self.visited.release(block)
 
 
 def read_graph(directory: Path, n: int) -> dict[str, np.ndarray]:

@@ -8,7 +8,6 @@ are read with one rule, and every search goes through `planned_search`, which
   rows, so a filtered search returns k rows whenever k rows are allowed.
 """
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -94,27 +93,34 @@ def planned_search(vectors: np.ndarray, metric: int, queries: np.ndarray, k: int
 
 class VisitedPool:
     """Visited-marker blocks for concurrent searches, as hnswlib's VisitedListPool: a
-    search takes a (max threads, n) uint16 block and its tags under a lock and gives it
-    back, so no scratch is shared between queries running at once. Rows a search never
-    uses are never touched, so they cost no memory."""
+    search takes a (max threads, n) uint16 block and its tags and gives it back, so no
+    scratch is shared between queries running at once. Rows a search never uses are
+    never touched, so they cost no memory. `acquire` / `release` are single list
+    operations, atomic under the GIL, so a one-query search pays no lock and no
+    context manager (~1 us of a ~50 us walk)."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.free: list[tuple[np.ndarray, np.ndarray]] = []
-        self.lock = threading.Lock()
+
+    def acquire(self) -> tuple[np.ndarray, np.ndarray]:
+        """A block no other search holds; give it back with `release`."""
+        try:
+            return self.free.pop()
+        except IndexError:
+            rows = numba.config.NUMBA_NUM_THREADS
+            return np.zeros((rows, self.n), np.uint16), np.zeros(rows, np.int64)
+
+    def release(self, block: tuple[np.ndarray, np.ndarray]) -> None:
+        self.free.append(block)
 
     @contextmanager
     def take(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        with self.lock:
-            block = self.free.pop() if self.free else None
-        if block is None:
-            rows = numba.config.NUMBA_NUM_THREADS
-            block = (np.zeros((rows, self.n), np.uint16), np.zeros(rows, np.int64))
+        block = self.acquire()
         try:
             yield block
         finally:
-            with self.lock:
-                self.free.append(block)
+            self.release(block)
 
 
 def readonly(array: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ carries the rank and score it had in each ranking that found it.
 """
 
 from dataclasses import dataclass
-from itertools import count
+from itertools import count, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -146,15 +146,23 @@ def _merge(found: list[tuple[int, np.ndarray, np.ndarray]], k: int
     return segs[order], rows[order], dist[order]
 
 
-def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, params: dict,
-                      metric: Metric) -> list[Candidates]:
-    """The k nearest allowed rows of each query vector."""
+def _segment_lists(snap: Any, queries: np.ndarray, k: int, masks: list, params: dict
+                   ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each segment that holds allowed rows, searched: (position, rows (nq, k), proxies
+    (nq, k)), each list sorted best first and padded -1 / +inf."""
     found = []
     for pos, (seg, mask) in enumerate(zip(snap.segments, masks, strict=True)):
         if len(seg) == 0 or (mask is not None and not mask.any()):
             continue
         rows, dist = seg.search(queries, k, mask, params)
         found.append((pos, rows, dist))
+    return found
+
+
+def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, params: dict,
+                      metric: Metric) -> list[Candidates]:
+    """The k nearest allowed rows of each query vector."""
+    found = _segment_lists(snap, queries, k, masks, params)
     if len(found) == 1:  # the usual single graph: score its lists at once, no merge
         pos, rows, dist = found[0]
         scores = metric.score(dist)
@@ -165,6 +173,27 @@ def vector_candidates(snap: Any, queries: np.ndarray, k: int, masks: list, param
         segs, rows, dist = _merge([(pos, r[q], d[q]) for pos, r, d in found], k)
         out.append(Candidates(segs, rows, metric.score(dist)))
     return out
+
+
+def nearest(snap: Any, query: np.ndarray, k: int, masks: list, params: dict, metric: Metric,
+            fields: bool | tuple[str, ...]) -> list[Hit]:
+    """The hits of one prepared query vector (1, d) in mode "vector": what `run_search`
+    answers for that plan, specialised because it is the call most users make (one
+    question, one embedding) and its fixed cost is paid on every search. It builds no
+    plan and no per-query candidate lists: one segment's ranking (the usual single
+    graph) becomes hits straight from its row arrays, several are merged as
+    `vector_candidates` merges them. The segment search, the merge and the hit
+    building are the general path's own."""
+    found = _segment_lists(snap, query, k, masks, params)
+    if len(found) == 1:
+        pos, rows, dist = found[0]
+        rows, dist = rows[0], dist[0]
+        n = k if rows[k - 1] >= 0 else int(np.count_nonzero(rows >= 0))
+        return _hits(snap, pos, rows[:n].tolist(), metric.score(dist[:n]).tolist(), False,
+                     fields)
+    segs, rows, dist = _merge([(pos, r[0], d[0]) for pos, r, d in found], k)
+    return _hits(snap, segs.tolist(), rows.tolist(), metric.score(dist).tolist(), False,
+                 fields)
 
 
 def text_candidates(snap: Any, query: QueryTerms, k: int, masks: list,
@@ -189,13 +218,16 @@ def check_fields(payload: Any) -> bool | tuple[str, ...]:
     raise InvalidQuery("payload must be true, false or a list of field names")
 
 
-def _records(snap: Any, segs: list[int], rows: list[int], fields: bool | tuple[str, ...]
-             ) -> tuple[list[str], list[dict[str, Any]]]:
+def _records(snap: Any, segs: int | list[int], rows: list[int],
+             fields: bool | tuple[str, ...]) -> tuple[list[str], list[dict[str, Any]]]:
     """The ids and payloads of hits at (segment position, local row): payloads whole,
-    empty (`fields` False: nothing is decoded) or only the named fields present. Each
-    segment decodes its hits in one call (one call for the usual single segment)."""
-    if segs and segs.count(segs[0]) == len(segs):
-        seg = snap.segments[segs[0]]
+    empty (`fields` False: nothing is decoded) or only the named fields present. `segs`
+    is one position per hit, or one position for all of them. Each segment decodes its
+    hits in one call (one call for the usual single segment)."""
+    if isinstance(segs, list) and segs and segs.count(segs[0]) == len(segs):
+        segs = segs[0]
+    if isinstance(segs, int):
+        seg = snap.segments[segs]
         ids = seg.record_ids(rows)
         payloads = seg.payloads_at(rows) if fields else [{} for _ in rows]
     else:
@@ -216,16 +248,21 @@ def _records(snap: Any, segs: list[int], rows: list[int], fields: bool | tuple[s
     return ids, payloads
 
 
-def _hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple[str, ...]
-          ) -> list[Hit]:
-    """The hits of one ranking: vector scores, or text scores when `text`."""
-    ids, payloads = _records(snap, found.segs.tolist(), found.rows.tolist(), fields)
-    scores = found.scores.tolist()
+def _hits(snap: Any, segs: int | list[int], rows: list[int], scores: list[float], text: bool,
+          fields: bool | tuple[str, ...]) -> list[Hit]:
+    """The hits of one ranking (segment positions as `_records` takes them, local rows,
+    scores): vector scores, or text scores when `text`."""
+    ids, payloads = _records(snap, segs, rows, fields)
     if text:
-        return [Hit(rid, score, payload, None, None, score, rank) for rank, rid, score, payload
-                in zip(count(1), ids, scores, payloads)]
-    return [Hit(rid, score, payload, score, rank) for rank, rid, score, payload
-            in zip(count(1), ids, scores, payloads)]
+        return list(map(Hit, ids, scores, payloads, repeat(None), repeat(None), scores,
+                        count(1)))
+    return list(map(Hit, ids, scores, payloads, scores, count(1)))
+
+
+def _ranking_hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple[str, ...]
+                  ) -> list[Hit]:
+    return _hits(snap, found.segs.tolist(), found.rows.tolist(), found.scores.tolist(), text,
+                 fields)
 
 
 def _keys(snap: Any, found: Candidates) -> np.ndarray:
@@ -273,9 +310,9 @@ def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric:
         [text_candidates(snap, query, depth, masks, stats) for query, stats in
          zip(plan.texts, text_stats or [None] * len(plan.texts), strict=True)]
     if plan.mode == "vector":
-        out = [_hits(snap, found, False, fields) for found in vectors]
+        out = [_ranking_hits(snap, found, False, fields) for found in vectors]
     elif plan.mode == "text":
-        out = [_hits(snap, found, True, fields) for found in texts]
+        out = [_ranking_hits(snap, found, True, fields) for found in texts]
     else:
         out = [_fused_hits(snap, v, t, plan.fusion, k, metric.higher_is_better, fields)
                for v, t in zip(vectors, texts, strict=True)]
