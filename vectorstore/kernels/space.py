@@ -7,7 +7,7 @@ so each space gets its own specialised machine code from one walk:
     query_at(space, queries, q)        the q-th query of a batch
     query_distance(space, query, row)  proxy distance (lower is better) query -> row
     node_query(space, row)             a stored row as a query (graph construction)
-    prefetch_node(space, row, lines)   hint the first cache lines of a row
+    prefetch_node(space, row, lines)   hint the first cache lines of a row (at most all)
 
 FloatSpace: vectors float32 (n, d) and a metric (0: -dot, 1: squared L2); queries are
 float32 (nq, d). Sq8Space: per-dimension scalar quantisation x^_j = offset_j + scale_j *
@@ -122,8 +122,9 @@ def _node_query(space, row):
 
 @overload(prefetch_node)
 def _prefetch_node(space, row, lines):
-    if _kind(space) is FloatSpace:
-        return lambda space, row, lines: prefetch_row(space.vectors, row, lines)
+    if _kind(space) is FloatSpace:  # at most the row's own lines
+        return lambda space, row, lines: prefetch_row(
+            space.vectors, row, min(lines, (space.vectors.shape[1] * 4 + 63) // 64))
     if _kind(space) is Sq8Space:
         # A code row is a few lines (6 at d = 384): hint all of it, not just `lines`.
         return lambda space, row, lines: prefetch_row(space.codes, row,
