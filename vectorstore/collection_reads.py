@@ -75,15 +75,14 @@ class Reads:
         if params is not None and not isinstance(params, dict):
             raise InvalidInput("params must be an object")
         fields = check_fields(payload)
-        if (text is None and text_stats is None and fusion is None and mode in (None, "vector")
-                and np.ndim(vector) == 1):  # one query vector, the usual call: `nearest`
-            query = prepare_queries(vector, self.dim, self.metric)
-            snap = self._snap()
-            return nearest(snap, query, int(k), snap.masks(self._allowed(snap, where)),
-                           params or {}, self.metric, fields)
         queries = None if vector is None else prepare_queries(vector, self.dim, self.metric)
+        single = queries is not None and np.ndim(vector) == 1
         snap = self._snap()
-        plan = plan_search(queries, np.ndim(vector) == 1, text, mode, fusion, snap.analyzer)
+        if single and text is None and text_stats is None and fusion is None and \
+                mode in (None, "vector"):  # one query vector, the usual call
+            return nearest(snap, queries, int(k), snap.masks(self._allowed(snap, where)),
+                           params or {}, self.metric, fields)
+        plan = plan_search(queries, single, text, mode, fusion, snap.analyzer)
         masks = snap.masks(self._allowed(snap, where))
         return run_search(snap, plan, int(k), masks, params or {}, self.metric, text_stats,
                           fields)

@@ -80,6 +80,9 @@ def test_bad_queries(col):
         col.search(np.ones(5))
     with pytest.raises(InvalidInput, match="NaN"):
         col.search([1, 2, math.nan, 4])
+    for ragged in ([[1, 2, 3, 4], [1, 2]], [1, [2, 3], 4, 5]):
+        with pytest.raises(InvalidInput, match="query"):
+            col.search(ragged)
     with pytest.raises(InvalidInput, match="exactly one of ids or where"):
         col.delete()
     _unchanged(col)
