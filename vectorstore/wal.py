@@ -14,13 +14,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+# isal's crc32 is zlib's CRC-32 (the log format is unchanged), ~15x faster: ~4 us less
+# per 15 KB record.
+from isal.isal_zlib import crc32
+
 from .errors import CorruptLog
 from .fsutil import file_bytes, fsync_dir
-
-try:  # the same CRC-32 as zlib's, ~15x faster (ISA-L, SIMD): ~4 us less per 15 KB record
-    from isal.isal_zlib import crc32
-except ImportError:  # an environment installed before isal was a dependency
-    from zlib import crc32
 
 MAGIC = b"SLWAL\x00\x00\x00"
 VERSION = 1
