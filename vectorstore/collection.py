@@ -96,7 +96,8 @@ class Collection(Writes, Reads, Segments):
         self._grouped = group_commit
         self._syncs = SyncQueue(self._write_lock, self._wal.sync, self._publish_durable,
                                 self._recover)
-        self._queued = WriteQueue(self._write_lock, self._write, self._syncs.wake)
+        self._queued = WriteQueue(self._write_lock, self._write, self._syncs.wake,
+                                  self._syncs.wait_idle)
         self._maintenance = Maintenance(self.config.name, self._maintain)
         with self._write_lock:
             self._maybe_freeze()

@@ -20,7 +20,7 @@ from .errors import (
     StorageFull,
     WriteFailed,
 )
-from .idmap import IdView
+from .idmap import IdMap, IdView
 from .maintenance import describe
 from .segment import GrowingSegment, GrowingView
 from .snapshot import Snapshot
@@ -67,10 +67,56 @@ class _Undo:
 
 
 class _Staged(NamedTuple):
-    """A batch logged but not yet durable: how to undo it, and its writer's answer."""
+    """Batches logged together but not yet durable: how to undo them, and each
+    writer's answer (in the order of `Pending.requests`)."""
 
     undo: _Undo
-    result: Any
+    results: list[Any]
+
+
+class _Group:
+    """Requests planned to be applied in one step and logged in one write: each one's
+    WAL record, and rows numbered on from `next_rowid`. `live` answers whether an id is
+    live after the group's batches so far (so a later batch's deletes see them); the
+    ids they changed are gathered only once a batch with deletes asks."""
+
+    __slots__ = ("requests", "ops", "parts", "results", "next_rowid", "_changed")
+
+    def __init__(self, next_rowid: int) -> None:
+        self.requests: list[Request] = []
+        self.ops: list[records.Upsert | records.Delete] = []
+        self.parts: list[records.Parts] = []
+        self.results: list[Any] = []
+        self.next_rowid = next_rowid
+        self._changed: dict[str, bool] | None = None
+
+    def add(self, request: Request, op: records.Upsert | records.Delete,
+            parts: records.Parts, result: Any) -> None:
+        self.requests.append(request)
+        self.ops.append(op)
+        self.parts.append(parts)
+        self.results.append(result)
+        if isinstance(op, records.Upsert):
+            self.next_rowid = op.first_rowid + len(op.ids)
+        if self._changed is not None:
+            _note(self._changed, op)
+
+    def live(self, rid: str, ids: IdMap) -> bool:
+        if self._changed is None:
+            self._changed = {}
+            for op in self.ops:
+                _note(self._changed, op)
+        state = self._changed.get(rid)
+        return rid in ids if state is None else state
+
+
+def _note(changed: dict[str, bool], op: records.Upsert | records.Delete) -> None:
+    """Record in `changed` which ids `op` makes live (True) or removes (False)."""
+    if isinstance(op, records.Upsert):
+        changed.update(dict.fromkeys(op.deletes, False))
+        changed.update(dict.fromkeys(op.ids, True))
+    else:
+        changed.update(dict.fromkeys(op.ids, False))
 
 
 class _Written(NamedTuple):
@@ -124,7 +170,7 @@ class Writes:
                 self._quarantine(seq, payload, f"record fails the write checks: {exc}")
                 continue
             try:
-                self._stage(op)
+                self._stage([op])
             except Exception as exc:
                 self._quarantine(seq, payload, f"record could not be applied: {describe(exc)}")
         with self._state_lock:
@@ -185,50 +231,84 @@ class Writes:
             self._queued.submit(request)
         else:
             with self._write_lock:
-                if self._write(request) is not None:
+                if not self._write([request]):
                     self._syncs.drain()  # one fsync per batch, inside the lock
         self._syncs.wait(request)
         if request.error is not None:
             raise request.error
         return request.result
 
-    def _write(self, request: Request) -> Pending | None:
-        """Stage a request and append its WAL record (writer lock held); the pending
-        batch, or None when the request is answered already (a no-op, or an error)."""
+    def _write(self, requests: list[Request]) -> list[Request]:
+        """Stage requests and append their WAL records (writer lock held), in order, as
+        few groups as can be: each group is applied in one step and logged in one
+        write, its batches still one record each. A request that fails its checks
+        against the current state, or changes nothing, is answered alone; a delete by
+        filter starts a new group (it selects from the state the batches before it
+        staged). Returns the requests answered at once."""
+        answered: list[Request] = []
         if self._closed:
-            request.finish(error=self._closed_error())
-            return None
+            for request in requests:
+                request.finish(error=self._closed_error())
+            return requests
+        group = self._new_group()
+        for request in requests:
+            work = request.work
+            if isinstance(work, _Delete) and work.where is not None and group.ops:
+                answered += self._apply(group)
+                group = self._new_group()
+            try:
+                op, result = self._plan(work, group)
+                if op is None:
+                    request.finish(result)
+                    answered.append(request)
+                    continue
+                parts = records.encode(op)
+                size = sum(map(len, parts))
+                if size >= MAX_RECORD:
+                    raise InvalidInput(f"batch is {size} bytes in the WAL; at most "
+                                       f"{MAX_RECORD - 1}: split it")
+            except Exception as exc:
+                request.finish(error=exc)
+                answered.append(request)
+                continue
+            group.add(request, op, parts, result)
+        if group.ops:
+            answered += self._apply(group)
+        return answered
+
+    def _new_group(self) -> _Group:
+        if self._wal.needs_rotation:
+            self._syncs.drain()  # a file is fsynced whole before the next one starts
+        return _Group(self._next_rowid)
+
+    def _apply(self, group: _Group) -> list[Request]:
+        """Stage a planned group as one step and append its records in one write;
+        register it for group commit. Returns the requests answered at once: all of
+        them if the log write fails. If staging the group fails (its batches passed
+        every check, so it should not), it is undone and its requests are written one
+        by one, so one that cannot apply fails alone."""
         try:
-            op, result = self._plan(request.work)
-            if op is None:
-                request.finish(result)
-                return None
-            parts = records.encode(op)
-            size = sum(map(len, parts))
-            if size >= MAX_RECORD:
-                raise InvalidInput(f"batch is {size} bytes in the WAL; at most "
-                                   f"{MAX_RECORD - 1}: split it")
-            if self._wal.needs_rotation:
-                self._syncs.drain()  # a file is fsynced whole before the next one starts
-            undo = self._stage(op)
+            undo = self._stage(group.ops)
         except Exception as exc:
-            request.finish(error=exc)
-            return None
+            if len(group.requests) == 1:
+                group.requests[0].finish(error=exc)
+                return group.requests
+            return [answered for request in group.requests for answered in
+                    self._write([request])]
         size_before = self._wal.size
         try:
-            seq = self._wal.write([parts])
+            first = self._wal.write(group.parts)
         except BaseException as exc:
             self._undo(undo)
-            if not isinstance(exc, OSError):
-                raise
-            self._write_error = describe(exc)
-            request.finish(error=_write_failed(exc))
-            return None
-        pending = Pending(request, seq, seq, size_before, _Staged(undo, result),
-                          self._captured())
-        self._syncs.add(pending)
+            if isinstance(exc, OSError):
+                self._write_error = describe(exc)
+            for request in group.requests:
+                request.finish(error=_write_failed(exc) if isinstance(exc, OSError) else exc)
+            return group.requests
+        self._syncs.add(Pending(group.requests, first, first + len(group.ops) - 1,
+                                size_before, _Staged(undo, group.results), self._captured()))
         self._maybe_freeze()
-        return pending
+        return []
 
     def _captured(self) -> _Written:
         """The writer's state now (writer lock held), to publish once the batches
@@ -249,7 +329,8 @@ class Writes:
             self._publish()
         self._write_error = None
         for pending in batches:
-            pending.request.finish(pending.state.result)
+            for request, result in zip(pending.requests, pending.state.results, strict=True):
+                request.finish(result)
 
     def _recover(self, exc: OSError) -> None:
         """An fsync failed (writer lock held): roll back every batch not known durable,
@@ -265,51 +346,73 @@ class Writes:
         except OSError as cut:
             log.error("collection %r: WAL cut back failed: %s", self.name, describe(cut))
         for pending in victims:
-            pending.request.finish(error=_write_failed(exc, maybe_kept=True))
+            for request in pending.requests:
+                request.finish(error=_write_failed(exc, maybe_kept=True))
         self._syncs.notify()
 
-    def _plan(self, work: _Upsert | _Delete) -> tuple[records.Upsert | records.Delete | None,
-                                                       Any]:
-        """The WAL record of a request against the writer's current state (None when
-        it changes nothing) and the request's result."""
+    def _plan(self, work: _Upsert | _Delete, group: _Group
+              ) -> tuple[records.Upsert | records.Delete | None, Any]:
+        """The WAL record of a request against the writer's current state and the
+        batches planned before it in `group` (None when it changes nothing), and the
+        request's result."""
         if isinstance(work, _Upsert):
-            upserted = set(work.ids)
-            gone = [rid for rid in dict.fromkeys(work.delete)
-                    if rid not in upserted and rid in self._ids]
+            gone: list[str] = []
+            if work.delete:
+                upserted = set(work.ids)
+                gone = [rid for rid in dict.fromkeys(work.delete)
+                        if rid not in upserted and group.live(rid, self._ids)]
             if not work.ids and not gone:
                 return None, None
-            return records.Upsert(self._next_rowid, work.ids, work.vectors, work.payloads,
+            return records.Upsert(group.next_rowid, work.ids, work.vectors, work.payloads,
                                   work.objects, gone), None
         ids = work.ids if work.where is None else self._select(self._working(), work.where)
-        live = [rid for rid in ids if rid in self._ids]
-        return (records.Delete(live) if live else None), len(live)
+        gone = [rid for rid in ids if group.live(rid, self._ids)]
+        return (records.Delete(gone) if gone else None), len(gone)
 
-    def _stage(self, op: records.Upsert | records.Delete) -> _Undo:
-        """Apply one logged operation to the writer's state, unseen by readers until
-        the next commit (live writes and WAL replay alike). All or nothing: on any
-        error what it changed is undone and the error raised."""
+    def _stage(self, ops: list[records.Upsert | records.Delete]) -> _Undo:
+        """Apply logged operations, in order, to the writer's state, unseen by readers
+        until the next commit (a live group, or one record in WAL replay), as one step:
+        the id map changes in one call, the new rows (numbered consecutively from the
+        first upsert's, as `_Group` plans them) are appended, indexed and analysed in
+        one call each. All or nothing: on any error what it changed is undone and the
+        error raised."""
         undo = _Undo(self._growing.length, self._next_rowid)
         try:
-            self._remove(op.deletes if isinstance(op, records.Upsert) else op.ids, undo)
-            if isinstance(op, records.Upsert):
-                n = len(op.ids)
-                rows = range(op.first_rowid, op.first_rowid + n)
-                self._changed(op.ids, self._ids.set_many(op.ids, rows), undo)
-                undo.rows.add_range(op.first_rowid, op.first_rowid + n)
-                rowids = np.arange(op.first_rowid, op.first_rowid + n, dtype=np.uint32)
-                self._index.add(op.first_rowid, op.objects)
-                self._growing.append(rowids, op.vectors, op.ids, op.payloads, op.objects)
-                self._next_rowid = max(self._next_rowid, op.first_rowid + n)
-            with self._state_lock:
-                self._dead |= undo.dead
+            rids: list[str] = []
+            rows: list[int | None] = []
+            upserts = []
+            for op in ops:
+                if isinstance(op, records.Upsert):
+                    if op.deletes:
+                        rids += op.deletes
+                        rows += [None] * len(op.deletes)
+                    rids += op.ids
+                    rows += range(op.first_rowid, op.first_rowid + len(op.ids))
+                    if op.ids:
+                        upserts.append(op)
+                else:
+                    rids += op.ids
+                    rows += [None] * len(op.ids)
+            self._changed(rids, self._ids.set_many(rids, rows), undo)
+            if upserts:
+                first = upserts[0].first_rowid
+                end = first + sum(len(op.ids) for op in upserts)
+                undo.rows.add_range(first, end)
+                objects = [obj for op in upserts for obj in op.objects]
+                self._index.add(first, objects)
+                self._growing.append(np.arange(first, end, dtype=np.uint32),
+                                     [op.vectors for op in upserts],
+                                     [rid for op in upserts for rid in op.ids],
+                                     [data for op in upserts for data in op.payloads],
+                                     objects)
+                self._next_rowid = max(self._next_rowid, end)
+            if undo.dead:
+                with self._state_lock:
+                    self._dead |= undo.dead
         except BaseException:
             self._undo(undo)
             raise
         return undo
-
-    def _remove(self, ids: list[str], undo: _Undo) -> None:
-        if ids:
-            self._changed(ids, self._ids.set_many(ids, [None] * len(ids)), undo)
 
     @staticmethod
     def _changed(ids: list[str], olds: list[int | None], undo: _Undo) -> None:

@@ -1,9 +1,10 @@
 """Group commit: concurrent writers' batches share one fsync, and none is answered
 before it is durable.
 
-A writer stages its batch and appends it to the WAL under the collection's writer lock
-(a fraction of a millisecond), registers it here with the writer's state after it, then
-leaves the lock and waits. One fdatasync runs at a time, outside the lock, and makes
+Under the collection's writer lock, the batches queued meanwhile (`WriteQueue`) are
+staged together and appended to the WAL in one write (a fraction of a millisecond),
+registered here as one `Pending` with the writer's state after them; their writers
+wait outside the lock. One fdatasync runs at a time, outside the lock, and makes
 durable every record written before it started; while it runs, other writers stage and
 append theirs, and the next fsync covers them all. When an fsync returns, the batches
 it covered are published together, as one snapshot (the state registered with the
@@ -47,20 +48,27 @@ class Request:
 
 
 class Pending:
-    """A batch written to the WAL but not yet known durable: its last sequence number,
-    where the log ended before it, what undoing or answering it needs (`state`), and the
-    writer's state after it (`after`: what publishing it shows)."""
+    """Batches written to the WAL together but not yet known durable: their writers'
+    requests in WAL order (the first one's writer leads an fsync for them all), their
+    first and last sequence numbers, where the log ended before them, what undoing or
+    answering them needs (`state`), and the writer's state after them (`after`: what
+    publishing them shows)."""
 
-    __slots__ = ("request", "seq", "first_seq", "size_before", "state", "after")
+    __slots__ = ("requests", "seq", "first_seq", "size_before", "state", "after")
 
-    def __init__(self, request: Request, first_seq: int, seq: int, size_before: int,
+    def __init__(self, requests: list[Request], first_seq: int, seq: int, size_before: int,
                  state: Any, after: Any = None) -> None:
-        self.request = request
+        self.requests = requests
         self.first_seq = first_seq
         self.seq = seq
         self.size_before = size_before
         self.state = state
         self.after = after
+
+    @property
+    def request(self) -> Request:
+        """The request whose writer leads an fsync for these batches."""
+        return self.requests[0]
 
 
 class SyncQueue:
@@ -132,6 +140,13 @@ class SyncQueue:
         self._syncing = True
         return self._pending[-1]
 
+    def wait_idle(self) -> None:
+        """Return once no fsync is running and no failed one awaits recovery (writer
+        lock not held: the recovery takes it)."""
+        with self._mutex:
+            while self._syncing or self._failure is not None:
+                self._done.wait()
+
     def drain(self) -> None:
         """Make every written batch durable and published, or failed (writer lock held,
         so no batch is added meanwhile and a failure is recovered right here)."""
@@ -175,7 +190,7 @@ class SyncQueue:
                 if batches:
                     self._publish(batches, batches[-1].after)
                 for pending in batches:
-                    _signal(pending.request)
+                    _signal_all(pending.requests)
                 self._hand_on()
             self._done.notify_all()
 
@@ -207,7 +222,7 @@ class SyncQueue:
         answered them), and hand on the next fsync if batches wait for one."""
         with self._mutex:
             for pending in self._victims:
-                _signal(pending.request)
+                _signal_all(pending.requests)
             self._victims = []
             self._hand_on()
             self._done.notify_all()
@@ -220,23 +235,34 @@ def _signal(request: Request) -> None:
         request.wake.release()
 
 
+def _signal_all(requests: list[Request]) -> None:
+    for request in requests:
+        _signal(request)
+
+
 class WriteQueue:
     """Requests waiting for the writer lock, written by whichever writer holds it.
 
     A writer queues its request; if no writer is writing, it takes the writer lock and
     writes every queued request (its own and those queued meanwhile) until none is
-    left. The others never wait for the lock: they sleep once, until their request is
+    left, the requests queued by then as one group (`write(requests)`: the collection
+    applies a group's batches in one step and logs them in one write). While an fsync
+    runs, the writing writer first waits for it to end (`idle()`): a batch written
+    meanwhile could not be durable before the next fsync anyway, and the requests that
+    arrive during the fsync are then written as one group, not one by one (under the
+    GIL a writer otherwise finishes writing its own batch before the next writer
+    runs). The others never wait for the lock: they sleep once, until their request is
     answered (or they are handed an fsync), instead of once for the lock and once for
-    the fsync. `write(request)` stages and logs one request (writer lock held),
-    returning its pending batch, or None when it answered the request at once; then
-    `wake(request)` wakes its writer.
+    the fsync. `write` returns the requests it answered at once (no-ops, errors; a
+    request it cannot take is answered alone); `wake(request)` wakes their writers.
     """
 
-    def __init__(self, lock: threading.Lock, write: Callable[[Request], Pending | None],
-                 wake: Callable[[Request], None]) -> None:
+    def __init__(self, lock: threading.Lock, write: Callable[[list[Request]], list[Request]],
+                 wake: Callable[[Request], None], idle: Callable[[], None]) -> None:
         self._lock = lock
         self._write = write
         self._wake = wake
+        self._idle = idle
         self._mutex = threading.Lock()
         self._queue: list[Request] = []
         self._writing = False
@@ -249,19 +275,14 @@ class WriteQueue:
             if self._writing:
                 return
             self._writing = True
-        with self._lock:
-            while True:
+        while True:
+            self._idle()
+            with self._lock:
                 with self._mutex:
                     queued, self._queue = self._queue, []
                     if not queued:
                         self._writing = False
                         return
-                for each in queued:
-                    try:
-                        answered = self._write(each) is None
-                    except BaseException as exc:  # raised in the request's own thread
-                        answered = not each.done
-                        if answered:
-                            each.finish(error=exc)
-                    if answered:
-                        self._wake(each)
+                answered = self._write(queued)
+            for each in answered:
+                self._wake(each)

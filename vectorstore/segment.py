@@ -101,10 +101,11 @@ class GrowingSegment:
         self._payloads: list[bytes] = []
         self.length = 0
 
-    def append(self, rowids: np.ndarray, vectors: np.ndarray, ids: list[str],
+    def append(self, rowids: np.ndarray, vectors: list[np.ndarray], ids: list[str],
                payloads: list[bytes], objects: list[dict[str, Any]]) -> None:
-        """Add rows; `payloads` are their canonical JSON, `objects` the same payloads
-        decoded (what the text index analyses)."""
+        """Add rows; `vectors` are their matrices, one per batch (copied in once, with
+        no joined copy of a group's batches), `payloads` their canonical JSON, `objects`
+        the same payloads decoded (what the text index analyses)."""
         n = len(ids)
         end = self.length + n
         if end > self._rowids.shape[0]:
@@ -114,7 +115,7 @@ class GrowingSegment:
             grown_ids = np.empty(capacity, dtype=np.uint32)
             grown_ids[:self.length] = self._rowids[:self.length]
             self._vectors, self._rowids = grown, grown_ids
-        self._vectors[self.length:end] = vectors
+        np.concatenate(vectors, out=self._vectors[self.length:end])
         self._rowids[self.length:end] = rowids
         self._ids.extend(ids)
         self._payloads.extend(payloads)

@@ -57,6 +57,12 @@ def _writers(col, results: dict) -> list[threading.Thread]:
     return [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
 
 
+def _written_or_queued(col) -> int:
+    """The writers' batches written to the WAL (after the one base record) or queued to
+    be written once the running fsync ends (`WriteQueue`)."""
+    return col._wal.next_seq - 2 + len(col._queued._queue)
+
+
 def _wait_for(condition, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -74,7 +80,7 @@ def test_no_writer_is_answered_nor_any_reader_shown_a_batch_before_its_fsync(col
     fsync.entered.wait(30)
     wal = col.directory / "wal"
     _wait_for(lambda: sum(p.stat().st_size for p in wal.glob("*.wal")) > 0 and
-              col._wal.next_seq == 2 + WRITERS)  # every batch written, none synced
+              _written_or_queued(col) == WRITERS)  # every batch in, none synced
     assert results == {}
     assert col.count() == 1 and col.get([f"w{i}" for i in range(WRITERS)]) == [None] * WRITERS
     assert [h.id for h in col.search([0, 1, 0, 0], k=10)] == ["base"]
@@ -97,7 +103,7 @@ def test_a_failed_fsync_fails_every_batch_not_yet_durable(tmp_path, monkeypatch)
         threads = _writers(col, results)
         for t in threads:
             t.start()
-        _wait_for(lambda: col._wal.next_seq == 2 + WRITERS)
+        _wait_for(lambda: fsync.entered.is_set() and _written_or_queued(col) == WRITERS)
         fsync.gate.set()
         for t in threads:
             t.join(30)
@@ -108,8 +114,15 @@ def test_a_failed_fsync_fails_every_batch_not_yet_durable(tmp_path, monkeypatch)
         survivors = {f"w{i}" for i, r in results.items() if r == "ok"}
         assert col.count() == 1 + len(survivors)
         assert {r.id for r in col.get(where={}, limit=None)} == {"base"} | survivors
+        # batches queued while the failed fsync ran are written and synced after it:
+        # they land, and a write landing clears the degraded state
+        assert col.health().status == ("ok" if survivors else "degraded")
+        fsync.fail_next = OSError(errno.EIO, "injected I/O error")
+        with pytest.raises(WriteFailed, match="fsync failed"):
+            col.upsert(["lost"], [[0, 0, 0, 1]], [{"n": 98}])
         health = col.health()
         assert health.status == "degraded" and "injected I/O error" in health.reason
+        assert col.get(["lost"]) == [None]
         col.upsert(["after"], [[0, 0, 1, 0]], [{"n": 99}])  # writes go on
         assert col.health().status == "ok"
     monkeypatch.undo()
@@ -177,7 +190,7 @@ def test_a_writer_answered_before_it_leads_runs_no_fsync_after_the_drain():
 
     lock = threading.Lock()
     queue = SyncQueue(lock, sync, publish, recovered.append)
-    pending = Pending(Request("batch"), 1, 1, 0, None)
+    pending = Pending([Request("batch")], 1, 1, 0, None)
     with lock:
         queue.add(pending)  # no fsync runs: its writer is to lead the next one
         queue.drain()  # ...but a drain answers its batch first
@@ -206,7 +219,7 @@ def test_the_next_fsync_is_handed_to_a_waiting_writer():
             pending.request.finish(state)
 
     queue = SyncQueue(lock, sync, publish, lambda exc: None)
-    first, second = (Pending(Request(i), i, i, 0, None, after=f"after {i}") for i in (1, 2))
+    first, second = (Pending([Request(i)], i, i, 0, None, after=f"after {i}") for i in (1, 2))
     with lock:
         queue.add(first)
     leader = threading.Thread(target=queue.wait, args=(first.request,), name="first")
@@ -265,22 +278,25 @@ def test_writers_racing_wal_rotations_all_land(tmp_path, monkeypatch):
 
 def test_requests_queued_meanwhile_are_written_by_the_writer_holding_the_lock():
     """Writers that find another writing queue their request and return at once (to
-    sleep until answered); the writer holding the lock writes them, in order. A write
-    that raises answers that request alone, with the error, and wakes its writer."""
+    sleep until answered); the writer holding the lock writes them, in order, those
+    queued by then as one group. The requests the write answered at once have their
+    writers woken; the others wait for their fsync."""
     writing, go_on = threading.Event(), threading.Event()
-    written: list[tuple[str, int]] = []
+    written: list[tuple[str, list[int]]] = []
     woken: list[int] = []
 
-    def write(request: Request) -> Pending | None:
-        written.append((threading.current_thread().name, request.work))
-        if request.work == 1:
+    def write(requests: list[Request]) -> list[Request]:
+        written.append((threading.current_thread().name, [r.work for r in requests]))
+        if requests[0].work == 1:
             writing.set()
             assert go_on.wait(30)
-        if request.work == 3:
-            raise RuntimeError("cannot stage")
-        return Pending(request, request.work, request.work, 0, None)
+        answered = [r for r in requests if r.work == 3]
+        for request in answered:
+            request.finish(error=RuntimeError("cannot stage"))
+        return answered
 
-    queue = commit.WriteQueue(threading.Lock(), write, lambda r: woken.append(r.work))
+    queue = commit.WriteQueue(threading.Lock(), write, lambda r: woken.append(r.work),
+                              lambda: None)
     requests = {i: Request(i) for i in range(1, 5)}
     first = threading.Thread(target=queue.submit, args=(requests[1],), name="first")
     first.start()
@@ -292,6 +308,109 @@ def test_requests_queued_meanwhile_are_written_by_the_writer_holding_the_lock():
         assert not others.is_alive(), "a queued writer waited for the lock"
     go_on.set()
     first.join(30)
-    assert written == [("first", 1), ("first", 2), ("first", 3), ("first", 4)]
+    assert written == [("first", [1]), ("first", [2, 3, 4])]
     assert woken == [3] and isinstance(requests[3].error, RuntimeError)
     assert not any(requests[i].done for i in (1, 2, 4))
+
+
+def _queue_in_order(col, fsync: GatedFsync, calls: list) -> tuple[list[threading.Thread], dict]:
+    """Start one writer per call (a function of the collection) while an fsync is held
+    at the gate, each once the one before is queued: the writer holding the queue
+    waits for the fsync to end, then writes them all in this order, together."""
+    results: dict = {}
+
+    def run(i: int, call) -> None:
+        try:
+            results[i] = call(col)
+        except Exception as exc:
+            results[i] = exc
+
+    first = threading.Thread(target=col.upsert, args=(["held"], [[1, 1, 0, 0]], [{"n": -1}]))
+    first.start()
+    assert fsync.entered.wait(30)
+    threads = [first]
+    for i, call in enumerate(calls):
+        threads.append(threading.Thread(target=run, args=(i, call)))
+        threads[-1].start()
+        _wait_for(lambda i=i: len(col._queued._queue) == i + 1)
+    return threads, results
+
+
+def _state(col) -> dict:
+    return {r.id: (r.payload, [round(x, 5) for x in r.vector]) for r in
+            col.get(where={}, limit=None, include_vectors=True)}
+
+
+OPS = [  # batches of one group; later changes of the same id win, in this order
+    lambda c: c.upsert(["a", "b"], [[1, 0, 0, 0], [0, 1, 0, 0]], [{"n": 1}, {"n": 2}]),
+    lambda c: c.delete(ids=["a"]),
+    lambda c: c.upsert(["a"], [[0, 0, 1, 0]], [{"n": 3}], delete=["b", "nobody"]),
+    lambda c: c.delete(where={"n": 3}),  # selects what the batches before it staged
+    lambda c: c.upsert(["c", "a"], [[0, 0, 0, 1], [1, 0, 1, 0]], [{"n": 4}, {"n": 5}]),
+    lambda c: c.delete(ids=["zzz"]),  # changes nothing: answered at once
+    lambda c: c.upsert(["b"], [[1, 1, 1, 1]], [{"n": 6}], delete=["c"]),
+]
+
+
+def test_a_group_applies_its_batches_in_order_and_replays_the_same(tmp_path, monkeypatch):
+    """Batches written as one group (one apply, one log write) end exactly as applied
+    one by one, in order: a later upsert or delete of an id wins, a delete sees the
+    upserts before it in the group, a delete by filter selects what they staged; each
+    writer gets its own answer, and WAL replay rebuilds the same state."""
+    with Database(tmp_path / "oracle", group_commit=False) as db:
+        oracle = db.create_collection("c", dim=4)
+        oracle.upsert(["held"], [[1, 1, 0, 0]], [{"n": -1}])
+        expected_results = {i: op(oracle) for i, op in enumerate(OPS)}
+        expected = _state(oracle)
+    assert expected_results == {0: None, 1: 1, 2: None, 3: 1, 4: None, 5: 0, 6: None}
+    with Database(tmp_path / "grouped") as db:
+        col = db.create_collection("c", dim=4)
+        fsync = GatedFsync()
+        monkeypatch.setattr(os, "fdatasync", fsync)
+        threads, results = _queue_in_order(col, fsync, OPS)
+        assert col.count() == 0 and results == {}
+        fsync.gate.set()
+        for t in threads:
+            t.join(30)
+        assert results == expected_results
+        assert _state(col) == expected
+        assert fsync.calls <= 3, "the queued batches share their fsyncs"
+    monkeypatch.undo()
+    with Database(tmp_path / "grouped") as db:
+        assert _state(db.get_collection("c")) == expected
+
+
+def test_a_batch_that_cannot_apply_fails_alone_and_its_group_lands(tmp_path, monkeypatch):
+    """If applying a group fails (here the payload index refuses one batch's rows),
+    the group is undone and its batches applied one by one: that batch fails with the
+    error, nothing of it is stored, and the others land and survive a restart."""
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=4)
+        add = col._index.add
+
+        def refusing(first_row, payloads):
+            if any("boom" in p for p in payloads):
+                raise RuntimeError("index refused the batch")
+            add(first_row, payloads)
+
+        monkeypatch.setattr(col._index, "add", refusing)
+        fsync = GatedFsync()
+        monkeypatch.setattr(os, "fdatasync", fsync)
+        threads, results = _queue_in_order(col, fsync, [
+            lambda c: c.upsert(["a"], [[1, 0, 0, 0]], [{"n": 1}]),
+            lambda c: c.upsert(["a", "b"], [[0, 1, 0, 0], [0, 0, 1, 0]], [{"n": 2}, {"boom": 1}]),
+            lambda c: c.upsert(["c"], [[0, 0, 0, 1]], [{"n": 3}], delete=["held"]),
+        ])
+        fsync.gate.set()
+        for t in threads:
+            t.join(30)
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], RuntimeError)
+        assert {r.id: r.payload for r in col.get(where={}, limit=None)} == {
+            "a": {"n": 1}, "c": {"n": 3}}
+    monkeypatch.undo()
+    with Database(tmp_path) as db:
+        col = db.get_collection("c")
+        assert {r.id: r.payload for r in col.get(where={}, limit=None)} == {
+            "a": {"n": 1}, "c": {"n": 3}}
+        assert col.count({"n": 2}) == 0
