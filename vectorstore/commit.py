@@ -215,6 +215,7 @@ class SyncQueue:
             self._victims += victims
             self._leader = None
             self._failure = None
+            self._done.notify_all()  # a writer waiting in `wait_idle` may write again
             return victims
 
     def notify(self) -> None:

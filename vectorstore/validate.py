@@ -105,15 +105,16 @@ def prepare_queries(vectors: Any, dim: int, metric: Metric) -> np.ndarray:
     return prepare_vectors(vectors, None, dim, metric, "query")
 
 
-def prepare_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: str
-                    ) -> np.ndarray:
+def prepare_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what: str,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """`check_vectors` then `Metric.prepare`, as one step (n = None: any number of rows,
     a single vector becomes one row).
 
     The fixed cost of every search and every write: a float32 array of the right shape
     whose squared norms are finite (and within the metric's bound) is checked and
     normalised from one pass over it; anything else takes the full checks, which name
-    what is wrong."""
+    what is wrong. `out`, a float32 (n, dim) matrix, takes the normalised rows of such
+    an array instead of a new one (vectors no metric changes are returned as given)."""
     if (isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.size
             and vectors.ndim in (1, 2) and vectors.shape[-1] == dim
             and (n is None or (vectors.ndim == 2 and vectors.shape[0] == n))):
@@ -123,14 +124,14 @@ def prepare_vectors(vectors: Any, n: int | None, dim: int, metric: Metric, what:
             square = squares.item()
             if math.isfinite(square):
                 if metric.normalise:  # float32 sqrt, as np.sqrt (a float64 one rounded)
-                    return matrix / np.float32(math.sqrt(square) or 1.0)
+                    return np.divide(matrix, np.float32(math.sqrt(square) or 1.0), out=out)
                 if square <= MAX_NORM ** 2:
                     return matrix
         elif np.isfinite(squares).all():  # no NaN or inf, and no float32 overflow
             if metric.normalise:
                 norms = np.sqrt(squares)
                 norms[norms == 0] = 1
-                return matrix / norms[:, None]
+                return np.divide(matrix, norms[:, None], out=out)
             if squares.max() <= MAX_NORM ** 2:
                 return matrix
     return metric.prepare(check_vectors(vectors, n, dim, metric, what))

@@ -414,3 +414,26 @@ def test_a_batch_that_cannot_apply_fails_alone_and_its_group_lands(tmp_path, mon
         assert {r.id: r.payload for r in col.get(where={}, limit=None)} == {
             "a": {"n": 1}, "c": {"n": 3}}
         assert col.count({"n": 2}) == 0
+
+
+def test_batches_from_one_thread_keep_their_own_vectors(tmp_path):
+    """A thread's writes prepare their vectors in one reused scratch matrix: each batch
+    stored (in memory and in the WAL) must keep its own vectors after the next one."""
+    rng = np.random.default_rng(7)
+    batches = [rng.normal(size=(n, 8)).astype(np.float32) for n in (3, 5, 1, 4)]
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=8, metric="cosine")
+        for b, vectors in enumerate(batches):
+            col.upsert([f"{b}-{i}" for i in range(len(vectors))], vectors)
+        expected = {f"{b}-{i}": v / np.linalg.norm(v)
+                    for b, vectors in enumerate(batches) for i, v in enumerate(vectors)}
+
+        def stored(col) -> dict:
+            return {r.id: np.asarray(r.vector) for r in
+                    col.get(where={}, limit=None, include_vectors=True)}
+
+        for rid, vector in stored(col).items():
+            np.testing.assert_allclose(vector, expected[rid], rtol=1e-6, atol=1e-7)
+    with Database(tmp_path) as db:
+        for rid, vector in stored(db.get_collection("c")).items():
+            np.testing.assert_allclose(vector, expected[rid], rtol=1e-6, atol=1e-7)
