@@ -10,6 +10,7 @@ the collection has a text index, vector when a vector is given, text otherwise. 
 carries the rank and score it had in each ranking that found it.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from itertools import count, repeat
 from typing import Any, NamedTuple
@@ -25,6 +26,9 @@ from .text.search import TextStats, coverage, segment_topk
 
 MODES = ("vector", "text", "hybrid")
 MAX_QUERY_TOKENS = 1024
+ROW_BITS = 32
+ROW_MASK = (1 << ROW_BITS) - 1
+"""A fusion key is a candidate's segment position above its local row (`_keys`)."""
 
 
 @dataclass(slots=True)
@@ -73,7 +77,7 @@ def _texts(text: Any) -> tuple[list[str] | None, bool]:
     raise InvalidQuery("text must be a string or a non-empty list of strings")
 
 
-def _analyse(analyzer: Analyzer, text: str) -> list[str]:
+def _analyse(analyzer: Analyzer, text: str) -> Counter[str]:
     tokens, terms = analyzer.query(text)
     if tokens > MAX_QUERY_TOKENS:
         raise InvalidQuery(f"text query has {tokens} tokens; at most {MAX_QUERY_TOKENS} "
@@ -265,26 +269,19 @@ def _ranking_hits(snap: Any, found: Candidates, text: bool, fields: bool | tuple
                  fields)
 
 
-def _keys(snap: Any, found: Candidates) -> np.ndarray:
-    """The global row id of each candidate: what identifies a record in both rankings."""
-    if found.segs.size and (found.segs == found.segs[0]).all():  # one segment's list
-        return snap.segments[int(found.segs[0])].rowids[found.rows].astype(np.int64)
-    keys = np.empty(found.rows.shape[0], dtype=np.int64)
-    for pos in np.unique(found.segs).tolist():
-        here = found.segs == pos
-        keys[here] = snap.segments[pos].rowids[found.rows[here]]
-    return keys
+def _keys(found: Candidates) -> np.ndarray:
+    """What identifies a candidate in both rankings: its segment position and local row
+    as one int64 (a live record is at one place in a snapshot)."""
+    return (found.segs << ROW_BITS) | found.rows
 
 
 def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion, k: int,
                 higher_is_better: bool, fields: bool | tuple[str, ...]) -> list[Hit]:
-    fused = fuse(Ranked(_keys(snap, vector), vector.scores, higher_is_better),
-                 Ranked(_keys(snap, text), text.scores, coverage=text.coverage), fusion, k)
-    vector_pos, text_pos = fused.vector_pos.tolist(), fused.text_pos.tolist()
-    picks = [(vector, pv) if pv >= 0 else (text, pt)
-             for pv, pt in zip(vector_pos, text_pos, strict=True)]
-    ids, payloads = _records(snap, [int(found.segs[at]) for found, at in picks],
-                             [int(found.rows[at]) for found, at in picks], fields)
+    fused = fuse(Ranked(_keys(vector), vector.scores, higher_is_better),
+                 Ranked(_keys(text), text.scores, coverage=text.coverage), fusion, k)
+    keys = fused.keys.tolist()
+    ids, payloads = _records(snap, [key >> ROW_BITS for key in keys],
+                             [key & ROW_MASK for key in keys], fields)
     vector_scores, text_scores = vector.scores.tolist(), text.scores.tolist()
     return [Hit(rid, score, payload,
                 vector_score=vector_scores[pv] if pv >= 0 else None,
@@ -292,7 +289,8 @@ def _fused_hits(snap: Any, vector: Candidates, text: Candidates, fusion: Fusion,
                 text_score=text_scores[pt] if pt >= 0 else None,
                 text_rank=pt + 1 if pt >= 0 else None)
             for rid, payload, score, pv, pt in zip(ids, payloads, fused.scores.tolist(),
-                                                   vector_pos, text_pos, strict=True)]
+                                                   fused.vector_pos.tolist(),
+                                                   fused.text_pos.tolist(), strict=True)]
 
 
 def run_search(snap: Any, plan: Plan, k: int, masks: list, params: dict, metric: Metric,

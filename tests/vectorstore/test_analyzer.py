@@ -76,7 +76,9 @@ def test_compound_parts_count_for_part_weight_in_documents_and_fully_in_queries(
         ("identity_key", 1.0), ("ident", 0.25), ("key", 0.25), ("ident", 1.0)]
     assert _rows(RunTable(analyzer), [{"text": "identity_key identity"}]) == [
         ({"identity_key": 1.0, "ident": 1.25, "key": 0.25}, 2.5)]
-    assert analyzer.query("identity_key") == (1, ["identity_key", "ident", "key"])
+    tokens, counted = analyzer.query("identity_key identity")
+    assert tokens == 2 and list(counted.items()) == [("identity_key", 1), ("ident", 2),
+                                                     ("key", 1)]
 
 
 def test_documents_weigh_their_fields():

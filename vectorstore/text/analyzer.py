@@ -17,7 +17,8 @@ a query finds what was indexed.
 
 import re
 import threading
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterator
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -151,7 +152,7 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The index terms of `text`, in order, with repeats (compound parts included)."""
-        return self.query(text)[1]
+        return list(self._query_terms(RUN.findall(text)))
 
     def weighted_terms(self, text: str) -> list[tuple[str, float]]:
         """The index terms of `text` with the weight each counts for in a document: 1, or
@@ -160,9 +161,13 @@ class Analyzer:
         return [pair for main, parts, _ in self.analysed(RUN.findall(text))
                 for pair in (*((t, 1.0) for t in main), *((t, part) for t in parts))]
 
-    def query(self, text: str) -> tuple[int, list[str]]:
-        """A query's number of raw tokens (what its length is limited by) and its terms:
-        in a query a compound's parts count fully (measured better on the quality set
-        than weighing them as in documents)."""
+    def query(self, text: str) -> tuple[int, Counter[str]]:
+        """A query's number of raw tokens (what its length is limited by) and its terms
+        with how often each occurs, in order of first occurrence: in a query a
+        compound's parts count fully (measured better on the quality set than weighing
+        them as in documents)."""
         raws = RUN.findall(text)
-        return len(raws), list(chain.from_iterable(map(itemgetter(2), self.analysed(raws))))
+        return len(raws), Counter(self._query_terms(raws))
+
+    def _query_terms(self, raws: list[str]) -> Iterator[str]:
+        return chain.from_iterable(map(itemgetter(2), self.analysed(raws)))

@@ -16,7 +16,7 @@ Both answer the same calls: `resolve(query)`, `doc_freq(resolved, live)`,
 `top_k(resolved, weights, k, allowed, ...)`, `lengths`.
 """
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,10 @@ class QueryTerms:
     hashes: np.ndarray  # uint64 (m,)
 
     @classmethod
-    def of(cls, terms: list[str]) -> "QueryTerms":
-        counted = Counter(terms)
+    def of(cls, counted: Mapping[str, int]) -> "QueryTerms":
+        """From each distinct term of a query with its count (`Analyzer.query`)."""
         blob, offsets = pack_strings([t.encode() for t in counted])
-        return cls(tuple(counted), np.array(list(counted.values()), dtype=np.float64),
+        return cls(tuple(counted), np.fromiter(counted.values(), np.float64, len(counted)),
                    blob, offsets, hash_terms(blob, offsets))
 
     def __len__(self) -> int:
