@@ -1,11 +1,20 @@
-"""The sealed-segment BM25 kernel against numpy brute force, on segments large enough for its
+"""The sealed term dictionary's lookup against a dict, and the sealed-segment BM25 kernel
+against numpy brute force, on segments large enough for its
 dense path to sample a starting cut (`_dense_top`), with and without kept impacts and
 filters, including a segment built so that the sampled guess is too high."""
 
 import numpy as np
 import pytest
 
-from vectorstore.kernels.bm25 import SAMPLE_ROWS, inverted_topk, posting_impacts
+from vectorstore.arrayfile import pack_strings
+from vectorstore.kernels.bm25 import (
+    SAMPLE_ROWS,
+    hash_terms,
+    inverted_topk,
+    lookup_terms,
+    posting_impacts,
+)
+from vectorstore.text.postings import hash_directory
 
 K1, B = 1.2, 0.75
 EMPTY = np.zeros(0, dtype=np.float32)
@@ -93,3 +102,42 @@ def test_a_sampled_guess_too_high_falls_back_to_an_exact_scan():
     _check(found, dist, scores, k)
     assert set(found[:40].tolist()) == set(high.tolist())
     assert set(found[40:].tolist()) <= set(low.tolist())  # any of the tied rows
+
+
+def _lookup(terms: list[bytes], hashes: np.ndarray, query: list[bytes],
+            q_hashes: np.ndarray) -> np.ndarray:
+    """`lookup_terms` over a dictionary of `terms` (their `hashes` sorted ascending) where
+    term t holds postings 10 * t : 10 * t + 10."""
+    blob, offsets = pack_strings(terms)
+    starts = np.arange(0, 10 * len(terms) + 1, 10, dtype=np.int64)
+    q_blob, q_offsets = pack_strings(query)
+    directory, shift = hash_directory(hashes)
+    return lookup_terms(hashes, directory, shift, offsets, blob, starts, q_hashes, q_offsets,
+                        q_blob)
+
+
+def test_term_lookup_tells_colliding_hashes_apart_by_their_bytes():
+    terms = [b"alpha", b"beta", b"gamma", b"delta", b"epsilon"]
+    hashes = np.array([5, 9, 9, 9, 2**63 + 7], dtype=np.uint64)  # sorted; three collide
+    query = [b"gamma", b"zeta", b"alpha", b"omega", b"epsilon", b"delta"]
+    q_hashes = np.array([9, 9, 5, 6, 2**63 + 7, 9], dtype=np.uint64)
+    ranges = _lookup(terms, hashes, query, q_hashes)
+    assert ranges.T.tolist() == [[20, 30], [0, 0], [0, 10], [0, 0], [40, 50], [30, 40]]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 50_000])
+def test_term_lookup_finds_every_term_of_a_dictionary_and_no_other(n):
+    rng = np.random.default_rng(n)
+    words = [f"w{i}-{rng.integers(1 << 30)}".encode() for i in range(n + 100)]
+    hashes = hash_terms(*pack_strings(words))
+    order = np.argsort(hashes[:n], kind="stable")
+    terms, sorted_hashes = [words[i] for i in order.tolist()], hashes[:n][order]
+    asked = rng.choice(n + 100, min(n + 100, 300), replace=False)
+    ranges = _lookup(terms, sorted_hashes, [words[i] for i in asked], hashes[asked])
+    position = {t: i for i, t in enumerate(terms)}
+    for j, i in enumerate(asked.tolist()):
+        if words[i] in position:
+            t = position[words[i]]
+            assert ranges[:, j].tolist() == [10 * t, 10 * t + 10]
+        else:
+            assert ranges[0, j] == ranges[1, j]

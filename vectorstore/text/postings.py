@@ -18,6 +18,7 @@ Both answer the same calls: `resolve(query)`, `doc_freq(resolved, live)`,
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ from .runs import RunTable
 
 EMPTY_MASK = np.zeros(0, dtype=np.uint8)
 EMPTY_F32 = np.zeros(0, dtype=np.float32)
+DIRECTORY_LOAD = 8
+"""Terms per bucket of a sealed dictionary's hash directory (`hash_directory`): one
+cache line of hashes."""
 FILES = ("text_hash.arr", "text_start.arr", "text_doc.arr", "text_tf.arr", "text_len.arr",
          "text_terms.off", "text_terms.blob")
 
@@ -116,6 +120,20 @@ def build_postings(vocab: list[bytes], term_ids: np.ndarray, docs: np.ndarray,
         lengths=np.ascontiguousarray(lengths, dtype=np.float32))
 
 
+def hash_directory(hashes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Where each bucket of hash prefixes starts in `hashes` (sorted uint64), for
+    `lookup_terms`: (starts int64 (2^bits + 1,), shift = 64 - bits) such that the hashes
+    whose top `bits` bits are i are hashes[starts[i]:starts[i + 1]]; about
+    DIRECTORY_LOAD hashes per bucket (bits >= 1)."""
+    bits = max(1, int(np.ceil(np.log2(max(1.0, hashes.shape[0] / DIRECTORY_LOAD)))))
+    shift = 64 - bits
+    bounds = np.arange(1 << bits, dtype=np.uint64) << np.uint64(shift)
+    starts = np.empty((1 << bits) + 1, dtype=np.int64)
+    starts[:-1] = np.searchsorted(hashes, bounds)
+    starts[-1] = hashes.shape[0]
+    return starts, shift
+
+
 class SealedPostings:
     """A sealed segment's inverted index, opened memory-mapped."""
 
@@ -155,8 +173,14 @@ class SealedPostings:
     def resolve(self, query: QueryTerms) -> np.ndarray:
         """ranges int64 (2, m): query term j's postings are ranges[0, j]:ranges[1, j],
         empty when the term is absent."""
-        return lookup_terms(self.hashes, self.terms.offsets, self.terms.blob, self.starts,
-                            query.hashes, query.offsets, query.blob)
+        directory, shift = self._directory
+        return lookup_terms(self.hashes, directory, shift, self.terms.offsets, self.terms.blob,
+                            self.starts, query.hashes, query.offsets, query.blob)
+
+    @cached_property
+    def _directory(self) -> tuple[np.ndarray, int]:
+        """`hash_directory` of the term dictionary, made at the first lookup."""
+        return hash_directory(self.hashes)
 
     def doc_freq(self, ranges: np.ndarray, live: np.ndarray | None, m: int) -> np.ndarray:
         """Each query term's number of rows among `live` (None: every row)."""
