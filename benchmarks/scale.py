@@ -1,6 +1,7 @@
 """The product path's scaling curve: one default-settings collection per size.
 
     .venv/bin/python -m benchmarks.scale [--sizes 100000 300000 1000000] [--queries 200]
+        [--data DIR]
 
 Data: the real all-MiniLM-L6-v2 set (100,000 x 384, ../shared/datasets); past 100,000
 rows it is extended by copies of itself with small random perturbations (Gaussian noise
@@ -12,6 +13,10 @@ the collection), the resident memory the reopened collection adds to the process
 its searches, and single-query QPS of `Collection.search` (ids and scores, one query per
 call, one thread) at recall@10 0.95 against exact search, unfiltered and with filters
 selecting 10% and 1% of the rows. QPS is per CPU second of the calling thread.
+"open MiB" is the resident memory opening added, "+RSS MiB" what it had added after the
+searches. With `--data DIR` each size's collection is kept in DIR/<rows> and reused by
+later runs, so reopening a million rows can be measured again without rebuilding it
+(build figures then read "kept").
 """
 
 import argparse
@@ -19,6 +24,7 @@ import os
 import resource
 import tempfile
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -85,51 +91,80 @@ def qps_curve(col: Collection, queries: np.ndarray, truth: np.ndarray,
     return curve
 
 
-def measure(size: int, base: np.ndarray, queries: np.ndarray) -> dict:
+def build(directory: Path, vectors: np.ndarray) -> dict:
+    """Fill a new collection at `directory` with `vectors`; its build figures."""
+    with Database(directory) as db:
+        col = db.create_collection("scale", dim=vectors.shape[1], metric="cosine")
+        upsert, seal = fill(col, vectors)
+    return {"upsert_s": upsert, "seal_merge_s": seal}
+
+
+def reopen(directory: Path) -> tuple[Database, Collection, float, float]:
+    """Open the collection at `directory`: (database, collection, seconds, MiB of
+    resident memory added)."""
+    before = rss_mib()
+    start = time.perf_counter()
+    db = Database(directory)
+    col = db.get_collection("scale")
+    col.count()
+    return db, col, time.perf_counter() - start, rss_mib() - before
+
+
+def measure(size: int, base: np.ndarray, queries: np.ndarray, kept: Path | None) -> dict:
+    """Build (or, under `kept`, reuse) the collection of `size` rows, reopen it, search."""
     vectors = extended(base, size)
     bucket = np.arange(size) % 100
     truths = {name: exact_search(vectors, queries, K, METRIC_IP,
                                  None if pick is None else pick(bucket).astype(np.uint8))[0]
               for name, (_, pick) in FILTERS.items()}
     with tempfile.TemporaryDirectory(prefix="sleuth-scale-") as tmp:
-        with Database(tmp) as db:
-            col = db.create_collection("scale", dim=vectors.shape[1], metric="cosine")
-            upsert, seal = fill(col, vectors)
-            stats = col.stats()
+        directory = Path(tmp) if kept is None else kept / str(size)
+        built = {"upsert_s": None, "seal_merge_s": None}
+        if not (directory / "collections" / "scale").exists():
+            built = build(directory, vectors)
         before, threads = rss_mib(), numba.get_num_threads()
-        start = time.perf_counter()
-        with Database(tmp) as db:
-            col = db.get_collection("scale")
-            col.count()
-            reopen = time.perf_counter() - start
+        db, col, seconds, opened = reopen(directory)
+        with db:
+            stats = col.stats()
+            if stats["count"] != size:
+                raise SystemExit(f"{directory} holds {stats['count']} rows, not {size}")
             numba.set_num_threads(1)
             at = {name: qps_at(qps_curve(col, queries, truths[name], where), TARGET)
                   for name, (where, _) in FILTERS.items()}
             numba.set_num_threads(threads)
             resident = rss_mib() - before
-    return {"rows": size, "upsert_s": upsert, "seal_merge_s": seal, "rss_mib": resident,
+    return {"rows": size, **built, "rss_mib": resident, "open_rss_mib": opened,
             "disk_mib": stats["disk_bytes"] / 2**20, "segments": stats["sealed_segments"],
-            "reopen_s": reopen, **{f"qps_{name}": qps for name, qps in at.items()}}
+            "reopen_s": seconds, **{f"qps_{name}": qps for name, qps in at.items()}}
+
+
+def _figure(value: float | None, width: int, digits: int = 1) -> str:
+    return f"{'kept':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", type=Path,
+                        help="keep each size's collection in DIR/<rows> and reuse it when "
+                             "present (its upsert and seal times then read 'kept')")
     args = parser.parse_args()
     data = load_ann_dev(n_queries=args.queries)
     print(f"load average: {os.getloadavg()}, {os.cpu_count()} cpus")
     print(f"data: the real set ({data.base.shape[0]} x {data.base.shape[1]}); rows past it "
           f"are perturbed copies (noise sd {NOISE} per dimension, renormalised); "
           f"{len(data.queries)} queries, recall@10 against exact search")
-    print(f"{'rows':>9} {'upsert s':>9} {'seal+merge s':>12} {'segments':>8} {'+RSS MiB':>8} "
-          f"{'disk MiB':>9} {'reopen s':>8} {'QPS@0.95':>9} {'10% QPS':>8} {'1% QPS':>8}")
+    print(f"{'rows':>9} {'upsert s':>9} {'seal+merge s':>12} {'segments':>8} {'open MiB':>8} "
+          f"{'+RSS MiB':>8} {'disk MiB':>9} {'reopen s':>8} {'QPS@0.95':>9} {'10% QPS':>8} "
+          f"{'1% QPS':>8}")
     for size in args.sizes:
-        r = measure(size, data.base, data.queries)
-        print(f"{r['rows']:>9} {r['upsert_s']:>9.1f} {r['seal_merge_s']:>12.1f} "
-              f"{r['segments']:>8} {r['rss_mib']:>8.0f} {r['disk_mib']:>9.0f} "
-              f"{r['reopen_s']:>8.2f} {r['qps_all']:>9.0f} {r['qps_10%']:>8.0f} "
-              f"{r['qps_1%']:>8.0f}", flush=True)
+        r = measure(size, data.base, data.queries, args.data)
+        print(f"{r['rows']:>9} {_figure(r['upsert_s'], 9)} {_figure(r['seal_merge_s'], 12)} "
+              f"{r['segments']:>8} {r['open_rss_mib']:>8.0f} {r['rss_mib']:>8.0f} "
+              f"{r['disk_mib']:>9.0f} {r['reopen_s']:>8.2f} {r['qps_all']:>9.0f} "
+              f"{r['qps_10%']:>8.0f} {r['qps_1%']:>8.0f}  load {os.getloadavg()[0]:.1f}",
+              flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
           f"load average: {os.getloadavg()}")
 

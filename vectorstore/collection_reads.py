@@ -103,7 +103,7 @@ class Reads:
         snap = self._snap()
         if ids is not None:
             ids = check_ids(ids)
-            rows = [snap.ids.get(rid) for rid in ids]
+            rows = snap.ids.get_many(ids)
             known = np.array([r for r in rows if r is not None], dtype=np.uint32)
             located = iter(snap.locate(known))
             return [None if r is None else self._record(next(located), include_vectors)

@@ -21,12 +21,13 @@ from .errors import (
     InvalidConfig,
 )
 from .fsutil import fsync_tree
+from .idtable import IdTable
 from .maintenance import describe
 from .manifest import NAME as MANIFEST
 from .manifest import write_manifest
 from .memory import cache_shares, segment_memory
-from .segment import GrowingSegment, SealedSegment, with_text, write_segment
-from .snapshot import Snapshot, local_positions
+from .segment import DECODE_BLOCK, GrowingSegment, SealedSegment, with_text, write_segment
+from .snapshot import Snapshot, local_positions, rows_array
 from .text.analyzer import Analyzer
 from .text.postings import GrowingPostings, merge_postings
 
@@ -59,15 +60,21 @@ class Segments:
                 shutil.rmtree(path)
 
     def _load_sealed(self) -> None:
-        pairs = []
+        """Index the sealed segments' live rows at open: their ids into the id map's
+        base, their payloads through their payload slices (a segment written before
+        slices existed has its payloads decoded and indexed instead)."""
+        self._index.swap_slices([], {seg.name: seg.payload_slice for seg in self._sealed
+                                     if seg.payload_slice is not None})
+        dead, parts = rows_array(self._dead), []
         for seg in self._sealed:
-            for local, row in enumerate(seg.rowids.tolist()):
-                if row in self._dead:
-                    continue
-                rid, payload = seg.record(local)
-                pairs.append((rid, row))
-                self._index.add(row, [payload])
-        self._ids.load(pairs)
+            live = np.setdiff1d(np.arange(len(seg)), local_positions(seg.rowids, dead))
+            parts.append((*seg.id_strings(), live, seg.rowids[live]))
+            for lo in range(0, live.size if seg.payload_slice is None else 0, DECODE_BLOCK):
+                block = live[lo:lo + DECODE_BLOCK].tolist()
+                for row, payload in zip(seg.rowids[block].tolist(), seg.payloads_at(block),
+                                        strict=True):
+                    self._index.add(row, [payload])
+        self._ids.load(IdTable.from_segments(parts))
 
     def _new_growing(self) -> GrowingSegment:
         """An empty growing segment with room for a whole segment's rows (np.empty:
@@ -134,6 +141,7 @@ class Segments:
             for seg in news:
                 shutil.rmtree(seg.directory, ignore_errors=True)
             raise
+        self._swap_slices(olds, news)
         with self._state_lock:
             self._sealed = tuple(sealed)
             if sealed_frozen:
@@ -143,6 +151,14 @@ class Segments:
                 self._committed = replace(self._committed, dead=self._committed.dead - dropped)
             self._publish()
         self._apportion_memory()
+
+    def _swap_slices(self, olds: list[SealedSegment] | tuple[SealedSegment, ...],
+                     news: list[SealedSegment]) -> None:
+        """Answer filters from the new segments' payload slices instead of the old ones'
+        (the same live rows), in one step under the payload index's lock."""
+        self._index.swap_slices([seg.name for seg in olds],
+                                {seg.name: seg.payload_slice for seg in news
+                                 if seg.payload_slice is not None})
 
     def _buffer_bytes(self) -> int:
         """RAM the write buffer may take before it is sealed (seal_rows float32 rows)."""
@@ -220,6 +236,7 @@ class Segments:
                     for seg in news:
                         shutil.rmtree(seg.directory, ignore_errors=True)
                     raise
+                self._swap_slices(olds, news)
                 with self._state_lock:  # one snapshot: segments, analyzer, growing rows
                     self.config, self._analyzer, self._sealed = config, analyzer, tuple(news)
                     self._growing = self._new_growing()

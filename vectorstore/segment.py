@@ -6,7 +6,8 @@ k, allowed, params)` over local rows, `record(local) -> (id, payload)` and
 segment's text postings (`text/postings.py`), or None when the collection has no text
 index. A sealed segment is a directory of array files
 (see `arrayfile.py`): vectors, rowids, ids and payloads (UTF-8 blobs with offsets),
-whatever its index writes and its text postings; it is opened memory-mapped and never
+its slice of the payload index (`payload_slices.py`), whatever its index writes and its
+text postings; it is opened memory-mapped and never
 changes.
 """
 
@@ -25,6 +26,8 @@ from .config import INDEX_CONFIGS, IndexConfig
 from .flat import exact_search
 from .fsutil import fsync_dir, tree_bytes
 from .metrics import Metric
+from .payload_slices import open_slice, write_slice
+from .payloads import payload_keys
 from .text.analyzer import Analyzer
 from .text.postings import FILES as TEXT_FILES
 from .text.postings import GrowingPostings, GrowingPostingsView, PostingArrays, SealedPostings
@@ -156,6 +159,9 @@ class SealedSegment:
         self.index = index_class(config.type).open(directory, self.vectors, metric, config)
         self.config = config
         self.text = SealedPostings(directory, len(self.rowids)) if text else None
+        self.payload_slice = open_slice(directory, self.rowids)
+        """Its share of the payload index (`payload_slices.py`); None for a segment
+        written before those files existed."""
 
     def __len__(self) -> int:
         return self.rowids.shape[0]
@@ -180,6 +186,10 @@ class SealedSegment:
 
     def payload_bytes(self, local: int) -> bytes:
         return self._payloads[local]
+
+    def id_strings(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stored ids as written (`write_strings`): (UTF-8 blob, n + 1 offsets)."""
+        return self._ids.blob, self._ids.offsets
 
     def payloads(self) -> list[dict[str, Any]]:
         """Every row's payload, in row order (decoded a block of rows per call)."""
@@ -236,6 +246,8 @@ def write_segment(directory: Path, rowids: np.ndarray,
     write_array(tmp / "rowids.arr", np.ascontiguousarray(rowids, dtype=np.uint32))
     write_strings(tmp, "ids", [i.encode() for i in ids])
     write_strings(tmp, "payloads", payloads)
+    write_slice(tmp, rowids, [payload_keys(p) for lo in range(0, len(payloads), DECODE_BLOCK)
+                              for p in decode_payloads(payloads[lo:lo + DECODE_BLOCK])])
     written = read_array(tmp / "vectors.arr")
     index = index_class(config.type).build(written, metric, config) if grow is None else \
         grow.extended(written)

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 
-def _values(payload: dict[str, Any], path: str) -> tuple[bool, list[Any]]:
+def field_values(payload: dict[str, Any], path: str) -> tuple[bool, list[Any]]:
     """(present, scalar values) at a dotted path."""
     node: Any = payload
     for part in path.split("."):
@@ -39,7 +39,7 @@ def _in_range(value: Any, op: str, bound: Any) -> bool:
 
 
 def _condition(payload: dict[str, Any], path: str, cond: Any) -> bool:
-    present, values = _values(payload, path)
+    present, values = field_values(payload, path)
     if not isinstance(cond, dict):
         cond = {"$eq": cond}
     for op, arg in cond.items():

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from vectorstore import idmap
 from vectorstore.idmap import IdMap
+from vectorstore.idtable import IdTable
 
 IDS = [f"r{i}" for i in range(12)]
 
@@ -30,7 +31,7 @@ def test_views_answer_as_of_their_moment(monkeypatch, fold_min):
 @given(loaded=st.lists(st.sampled_from(IDS), unique=True, max_size=6), batches=changes)
 def check_views(loaded, batches):
     ids = IdMap()
-    ids.load((rid, 1000 + i) for i, rid in enumerate(loaded))
+    ids.load(IdTable.from_pairs((rid, 1000 + i) for i, rid in enumerate(loaded)))
     oracle = {rid: 1000 + i for i, rid in enumerate(loaded)}
     views = [(ids.view(), dict(oracle))]
     for batch, take_view in batches:
@@ -62,7 +63,7 @@ def test_a_view_read_while_the_writer_changes_its_ids():
     switches are forced as often as the interpreter allows, for a bounded count of
     changes."""
     ids = IdMap()
-    ids.load([("a", 0), ("b", 1)])
+    ids.load(IdTable.from_pairs([("a", 0), ("b", 1)]))
     view = ids.view()
     errors: list[BaseException] = []
     stop = threading.Event()

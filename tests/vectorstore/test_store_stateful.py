@@ -3,6 +3,7 @@ checked after every step against plain-Python brute-force oracles (vectors and f
 `oracle.py`; text search: `bm25_oracle.py`)."""
 
 import tempfile
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from vectorstore.text.analyzer import Analyzer
 
 from . import bm25_oracle, oracle
 from .lifecycle_rules import LifecycleRules
-from .strategies import WORDS, filters, payloads
+from .strategies import FIELDS, WORDS, filters, payloads
 
 DIM = 4
 IDS = [f"r{i}" for i in range(30)]
@@ -122,6 +123,15 @@ class StoreMachine(LifecycleRules, RuleBasedStateMachine):
         assert self.col.count(where) == len(matching)
         assert {r.id for r in self.col.get(where=where, limit=None)} == matching
 
+    @rule(field=st.sampled_from(FIELDS))
+    def facet(self, field: str) -> None:
+        """Distinct values with their live records, from growing rows and sealed
+        segments' payload slices alike (3 and 3.0 are one value, True and 1 two)."""
+        counts: Counter = Counter()
+        for _, payload in self.records.values():
+            counts.update({_facet_key(v) for v in oracle.field_values(payload, field)[1]})
+        assert {_facet_key(v): n for v, n in self.col.facet(field).items()} == counts
+
     @invariant()
     def gets_match(self) -> None:
         if not hasattr(self, "col"):
@@ -144,6 +154,12 @@ class StoreMachine(LifecycleRules, RuleBasedStateMachine):
         if getattr(self, "text", None) is not None and self.records:
             self._check_text("connections postgres timeout", 5, None)
             self._check_text("max_connections os.path.join error", 3, None)
+
+
+def _facet_key(value: object) -> tuple:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return type(value).__name__, value
+    return "number", float(value)
 
 
 StoreMachine.TestCase.settings = settings(
