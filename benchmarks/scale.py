@@ -79,6 +79,7 @@ def qps_curve(col: Collection, queries: np.ndarray, truth: np.ndarray,
               where: dict | None) -> list[tuple[int, float, float]]:
     """(ef, recall@10, QPS) of one query per call, ids and scores only."""
     curve = []
+    col.search(queries[0], K, where=where, params={"ef": EFS[0]}, payload=False)  # warm-up
     for ef in EFS:
         start = time.thread_time()
         found = [col.search(q, K, where=where, params={"ef": ef}, payload=False)

@@ -67,7 +67,9 @@ class Segments:
                                      if seg.payload_slice is not None})
         dead, parts = rows_array(self._dead), []
         for seg in self._sealed:
-            live = np.setdiff1d(np.arange(len(seg)), local_positions(seg.rowids, dead))
+            keep = np.ones(len(seg), dtype=bool)
+            keep[local_positions(seg.rowids, dead)] = False
+            live = np.flatnonzero(keep)
             parts.append((*seg.id_strings(), live, seg.rowids[live]))
             for lo in range(0, live.size if seg.payload_slice is None else 0, DECODE_BLOCK):
                 block = live[lo:lo + DECODE_BLOCK].tolist()

@@ -63,5 +63,17 @@ def test_a_shared_hash_is_told_apart_by_the_stored_id():
     blob, offsets = pack_strings([b"a", b"bb", b"c", b"cc"])
     shared = hash_strings(*pack_strings([b"c"]))[0]
     table = IdTable(np.full(4, shared, dtype=np.uint64), np.arange(10, 14, dtype=np.uint32),
-                    offsets, blob)
+                    offsets[:-1], np.diff(offsets).astype(np.uint16), blob)
     assert table.get_many(["c", "a", "cc", "d"]) == [12, None, None, None]
+
+
+def test_removed_ids_bytes_are_dropped_once_they_dominate():
+    """The blob keeps removed ids' bytes until they are most of it, then is repacked:
+    many rounds of replacing every id leave it bounded, and every id still found."""
+    table = IdTable.from_pairs((f"id-0-{i}", i) for i in range(500))
+    for round_ in range(1, 30):
+        table = table.updated({f"id-{round_ - 1}-{i}": None for i in range(500)} |
+                              {f"id-{round_}-{i}": i for i in range(500)})
+        assert len(table) == 500
+        assert table.get_many([f"id-{round_}-{i}" for i in range(500)]) == list(range(500))
+    assert table.blob.shape[0] < 3 * sum(len(f"id-29-{i}") for i in range(500)) + 4096

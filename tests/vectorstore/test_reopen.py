@@ -1,10 +1,16 @@
 """Reopening: a sealed segment's payload index is read from its own files, not rebuilt
 from payloads, and a segment written before those files existed still opens, answers
-filters and facets, and compacts into segments that carry them."""
+filters and facets, and compacts into segments that carry them; every file's checksum
+is still verified at open."""
+
+import zlib
 
 import numpy as np
+import pytest
 
 from vectorstore import Database
+from vectorstore.arrayfile import HEADER, HEADER_SIZE, read_array, write_array
+from vectorstore.errors import CorruptFile
 from vectorstore.payload_slices import FILES
 
 PAYLOADS = [{"color": ["red", "green", "blue"][i % 3], "n": i % 7, "half": i % 2 == 0,
@@ -60,3 +66,25 @@ def test_segments_written_without_payload_slices_still_open(tmp_path):
     assert all((seg / name).exists() for seg in _segments(tmp_path) for name in FILES)
     with Database(tmp_path) as db:
         assert _answers(db.get_collection("c")) == after
+
+
+def test_every_file_is_still_checked_at_open(tmp_path):
+    """Reopening is fast without skipping checksums: a flipped byte in the vectors, the
+    largest file, still refuses the open and names the file."""
+    _fill(tmp_path)
+    path = _segments(tmp_path)[0] / "vectors.arr"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x10
+    path.write_bytes(bytes(data))
+    with Database(tmp_path) as db, pytest.raises(CorruptFile, match="vectors.arr"):
+        db.get_collection("c")
+
+
+def test_array_checksums_stay_zlib_crc32(tmp_path):
+    """isal computes the array files' CRC-32: the value zlib gives, so files written
+    before it and after it read alike."""
+    data = np.arange(1000, dtype=np.float32)
+    write_array(tmp_path / "a.arr", data)
+    crc = HEADER.unpack((tmp_path / "a.arr").read_bytes()[:HEADER_SIZE])[4]
+    assert crc == zlib.crc32(data.tobytes())
+    assert np.array_equal(read_array(tmp_path / "a.arr"), data)

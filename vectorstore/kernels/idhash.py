@@ -1,9 +1,10 @@
 """Byte strings hashed and found in a table sorted by hash: the id map's sealed base.
 
-Strings are laid out as one uint8 blob with int64 bounds (`arrayfile.pack_strings`: n + 1
-offsets, or a start and an end per string). The hash is 64-bit FNV-1a with a final
-avalanche (splitmix64's), so nearby ids ("r1", "r2") land far apart; a hit is always
-confirmed by comparing the bytes, so a collision costs a comparison, never a wrong row.
+A string set is one uint8 blob with, per string, an int64 start and a uint16 length (or,
+as `arrayfile.pack_strings` lays strings out, n + 1 int64 offsets). The hash is 64-bit
+FNV-1a with a final avalanche (splitmix64's), so nearby ids ("r1", "r2") land far apart;
+a hit is always confirmed by comparing the bytes, so a collision costs a comparison,
+never a wrong row.
 """
 
 import numpy as np
@@ -34,11 +35,11 @@ def hash_strings(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def find_strings(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
+def find_strings(hashes: np.ndarray, starts: np.ndarray, lens: np.ndarray, blob: np.ndarray,
                  q_offsets: np.ndarray, q_blob: np.ndarray) -> np.ndarray:
     """Position in the table of each query string (-1: absent). The table: `hashes`
-    (n,) sorted ascending, string i at blob[offsets[i]:offsets[i + 1]]; the queries as
-    n_q + 1 `q_offsets` into `q_blob`. Returns int64 (n_q,)."""
+    (n,) sorted ascending, entry i's string at blob[starts[i]:starts[i] + lens[i]]; the
+    queries as n_q + 1 `q_offsets` into `q_blob`. Returns int64 (n_q,)."""
     n = hashes.shape[0]
     out = np.full(q_offsets.shape[0] - 1, -1, dtype=np.int64)
     for q in range(out.shape[0]):
@@ -46,8 +47,8 @@ def find_strings(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
         h = _hash(q_blob, start, end)
         at = np.searchsorted(hashes, h)
         while at < n and hashes[at] == h:
-            lo, hi = offsets[at], offsets[at + 1]
-            if hi - lo == end - start:
+            lo = starts[at]
+            if lens[at] == end - start:
                 same = True
                 for j in range(end - start):
                     if blob[lo + j] != q_blob[start + j]:
@@ -61,17 +62,19 @@ def find_strings(hashes: np.ndarray, offsets: np.ndarray, blob: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def gather_strings(blob: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                   order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The strings blob[starts[i]:ends[i]] for i in `order`, packed: (blob uint8,
-    offsets int64 (len(order) + 1))."""
-    offsets = np.empty(order.shape[0] + 1, dtype=np.int64)
-    offsets[0] = 0
-    for j in range(order.shape[0]):
-        i = order[j]
-        offsets[j + 1] = offsets[j] + ends[i] - starts[i]
-    out = np.empty(offsets[-1], dtype=np.uint8)
-    for j in range(order.shape[0]):
-        i = order[j]
-        out[offsets[j]:offsets[j + 1]] = blob[starts[i]:ends[i]]
-    return out, offsets
+def pack_entries(blob: np.ndarray, starts: np.ndarray, lens: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The strings blob[starts[i]:starts[i] + lens[i]], back to back in entry order:
+    (blob uint8, starts int64)."""
+    packed_starts = np.empty(starts.shape[0], dtype=np.int64)
+    total = 0
+    for i in range(starts.shape[0]):
+        packed_starts[i] = total
+        total += lens[i]
+    out = np.empty(total, dtype=np.uint8)
+    for i in range(starts.shape[0]):
+        at = packed_starts[i]
+        for b in range(starts[i], starts[i] + lens[i]):
+            out[at] = blob[b]
+            at += 1
+    return out, packed_starts
