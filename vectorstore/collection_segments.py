@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
-from .compaction import SegmentStats, plan_compaction
+from .compaction import SegmentStats, plan_compaction, plan_growth
 from .config import parse_text_config
 from .errors import (
     InvalidConfig,
@@ -37,6 +37,9 @@ log = logging.getLogger("vectorstore.collection")
 MAX_K = 10_000
 MAX_PREALLOCATED = 1 << 16
 """Rows a growing segment reserves room for up front (it grows past them if needed)."""
+MAX_PLANS = 16
+"""Compaction plans carried out in one pass at most (each is made from what the last
+left; a few suffice to converge)."""
 
 
 
@@ -270,15 +273,24 @@ class Segments:
         fsync_tree(target)
 
     def _compact(self, force: bool) -> None:
-        with self._maintenance_lock:
-            snap = self._snapshot
-            stats = [SegmentStats(len(seg), local_positions(seg.rowids, snap.dead_rows()).size)
-                     for seg in snap.sealed]
-            index = self.config.index
-            plan = plan_compaction(stats, index.merge_target(self.config.merge_rows),
-                                   min_small=index.merge_after, force=force)
-            for group in reversed(plan):
-                self._rewrite(snap, group)
+        """Carry out compaction plans until there is none: small segments merged, dirty
+        ones rewritten, then, for an index that grows, full segments grown into older
+        ones (each plan is made from the segments the previous one left)."""
+        index = self.config.index
+        target = index.merge_target(self.config.merge_rows)
+        for _ in range(MAX_PLANS):
+            with self._maintenance_lock:
+                snap = self._snapshot
+                stats = [SegmentStats(len(seg),
+                                      local_positions(seg.rowids, snap.dead_rows()).size)
+                         for seg in snap.sealed]
+                plan = plan_compaction(stats, target, min_small=index.merge_after, force=force)
+                if not plan and index.grow_fraction is not None:
+                    plan = plan_growth(stats, target, index.grow_fraction)
+                for group in reversed(plan):
+                    self._rewrite(snap, group)
+            if not plan or self._dropped:
+                return
 
     def _rewrite(self, snap: Snapshot, group: list[int]) -> None:
         """Replace the sealed segments at positions `group` by one holding their live

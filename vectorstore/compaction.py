@@ -3,7 +3,10 @@
 A plan is a list of groups of sealed-segment positions; each group is rewritten into one
 new segment holding only its live rows. Fewer, larger segments make searches cheaper
 (one graph walk instead of several), so small segments are merged in the background
-once enough of them pile up. The I/O that carries a plan out lives in `collection.py`.
+once enough of them pile up. An index whose graph can grow by insertion (hnsw) also
+grows past the merge target, geometrically (`plan_growth`), so a large collection is a
+few graphs, not one per target's worth of rows. The I/O that carries a plan out lives in
+`collection_segments.py`.
 """
 
 from dataclasses import dataclass
@@ -49,3 +52,25 @@ def plan_compaction(stats: list[SegmentStats], target_rows: int, min_small: int 
 
 def _dirty(seg: SegmentStats, dead_fraction: float, force: bool) -> bool:
     return seg.dead > 0 and (force or seg.dead > dead_fraction * seg.rows)
+
+
+def plan_growth(stats: list[SegmentStats], target_rows: int, fraction: float
+                ) -> list[list[int]]:
+    """At most one group: the oldest full segment (live rows at least `target_rows`) with
+    no dead rows, followed by the run of full segments after it once their live rows
+    reach `fraction` of its own. The group is merged by inserting the run's rows into a
+    copy of the first one's graph, so a row is inserted again only when its segment is
+    in a run, and each merge makes the first segment at least 1 + `fraction` times
+    larger: the segments stay few (about log base 1 + fraction of the rows over
+    target_rows) and the bytes rewritten stay a small multiple of the rows.
+    """
+    for first, head in enumerate(stats):
+        if head.dead or head.live < target_rows:
+            continue
+        end, run = first + 1, 0
+        while end < len(stats) and stats[end].live >= target_rows:
+            run += stats[end].live
+            end += 1
+        if end > first + 1 and run >= fraction * head.live:
+            return [list(range(first, end))]
+    return []

@@ -43,6 +43,11 @@ class IndexConfig:
     """Small segments that must pile up before compaction merges them (each merge of
     an index that cannot grow is a rebuild, so they are merged in bulk)."""
 
+    grow_fraction: ClassVar[float | None] = None
+    """For a type whose merges grow the first segment's index instead of rebuilding:
+    full segments after a full one are merged into it once they reach this fraction of
+    its rows (`compaction.plan_growth`); None: segments stop growing at the target."""
+
     def merge_target(self, merge_rows: int) -> int:
         """Live rows up to which compaction merges this type's segments."""
         return merge_rows
@@ -62,6 +67,9 @@ class HnswConfig(IndexConfig):
     """A merge grows the first segment's graph by the others' rows (`HnswIndex.extended`)
     instead of rebuilding, so two small segments already merge: a collection at or
     below merge_rows converges to one graph."""
+    grow_fraction: ClassVar[float | None] = 0.5
+    """Past merge_rows, full segments are grown into the older full one before them once
+    they hold half its rows: a million rows end as one or two graphs, not ten."""
     M: int = 16
     ef_construction: int = 200
     ef_search: int = 64

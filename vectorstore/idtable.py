@@ -46,7 +46,10 @@ class IdTable:
 
     @classmethod
     def empty(cls) -> "IdTable":
-        return cls.from_pairs([])
+        """No ids (built without a kernel call: every collection starts from one)."""
+        return cls(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint32),
+                   np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16),
+                   np.zeros(0, dtype=np.uint8))
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, int]]) -> "IdTable":

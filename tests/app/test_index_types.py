@@ -43,9 +43,9 @@ def test_sealed_segments_answer_with_knobs_and_filters(tmp_path, embedder, kind:
     vectors = rng.normal(size=(600, 16)).astype(np.float32)
     with Database(tmp_path / "data") as db:
         col = db.create_collection("c", dim=16, index=kind, seal_rows=300, merge_rows=300)
-        for start in (0, 300):
-            rows = range(start, start + 300)
-            col.upsert([f"r{i}" for i in rows], vectors[start:start + 300],
+        for start, end in ((0, 300), (300, 400)):  # a full segment and a small one: two
+            rows = range(start, end)                # (two full hnsw ones would grow into one)
+            col.upsert([f"r{i}" for i in rows], vectors[start:end],
                        [{"even": i % 2 == 0} for i in rows])
         col.flush()
         assert col.stats()["sealed_segments"] == 2

@@ -88,6 +88,28 @@ def test_a_collection_at_or_below_merge_rows_converges_to_one_graph(tmp_path):
         assert col.stats()["sealed_segments"] == 2
 
 
+def test_past_merge_rows_full_graphs_grow_into_older_ones(tmp_path):
+    """Past merge_rows an hnsw collection does not stay one graph per merge_rows: full
+    segments are grown into the older full one (`compaction.plan_growth`), so ten
+    merge_rows' worth of rows end as a few graphs, each row still found once."""
+    vectors = _vectors(1000, dim=16)
+    queries = _vectors(50, dim=16, seed=7)
+    with Database(tmp_path) as db:
+        col = db.create_collection("c", dim=16, seal_rows=50, merge_rows=100)
+        for start in range(0, 1000, 100):
+            col.upsert([str(i) for i in range(start, start + 100)], vectors[start:start + 100],
+                       [{"i": i} for i in range(start, start + 100)])
+        col.flush()
+        stats = col.stats()
+        assert stats["sealed_rows"] == 1000 and stats["sealed_segments"] <= 3
+        assert col.count({"i": {"$gte": 500}}) == 500
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        truth = np.argsort(-(queries @ unit.T), axis=1)[:, :10]
+        found = [{int(h.id) for h in col.search(q, k=10)} for q in queries]
+        hits = sum(len(f & set(t.tolist())) for f, t in zip(found, truth, strict=True))
+        assert hits / truth.size >= 0.95
+
+
 def test_search_returns_whole_payloads_chosen_fields_or_ids_and_scores_only(tmp_path):
     vectors = _vectors(15)
     with Database(tmp_path) as db:
